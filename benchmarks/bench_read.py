@@ -1,0 +1,141 @@
+"""Read a whole public-inbox archive and compare with git's own floor, in one run.
+
+The floor is ``git rev-list --reverse <tip> | git cat-file --batch`` asking for each
+commit's ``m`` blob: git doing the same reading in C with no parsing. patchtrack's
+walk (``Inbox.walk()``, every message's bytes in hand) is timed on the same archive,
+alternating with the floor, best of ``--repeat`` runs each, and reported as msg/s and
+as a share of the floor.
+
+    python benchmarks/bench_read.py                   # every bundle in ../shared/corpus
+    python benchmarks/bench_read.py /path/to/inbox    # any archive
+    python benchmarks/bench_read.py --write docs/performance.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pygit2
+
+import patchtrack
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+MARK_BEGIN = "<!-- bench_read: begin -->"
+MARK_END = "<!-- bench_read: end -->"
+
+
+def floor(epoch_paths: list[str]) -> tuple[int, float]:
+    """``git log --format=%H:m | git cat-file --batch >/dev/null`` per epoch, pipelined.
+
+    Returns (messages, seconds). The message count comes from an untimed
+    ``--batch-check`` pass, so the timed pipeline does nothing but read.
+    """
+    count = 0
+    for path in epoch_paths:
+        check = subprocess.run(
+            ["bash", "-c", "git log --reverse --format=%H:m HEAD | git cat-file --batch-check"],
+            cwd=path, check=True, capture_output=True, text=True,
+        ).stdout
+        count += sum(1 for line in check.splitlines() if line.endswith(" blob " + line.split()[-1]))
+    start = time.perf_counter()
+    for path in epoch_paths:
+        subprocess.run(
+            ["bash", "-o", "pipefail", "-c",
+             "git log --reverse --format=%H:m HEAD | git cat-file --batch >/dev/null"],
+            cwd=path, check=True,
+        )
+    return count, time.perf_counter() - start
+
+
+def walk(path: str) -> tuple[int, float]:
+    """patchtrack: open the archive and read every message's bytes; (messages, seconds)."""
+    start = time.perf_counter()
+    count = 0
+    size = 0
+    for raw in patchtrack.open_inbox(path).walk(dedupe=False):
+        count += 1
+        size += len(raw.data)
+    return count, time.perf_counter() - start
+
+
+def measure(path: str, repeat: int) -> dict[str, float | int | str]:
+    inbox = patchtrack.open_inbox(path)
+    epochs = [str(e.path) for e in inbox.epochs]
+    best_floor = best_walk = float("inf")
+    n_floor = n_walk = 0
+    for _ in range(repeat):
+        n_floor, t = floor(epochs)
+        best_floor = min(best_floor, t)
+        n_walk, t = walk(path)
+        best_walk = min(best_walk, t)
+    return {
+        "archive": inbox.name,
+        "messages": n_walk,
+        "floor_msgs": n_floor,
+        "floor_rate": n_floor / best_floor,
+        "walk_rate": n_walk / best_walk,
+        "ratio": (n_walk / best_walk) / (n_floor / best_floor),
+    }
+
+
+def table(rows: list[dict[str, float | int | str]]) -> str:
+    lines = [
+        "| archive | messages | git cat-file floor (msg/s) | patchtrack walk (msg/s) | share of floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['archive']} | {r['messages']:,} | {r['floor_rate']:,.0f} | "
+            f"{r['walk_rate']:,.0f} | {r['ratio']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def clone_bundles(tmp: Path) -> list[str]:
+    paths = []
+    for bundle in sorted(CORPUS.glob("*.bundle")):
+        dest = tmp / (bundle.stem + ".git")
+        subprocess.run(["git", "clone", "-q", "--bare", str(bundle), str(dest)], check=True)
+        paths.append(str(dest))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("archives", nargs="*", help="archives to read (default: the corpus bundles)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, best kept (default 3)")
+    parser.add_argument("--write", metavar="FILE", help="put the table into FILE between markers")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        archives = args.archives or clone_bundles(Path(tmp))
+        if not archives:
+            print(f"no archives given and no bundles in {CORPUS}", file=sys.stderr)
+            return 2
+        rows = [measure(path, args.repeat) for path in archives]
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    header = (
+        f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, "
+        f"Python {platform.python_version()}, pygit2 {pygit2.__version__}, "
+        f"libgit2 {pygit2.LIBGIT2_VERSION}), best of {args.repeat} runs, one process.\n"
+    )
+    text = header + "\n" + table(rows) + "\n"
+    print(text)
+    if args.write:
+        target = Path(args.write)
+        doc = target.read_text() if target.exists() else f"{MARK_BEGIN}\n{MARK_END}\n"
+        before, _, rest = doc.partition(MARK_BEGIN)
+        _, _, after = rest.partition(MARK_END)
+        target.write_text(f"{before}{MARK_BEGIN}\n{text}{MARK_END}{after}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

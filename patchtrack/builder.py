@@ -1,0 +1,320 @@
+"""Writing public-inbox archives from mail files — for tests, fixtures and the demo.
+
+:class:`V2Writer` writes the v2 layout the way public-inbox's importer does: epochs
+``git/N.git`` with linear history, one commit per mail holding blob ``m`` (``d`` for
+a removal), the author taken from ``From:``/``Date:``, the committer time taken from
+the first ``Received:`` header (arrival), and the decoded subject as the message.
+It can roll over to a new epoch, deliver a mail twice, remove one and purge one
+(rewriting history as ``public-inbox-purge`` does). :class:`V1Writer` writes the
+legacy ssoma layout. :func:`build_inbox` drives either from a folder of mails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import attrs
+import pygit2
+
+from .errors import InboxError
+
+__all__ = ["V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta"]
+
+_BLOB = pygit2.enums.FileMode.BLOB
+_TREE = pygit2.enums.FileMode.TREE
+_COMMITTER = ("patchtrack builder", "builder@patchtrack.invalid")
+
+
+@attrs.frozen
+class MailMeta:
+    """What the importer reads from a mail's headers to write its commit."""
+
+    msgid: str
+    name: str
+    email: str
+    date: datetime
+    arrival: datetime
+    subject: str
+
+
+def mail_meta(raw: bytes) -> MailMeta:
+    """Read the headers the importer needs; tolerant of missing or broken ones."""
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+    msgid = _header(headers, "message-id").strip().strip("<>").strip()
+    name, email = "", ""
+    try:
+        addresses = headers["from"].addresses if headers["from"] is not None else ()
+        if addresses:
+            name, email = addresses[0].display_name, addresses[0].addr_spec
+    except (AttributeError, IndexError, ValueError, TypeError):
+        pass
+    date = _date(_header(headers, "date"))
+    received = headers.get_all("received") or []
+    arrival = _date(str(received[0]).rpartition(";")[2]) if received else None
+    epoch0 = datetime.fromtimestamp(0, timezone.utc)
+    subject = " ".join(_header(headers, "subject").split())
+    return MailMeta(
+        msgid=msgid,
+        name=name or email or "unknown",
+        email=email or "unknown@unknown.invalid",
+        date=date or arrival or epoch0,
+        arrival=arrival or date or epoch0,
+        subject=subject,
+    )
+
+
+def v1_path(msgid: str) -> str:
+    """Where v1 (ssoma) stores a mail: sha1 of the Message-ID (no ``<>``), split 2/38."""
+    digest = hashlib.sha1(msgid.strip().strip("<>").strip().encode()).hexdigest()
+    return f"{digest[:2]}/{digest[2:]}"
+
+
+class V2Writer:
+    """Write a v2 inbox at ``path``, epoch after epoch.
+
+    ``epoch_size`` rolls over to a new epoch (a new root commit in ``git/N+1.git``)
+    once the current one holds that many commits; :meth:`new_epoch` does it by hand.
+    ``all.git`` is kept with alternates to every epoch, as public-inbox does.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, epoch_size: int | None = None) -> None:
+        self.path = Path(path)
+        if (self.path / "git").exists():
+            raise InboxError(f"{self.path}: already holds an inbox")
+        self.epoch_size = epoch_size
+        self._repos: list[pygit2.Repository] = []
+        self._sizes: list[int] = []  # commits per epoch
+        self._blobs: dict[str, set[pygit2.Oid]] = {}
+        self.new_epoch()
+
+    @property
+    def epoch(self) -> int:
+        """Number of the epoch being written."""
+        return len(self._repos) - 1
+
+    def new_epoch(self) -> int:
+        """Start epoch N+1: the next commit is a new root in ``git/N+1.git``."""
+        number = len(self._repos)
+        repo = pygit2.init_repository(
+            str(self.path / "git" / f"{number}.git"), bare=True, initial_head="master"
+        )
+        self._repos.append(repo)
+        self._sizes.append(0)
+        all_git = pygit2.init_repository(str(self.path / "all.git"), bare=True, initial_head="master")
+        alternates = Path(all_git.path) / "objects" / "info" / "alternates"
+        alternates.parent.mkdir(parents=True, exist_ok=True)
+        alternates.write_text(
+            "".join(f"../../git/{n}.git/objects\n" for n in range(len(self._repos)))
+        )
+        return number
+
+    def add(self, raw: bytes, *, arrival: datetime | None = None) -> str:
+        """Deliver ``raw`` (again, if it was delivered before): a commit holding ``m``."""
+        meta = mail_meta(raw)
+        self._roll()
+        repo = self._repos[-1]
+        blob = repo.create_blob(raw)
+        self._blobs.setdefault(meta.msgid, set()).add(blob)
+        return self._commit(repo, "m", blob, meta, arrival)
+
+    def remove(self, raw: bytes, *, arrival: datetime | None = None) -> str:
+        """Remove ``raw`` (``public-inbox-learn rm``): a commit holding it as ``d``."""
+        meta = mail_meta(raw)
+        self._roll()
+        repo = self._repos[-1]
+        return self._commit(repo, "d", repo.create_blob(raw), meta, arrival)
+
+    def purge(self, msgid: str) -> int:
+        """Erase every delivery of ``msgid`` from history, as ``public-inbox-purge`` does.
+
+        Each commit that held it becomes an empty-tree commit ``purged <msgid>``, and
+        every later commit of its epoch is rewritten, so old commit ids stop being
+        ancestors of the tips. Returns how many commits were purged.
+        """
+        target = self._blobs.pop(msgid.strip().strip("<>"), set())
+        purged = 0
+        for repo in self._repos:
+            tip = _tip(repo)
+            if tip is None:
+                continue
+            commits = list(repo.walk(tip, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE))
+            if not any(_blob_of(c) in target for c in commits):
+                continue
+            empty = repo.TreeBuilder().write()
+            parent: list[pygit2.Oid] = []
+            for commit in commits:
+                tree, message = commit.tree_id, commit.message
+                if _blob_of(commit) in target:
+                    tree, message, purged = empty, f"purged <{msgid}>\n", purged + 1
+                new = repo.create_commit(None, commit.author, commit.committer, message, tree, parent)
+                parent = [new]
+            repo.references.create("refs/heads/master", parent[0], force=True)
+        return purged
+
+    def _roll(self) -> None:
+        if self.epoch_size and self._sizes[-1] >= self.epoch_size:
+            self.new_epoch()
+        self._sizes[-1] += 1
+
+    @staticmethod
+    def _commit(
+        repo: pygit2.Repository, name: str, blob: pygit2.Oid, meta: MailMeta, arrival: datetime | None
+    ) -> str:
+        builder = repo.TreeBuilder()
+        builder.insert(name, blob, _BLOB)
+        parent = _tip(repo)
+        oid = repo.create_commit(
+            "refs/heads/master",
+            _signature(meta.name, meta.email, meta.date),
+            _signature(*_COMMITTER, arrival or meta.arrival),
+            meta.subject + "\n",
+            builder.write(),
+            [parent] if parent is not None else [],
+        )
+        return str(oid)
+
+
+class V1Writer:
+    """Write a v1 (ssoma) inbox: one bare repository, one tree of every mail."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if self.path.exists() and any(self.path.iterdir()):
+            raise InboxError(f"{self.path}: not empty")
+        self.repo = pygit2.init_repository(str(self.path), bare=True, initial_head="master")
+
+    def add(self, raw: bytes, *, arrival: datetime | None = None) -> str:
+        """Store ``raw`` at ``v1_path(Message-ID)``."""
+        meta = mail_meta(raw)
+        return self._change(v1_path(meta.msgid), self.repo.create_blob(raw), meta, arrival)
+
+    def remove(self, raw: bytes, *, arrival: datetime | None = None) -> str:
+        """Delete the mail's path, as a v1 removal does."""
+        meta = mail_meta(raw)
+        return self._change(v1_path(meta.msgid), None, meta, arrival)
+
+    def _change(
+        self, path: str, blob: pygit2.Oid | None, meta: MailMeta, arrival: datetime | None
+    ) -> str:
+        repo = self.repo
+        parent = _tip(repo)
+        root = repo[parent].tree if parent is not None else None
+        fan, leaf = path.split("/")
+        sub = root[fan] if root is not None and fan in root else None
+        sub_builder = repo.TreeBuilder(sub) if sub is not None else repo.TreeBuilder()
+        if blob is None:
+            if sub is None or leaf not in sub:
+                raise KeyError(f"{meta.msgid}: not in the inbox")
+            sub_builder.remove(leaf)
+        else:
+            sub_builder.insert(leaf, blob, _BLOB)
+        root_builder = repo.TreeBuilder(root) if root is not None else repo.TreeBuilder()
+        if len(sub_builder):
+            root_builder.insert(fan, sub_builder.write(), _TREE)
+        else:
+            root_builder.remove(fan)
+        oid = repo.create_commit(
+            "refs/heads/master",
+            _signature(meta.name, meta.email, meta.date),
+            _signature(*_COMMITTER, arrival or meta.arrival),
+            meta.subject + "\n",
+            root_builder.write(),
+            [parent] if parent is not None else [],
+        )
+        return str(oid)
+
+
+def read_mail_folder(folder: str | os.PathLike[str]) -> list[bytes]:
+    """Every regular file of ``folder`` (``*.eml`` and the like), in file-name order."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InboxError(f"{folder}: not a directory of mails")
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [p.read_bytes() for p in files if p.suffix.lower() in (".eml", ".mail", ".msg", "")]
+
+
+def build_inbox(
+    mails: str | os.PathLike[str] | Iterable[bytes],
+    dest: str | os.PathLike[str],
+    *,
+    layout: str = "v2",
+    epoch_size: int | None = None,
+    duplicate: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    purge: Iterable[str] = (),
+) -> Path:
+    """Build an archive at ``dest`` from ``mails`` (a folder, in file-name order, or bytes).
+
+    Mails arrive in the order given. Message-IDs in ``duplicate`` are delivered a
+    second time right after the first; those in ``remove`` get a removal commit after
+    all mails (as a later ``public-inbox-learn rm``); those in ``purge`` are then
+    erased from history (v2 only). Returns ``dest``.
+    """
+    raws = read_mail_folder(mails) if isinstance(mails, (str, os.PathLike)) else list(mails)
+    duplicate, remove, purge = ({_bare(m) for m in ids} for ids in (duplicate, remove, purge))
+    msgids = [mail_meta(raw).msgid for raw in raws]
+    by_msgid = dict(zip(msgids, raws))
+    for msgid in duplicate | remove | purge:
+        if msgid not in by_msgid:
+            raise InboxError(f"<{msgid}>: no such Message-ID among the mails")
+    if layout not in ("v1", "v2"):
+        raise ValueError(f"layout must be 'v1' or 'v2', not {layout!r}")
+    if layout == "v1" and (purge or epoch_size):
+        raise ValueError("purge and epochs exist only in the v2 layout")
+    writer: V1Writer | V2Writer = V1Writer(dest) if layout == "v1" else V2Writer(dest, epoch_size=epoch_size)
+    for msgid, raw in zip(msgids, raws):
+        writer.add(raw)
+        if msgid in duplicate:
+            writer.add(raw)
+    for msgid in sorted(remove):
+        writer.remove(by_msgid[msgid])
+    for msgid in sorted(purge):
+        assert isinstance(writer, V2Writer)
+        writer.purge(msgid)
+    return Path(dest)
+
+
+def _bare(msgid: str) -> str:
+    return msgid.strip().strip("<>").strip()
+
+
+def _header(headers: object, name: str) -> str:
+    try:
+        value = headers[name]  # type: ignore[index]
+    except (IndexError, ValueError, TypeError):
+        return ""
+    return "" if value is None else str(value)
+
+
+def _date(text: str) -> datetime | None:
+    try:
+        value = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _signature(name: str, email: str, when: datetime) -> pygit2.Signature:
+    offset = when.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return pygit2.Signature(name, email, int(when.timestamp()), minutes)
+
+
+def _tip(repo: pygit2.Repository) -> pygit2.Oid | None:
+    try:
+        return repo.references["refs/heads/master"].target
+    except KeyError:
+        return None
+
+
+def _blob_of(commit: pygit2.Commit) -> pygit2.Oid | None:
+    tree = commit.tree
+    return tree[0].id if len(tree) == 1 else None

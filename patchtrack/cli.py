@@ -1,0 +1,211 @@
+"""The ``patchtrack`` command: a thin shell over the library.
+
+Exit codes: 0 success; 2 a usage or caller error (bad path, unknown revision,
+reversed range), reported as one line on stderr; 1 a real failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from . import __version__
+from ._walk import RawMessage, Walk
+from .builder import build_inbox
+from .demo import build_demo_inbox
+from .errors import PatchtrackError
+from .inbox import open_inbox
+
+__all__ = ["main"]
+
+PROG = "patchtrack"
+
+
+class _UsageError(Exception):
+    """A mistake in the command line that argparse cannot see."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args, sys.stdout) or 0)
+    except (PatchtrackError, _UsageError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as git does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read public-inbox archives of kernel-style mailing lists.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    walk_opts = argparse.ArgumentParser(add_help=False)
+    walk_opts.add_argument("inbox", metavar="INBOX", help="v2 inbox directory, epoch or v1 repository")
+    walk_opts.add_argument(
+        "range", metavar="RANGE", nargs="?", help="git range: A..B, A.., ..B, X or X^! (default: all)"
+    )
+    walk_opts.add_argument("--since", metavar="DATE", help="arrived at or after DATE (YYYY-MM-DD, ISO, 'N days ago')")
+    walk_opts.add_argument("--until", metavar="DATE", help="arrived at or before DATE (a bare date means the whole day)")
+    walk_opts.add_argument(
+        "--after-tips", metavar="FILE", help="only mail that arrived after the cursor saved by 'patchtrack tips'"
+    )
+    walk_opts.add_argument(
+        "--no-dedupe", action="store_true", help="yield a blob delivered twice twice (default: once)"
+    )
+
+    messages = sub.add_parser(
+        "messages", parents=[walk_opts], help="list the stored messages of a range",
+        description="List the stored messages of a range, oldest first, one record each.",
+    )
+    messages.add_argument("--format", choices=("jsonl", "json", "text"), default="jsonl")
+    messages.set_defaults(run=_cmd_messages)
+
+    tips = sub.add_parser(
+        "tips", help="print the archive's per-epoch tips (a cursor for --after-tips)",
+        description="Print the current tip of every epoch as JSON; save it and pass it to "
+        "--after-tips later to read only new mail.",
+    )
+    tips.add_argument("inbox", metavar="INBOX")
+    tips.set_defaults(run=_cmd_tips)
+
+    build = sub.add_parser(
+        "build-inbox", help="write a v2 (or v1) archive from a folder of mails",
+        description="Write a public-inbox archive from a folder of mails, in file-name order.",
+    )
+    build.add_argument("mails", metavar="MAILDIR", help="folder of mail files (*.eml), read in name order")
+    build.add_argument("dest", metavar="DEST", help="where to create the archive")
+    build.add_argument("--v1", action="store_true", help="write the legacy v1 (ssoma) layout")
+    build.add_argument("--epoch-size", type=int, metavar="N", help="start a new epoch every N commits")
+    build.add_argument("--duplicate", action="append", default=[], metavar="MSGID", help="deliver this mail twice")
+    build.add_argument("--remove", action="append", default=[], metavar="MSGID", help="add a removal (d) commit")
+    build.add_argument("--purge", action="append", default=[], metavar="MSGID", help="purge from history (rewrite)")
+    build.set_defaults(run=_cmd_build)
+
+    demo = sub.add_parser(
+        "demo", help="build the bundled demo inbox and list its messages",
+        description="Build the demo inbox from the bundled fixture mails (two epochs) and "
+        "run 'messages' over it. Needs no path and no network.",
+    )
+    demo.add_argument("--keep", metavar="DIR", help="build the inbox in DIR and keep it")
+    demo.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
+    walk = _walk(args)
+    _write_records(walk, args.format, out)
+    _report_walk(walk)
+    return 0
+
+
+def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
+    tips = open_inbox(args.inbox).tips()
+    out.write(json.dumps({str(k): v for k, v in tips.items()}, indent=2) + "\n")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    if os.path.exists(args.dest) and os.listdir(args.dest):
+        raise _UsageError(f"{args.dest}: exists and is not empty")
+    dest = build_inbox(
+        args.mails,
+        args.dest,
+        layout="v1" if args.v1 else "v2",
+        epoch_size=args.epoch_size,
+        duplicate=args.duplicate,
+        remove=args.remove,
+        purge=args.purge,
+    )
+    inbox = open_inbox(dest)
+    print(f"{PROG}: wrote {inbox.layout} inbox {dest} with {len(inbox.epochs)} epoch(s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    if args.keep:
+        return _demo(args.keep, args.format, out)
+    with tempfile.TemporaryDirectory(prefix="patchtrack-demo-") as tmp:
+        return _demo(os.path.join(tmp, "linux-gizmo"), args.format, out)
+
+
+def _demo(path: str, fmt: str, out: TextIO) -> int:
+    inbox = open_inbox(build_demo_inbox(path))
+    out.write(
+        f"# demo inbox {inbox.name!r} ({inbox.layout}, epochs "
+        f"{', '.join(str(e.number) for e in inbox.epochs)}) at {path}\n"
+    )
+    walk = inbox.walk()
+    _write_records(walk, fmt, out)
+    _report_walk(walk)
+    return 0
+
+
+def _walk(args: argparse.Namespace) -> Walk:
+    inbox = open_inbox(args.inbox)
+    after = None
+    if args.after_tips:
+        try:
+            with open(args.after_tips, encoding="utf-8") as fh:
+                after = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise _UsageError(f"{args.after_tips}: cannot read a tips cursor: {exc}") from None
+        if not isinstance(after, dict):
+            raise _UsageError(f"{args.after_tips}: a tips cursor is a JSON object epoch → commit")
+    return inbox.walk(args.range, since=args.since, until=args.until, after=after, dedupe=not args.no_dedupe)
+
+
+def _write_records(records: Iterable[RawMessage], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump([r.to_dict() for r in records], out, indent=1)
+        out.write("\n")
+        return
+    for record in records:
+        if fmt == "jsonl":
+            out.write(json.dumps(record.to_dict()) + "\n")
+        else:
+            row = record.to_dict()
+            flag = "  (removed)" if record.deleted else ""
+            out.write(
+                f"{row['time'][:19]}  epoch {row['epoch']}  {row['commit'][:12]}  "
+                f"blob {row['oid'][:12]}  {row['size']:>7} bytes{flag}\n"
+            )
+
+
+def _report_walk(walk: Walk) -> None:
+    for note in walk.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    stats = walk.stats
+    extras = [
+        f"{value} {name}" for name, value in
+        (("duplicates", stats.duplicates), ("removals", stats.removals),
+         ("skipped (no m/d)", stats.skipped), ("outside dates", stats.filtered))
+        if value
+    ]
+    print(
+        f"{PROG}: {stats.messages} messages from {stats.commits} commits"
+        + (f" ({', '.join(extras)})" if extras else ""),
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Opening a public-inbox archive and walking it: the first stage of the pipeline.
+
+Three layouts are read:
+
+* a **v2 inbox** directory (what lore.kernel.org serves), epochs ``git/0.git``,
+  ``git/1.git``, … each a bare repository with one mail per commit;
+* a **single v2 epoch**, such as a ``git clone --bare`` of a lore epoch or bundle;
+* a **v1** ("ssoma") repository, where each mail lives at ``sha1(Message-ID)``.
+
+:func:`open_inbox` works out which, and :meth:`Inbox.walk` yields
+:class:`RawMessage` records between two revisions or dates.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import attrs
+import pygit2
+
+from ._dates import DateLike, parse_bound
+from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
+from ._walk import RawMessage, Walk, WalkStats
+from .errors import InboxError, RevisionError
+
+__all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
+
+_EPOCH_DIR = re.compile(r"^(\d+)\.git$")
+_EPOCH_SUFFIX = re.compile(r"^(?P<name>.+?)\.(?P<n>\d+)\.git$")
+_V1_FANOUT = re.compile(r"^[0-9a-f]{2}$")
+_OPEN = pygit2.enums.RepositoryOpenFlag.NO_SEARCH
+_TIP_REFS = ("refs/heads/master", "refs/heads/main", "HEAD")
+
+
+@attrs.frozen
+class Epoch:
+    """One git repository of an archive. v1 archives have a single epoch, number 0."""
+
+    number: int
+    path: Path
+
+
+class _OpenEpoch:
+    """An epoch with its repository open; the tip is read afresh on every access."""
+
+    def __init__(self, epoch: Epoch, repo: pygit2.Repository) -> None:
+        self.number = epoch.number
+        self.epoch = epoch
+        self.repo = repo
+
+    @property
+    def tip(self) -> pygit2.Oid | None:
+        for name in _TIP_REFS:
+            try:
+                return self.repo.revparse_single(name).peel(pygit2.Commit).id
+            except (KeyError, pygit2.GitError, ValueError):
+                continue
+        return None
+
+
+class Inbox:
+    """A public-inbox archive opened for reading. Make one with :func:`open_inbox`.
+
+    The object keeps its repositories open; tips are read when a walk starts, so one
+    ``Inbox`` sees mail that arrives while it lives.
+    """
+
+    def __init__(self, path: Path, layout: str, name: str, epochs: list[_OpenEpoch]) -> None:
+        self.path = path
+        self.layout = layout
+        self.name = name
+        self._epochs = epochs
+        self._by_number = {e.number: e for e in epochs}
+
+    def __repr__(self) -> str:
+        return f"<Inbox {self.name!r} {self.layout} epochs={[e.number for e in self._epochs]}>"
+
+    @property
+    def epochs(self) -> tuple[Epoch, ...]:
+        """The archive's epochs in numeric order."""
+        return tuple(e.epoch for e in self._epochs)
+
+    def tips(self) -> dict[int, str]:
+        """Current tip commit of every non-empty epoch: a cursor for :meth:`walk`.
+
+        Save it (it is JSON-ready once keys become strings, and accepted back either
+        way) and pass it as ``walk(after=...)`` to read only mail that arrived since.
+        """
+        return {e.number: str(e.tip) for e in self._epochs if e.tip is not None}
+
+    def resolve(self, rev: str) -> Position:
+        """Resolve a revision (``ed37f1cc5``, ``HEAD~2``) to its epoch and full commit id."""
+        return resolve(self._epochs, rev)
+
+    def walk(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: Mapping[int | str, str] | None = None,
+        dedupe: bool = True,
+    ) -> Walk:
+        """Iterate over the stored mails in ``range``, oldest first.
+
+        ``range`` is git's syntax (``A..B``, ``A..``, ``..B``, ``X``, ``X^!``; ids may
+        be abbreviated) read across epochs the public-inbox way; ``None`` is the whole
+        archive. ``since``/``until`` keep commits whose arrival time is within the
+        bounds (inclusive). ``after`` is a cursor from :meth:`tips`: walk only what
+        arrived since. With ``dedupe`` (the default) a blob delivered again is yielded
+        once and counted in ``stats.duplicates``.
+
+        The range is resolved now: a bad revision raises :class:`RevisionError`
+        here, before any mail is read.
+        """
+        if after is not None and range:
+            raise RevisionError("give either a range or a cursor (after=), not both")
+        try:
+            lo = parse_bound(since, upper=False) if since is not None else None
+            hi = parse_bound(until, upper=True) if until is not None else None
+        except ValueError as exc:
+            raise RevisionError(str(exc)) from None
+        if lo is not None and hi is not None and lo > hi:
+            raise RevisionError(f"reversed dates: since {since} is after until {until}")
+        plan = plan_after_tips(self._epochs, after) if after is not None else plan_range(self._epochs, range)
+        return Walk(
+            lambda n: self._by_number[n].repo,
+            plan,
+            layout=self.layout,
+            since=lo,
+            until=hi,
+            dedupe=dedupe,
+        )
+
+    def __iter__(self) -> Iterator[RawMessage]:
+        """Every message of the archive: ``iter(inbox.walk())``."""
+        return iter(self.walk())
+
+
+def open_inbox(path: str | os.PathLike[str]) -> Inbox:
+    """Open the public-inbox archive at ``path``: a v2 inbox, one v2 epoch, or v1.
+
+    Raises :class:`InboxError` when the path does not exist or is not an archive.
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise InboxError(f"{path}: no such file or directory")
+    if not root.is_dir():
+        raise InboxError(f"{path}: not a directory")
+    root = root.resolve()
+    if root.name == "all.git" and (root.parent / "git").is_dir():
+        root = root.parent
+    if (root / "git").is_dir():
+        return _open_v2(root)
+    repo = _open_repo(root, str(path))
+    layout = _sniff_layout(repo, str(path))
+    if layout == "v1":
+        name = root.name.removesuffix(".git")
+        return Inbox(root, "v1", name, [_OpenEpoch(Epoch(0, root), repo)])
+    number, name = 0, root.name.removesuffix(".git")
+    if m := _EPOCH_SUFFIX.match(root.name):  # a clone named like lore's: list.vger.kernel.org.0.git
+        number, name = int(m["n"]), m["name"]
+    elif m := _EPOCH_DIR.match(root.name):  # git/N.git inside a v2 inbox
+        number = int(m[1])
+        if root.parent.name == "git":
+            name = root.parent.parent.name
+    return Inbox(root, "v2", name, [_OpenEpoch(Epoch(number, root), repo)])
+
+
+def _open_v2(root: Path) -> Inbox:
+    found = []
+    for child in (root / "git").iterdir():
+        m = _EPOCH_DIR.match(child.name)
+        if m and child.is_dir():
+            found.append((int(m.group(1)), child))
+    if not found:
+        raise InboxError(f"{root}: a v2 inbox needs epochs git/0.git, git/1.git, …; found none")
+    epochs = [
+        _OpenEpoch(Epoch(number, child), _open_repo(child, str(child)))
+        for number, child in sorted(found)
+    ]
+    for epoch in epochs:
+        if epoch.tip is not None and _sniff_layout(epoch.repo, str(epoch.epoch.path)) != "v2":
+            raise InboxError(f"{epoch.epoch.path}: not a public-inbox v2 epoch")
+    return Inbox(root, "v2", root.name, epochs)
+
+
+def _open_repo(path: Path, shown: str) -> pygit2.Repository:
+    try:
+        return pygit2.Repository(str(path), _OPEN)
+    except (pygit2.GitError, KeyError, ValueError):
+        raise InboxError(f"{shown}: not a git repository, nor a public-inbox directory") from None
+
+
+def _sniff_layout(repo: pygit2.Repository, shown: str, depth: int = 50) -> str:
+    """``v2`` or ``v1``, from the first commits (newest first) that hold a mail."""
+    tip = _OpenEpoch(Epoch(0, Path(shown)), repo).tip
+    if tip is None:
+        raise InboxError(f"{shown}: empty repository, not a public-inbox archive")
+    walker = repo.walk(tip, pygit2.enums.SortMode.NONE)
+    walker.simplify_first_parent()
+    for count, commit in enumerate(walker):
+        if count >= depth:
+            break
+        names = [entry.name for entry in commit.tree]
+        if not names:
+            continue  # a purge artefact: look further down
+        if len(names) == 1 and names[0] in ("m", "d"):
+            return "v2"
+        if all(_V1_FANOUT.match(n) for n in names):
+            return "v1"
+        break
+    raise InboxError(
+        f"{shown}: not a public-inbox archive (commits hold neither a single 'm'/'d' "
+        "blob (v2) nor sha1 fan-out directories (v1))"
+    )

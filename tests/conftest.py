@@ -1,0 +1,97 @@
+"""Shared test fixtures: the fixture mails, built inboxes, and the real corpora.
+
+Corpus tests use the public-inbox epochs in ``../shared/corpus`` (beside the
+checkout; ``PATCHTRACK_CORPUS`` overrides). They skip when it is absent, unless
+``PATCHTRACK_REQUIRE_CORPUS=1`` (set by CI), where absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchtrack.builder import read_mail_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+MAILS = ROOT / "fixtures" / "mails"
+CORPUS = Path(os.environ.get("PATCHTRACK_CORPUS", ROOT.parent / "shared" / "corpus"))
+BUNDLES = sorted(CORPUS.glob("*.bundle")) if CORPUS.is_dir() else []
+
+
+def git(*args: str, cwd: str | os.PathLike[str] | None = None, input: str | None = None) -> str:
+    """Run git and return its stdout (the oracle for most corpus tests)."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, input=input, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _need_corpus() -> None:
+    if not BUNDLES:
+        if os.environ.get("PATCHTRACK_REQUIRE_CORPUS") == "1":
+            pytest.fail(f"PATCHTRACK_REQUIRE_CORPUS=1 but no bundles in {CORPUS}")
+        pytest.skip(f"no corpus bundles in {CORPUS}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "corpus_name" in metafunc.fixturenames:
+        names = [b.name.removesuffix(".bundle") for b in BUNDLES] or ["(no corpus)"]
+        metafunc.parametrize("corpus_name", names, scope="session")
+
+
+@pytest.fixture(scope="session")
+def corpus_clones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every corpus bundle cloned bare once per session: name → repository path."""
+    _need_corpus()
+    base = tmp_path_factory.mktemp("corpus")
+    clones = {}
+    for bundle in BUNDLES:
+        name = bundle.name.removesuffix(".bundle")
+        dest = base / f"{name}.git"
+        git("clone", "-q", "--bare", str(bundle), str(dest))
+        clones[name] = dest
+    return clones
+
+
+@pytest.fixture(scope="session")
+def corpus_repo(corpus_name: str, corpus_clones: dict[str, Path]) -> Path:
+    """One cloned corpus epoch (the test is parametrized over all of them)."""
+    return corpus_clones[corpus_name]
+
+
+@pytest.fixture(scope="session")
+def mails() -> list[bytes]:
+    """The fixture mails, in arrival (file-name) order."""
+    found = read_mail_folder(MAILS)
+    assert len(found) >= 20, "fixtures/mails should hold the demo traffic"
+    return found
+
+
+def git_messages(repo: str | os.PathLike[str], *rev_args: str) -> list[tuple[str, str]]:
+    """(commit, blob) of every commit in ``git rev-list --reverse REV_ARGS`` holding ``m``.
+
+    This is git's own answer to "which messages are in this range", computed without
+    patchtrack: rev-list for the commits, ``cat-file --batch-check`` for ``commit:m``.
+    """
+    commits = git("rev-list", "--reverse", *rev_args, cwd=repo).split()
+    if not commits:
+        return []
+    checked = git(
+        "cat-file", "--batch-check=%(objectname) %(objecttype)",
+        cwd=repo, input="".join(f"{c}:m\n" for c in commits),
+    ).splitlines()
+    assert len(checked) == len(commits)
+    return [(c, line.split()[0]) for c, line in zip(commits, checked) if line.endswith(" blob")]
+
+
+def first_deliveries(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop every (commit, blob) whose blob appeared earlier in the list."""
+    seen: set[str] = set()
+    kept = []
+    for commit, blob in pairs:
+        if blob not in seen:
+            seen.add(blob)
+            kept.append((commit, blob))
+    return kept

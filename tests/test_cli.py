@@ -1,0 +1,105 @@
+"""The command line: output records, the demo, the builder, and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import patchtrack
+from conftest import MAILS, git
+from patchtrack.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    return patchtrack.build_inbox(MAILS, tmp_path / "gizmo", epoch_size=20)
+
+
+def test_messages_jsonl_is_one_record_per_message(capsys, inbox: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "messages", str(inbox))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == len(mails)
+    assert set(rows[0]) == {"oid", "commit", "epoch", "time", "size", "deleted"}
+    assert [r["size"] for r in rows] == [len(m) for m in mails]
+    assert f"{len(mails)} messages from {len(mails)} commits" in err
+
+
+def test_messages_range_dates_and_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped-def]
+    commits = git("rev-list", "--reverse", "HEAD", cwd=inbox / "git" / "0.git").split()
+    code, out, _ = run(capsys, "messages", str(inbox), f"{commits[2][:9]}..{commits[6][:9]}", "--format", "json")
+    assert code == 0 and [r["commit"] for r in json.loads(out)] == commits[3:7]
+    code, out, _ = run(capsys, "messages", str(inbox), "--since", "2026-04-01", "--until", "2026-04-30", "--format", "text")
+    assert code == 0
+    assert out and all(line[:7] == "2026-04" for line in out.splitlines())
+
+
+def test_tips_then_after_tips(capsys, tmp_path: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    writer = patchtrack.V2Writer(tmp_path / "cron")
+    for raw in mails[:10]:
+        writer.add(raw)
+    code, out, _ = run(capsys, "tips", str(tmp_path / "cron"))
+    cursor = tmp_path / "tips.json"
+    cursor.write_text(out)
+    for raw in mails[10:13]:
+        writer.add(raw)
+    code, out, _ = run(capsys, "messages", str(tmp_path / "cron"), "--after-tips", str(cursor))
+    assert code == 0 and len(out.splitlines()) == 3
+
+
+def test_build_inbox_command(capsys, tmp_path: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "build-inbox", str(MAILS), str(tmp_path / "b"), "--epoch-size", "10")
+    assert code == 0 and "v2 inbox" in err
+    assert len(patchtrack.open_inbox(tmp_path / "b").epochs) == (len(mails) + 9) // 10
+    code, _, _ = run(capsys, "build-inbox", str(MAILS), str(tmp_path / "one.git"), "--v1")
+    assert code == 0 and patchtrack.open_inbox(tmp_path / "one.git").layout == "v1"
+
+
+def test_demo_needs_no_path(capsys, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "demo")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("# demo inbox 'linux-gizmo' (v2, epochs 0, 1")
+    assert len(lines) == 1 + len(mails)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["messages", "/no/such/inbox"], "no such file or directory"),
+        (["messages", "{tmp}"], "not a git repository"),
+        (["messages", "{inbox}", "deadbeef00.."], "unknown revision"),
+        (["messages", "{inbox}", "HEAD..HEAD~3"], "reversed range"),
+        (["messages", "{inbox}", "--since", "someday"], "not a date"),
+        (["messages", "{inbox}", "--after-tips", "{tmp}/missing.json"], "cannot read a tips cursor"),
+        (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "not a directory of mails"),
+        (["tips", "/no/such/inbox"], "no such file or directory"),
+    ],
+)
+def test_caller_errors_are_one_line_and_exit_2(capsys, argv, message, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    argv = [a.format(tmp=tmp_path, inbox=inbox) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("patchtrack: error: ") and message in err
+
+
+def test_installed_command_has_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "patchtrack", "messages", str(tmp_path / "missing")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    usage = subprocess.run([sys.executable, "-m", "patchtrack", "nosuchcommand"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
