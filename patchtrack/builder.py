@@ -170,16 +170,7 @@ class V2Writer:
     ) -> str:
         builder = repo.TreeBuilder()
         builder.insert(name, blob, _BLOB)
-        parent = _tip(repo)
-        oid = repo.create_commit(
-            "refs/heads/master",
-            _signature(meta.name, meta.email, meta.date),
-            _signature(*_COMMITTER, arrival or meta.arrival),
-            meta.subject + "\n",
-            builder.write(),
-            [parent] if parent is not None else [],
-        )
-        return str(oid)
+        return _append_commit(repo, builder.write(), meta, arrival)
 
 
 class V1Writer:
@@ -212,7 +203,7 @@ class V1Writer:
         sub_builder = repo.TreeBuilder(sub) if sub is not None else repo.TreeBuilder()
         if blob is None:
             if sub is None or leaf not in sub:
-                raise KeyError(f"{meta.msgid}: not in the inbox")
+                raise InboxError(f"<{meta.msgid}>: not in the inbox, cannot remove it")
             sub_builder.remove(leaf)
         else:
             sub_builder.insert(leaf, blob, _BLOB)
@@ -221,15 +212,7 @@ class V1Writer:
             root_builder.insert(fan, sub_builder.write(), _TREE)
         else:
             root_builder.remove(fan)
-        oid = repo.create_commit(
-            "refs/heads/master",
-            _signature(meta.name, meta.email, meta.date),
-            _signature(*_COMMITTER, arrival or meta.arrival),
-            meta.subject + "\n",
-            root_builder.write(),
-            [parent] if parent is not None else [],
-        )
-        return str(oid)
+        return _append_commit(repo, root_builder.write(), meta, arrival)
 
 
 def read_mail_folder(folder: str | os.PathLike[str]) -> list[bytes]:
@@ -306,6 +289,23 @@ def _signature(name: str, email: str, when: datetime) -> pygit2.Signature:
     offset = when.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
     return pygit2.Signature(name, email, int(when.timestamp()), minutes)
+
+
+def _append_commit(
+    repo: pygit2.Repository, tree: pygit2.Oid, meta: MailMeta, arrival: datetime | None
+) -> str:
+    """Commit ``tree`` on top of master as public-inbox does: author from the mail,
+    committer time = arrival, the decoded subject as the message."""
+    parent = _tip(repo)
+    oid = repo.create_commit(
+        "refs/heads/master",
+        _signature(meta.name, meta.email, meta.date),
+        _signature(*_COMMITTER, arrival or meta.arrival),
+        meta.subject + "\n",
+        tree,
+        [parent] if parent is not None else [],
+    )
+    return str(oid)
 
 
 def _tip(repo: pygit2.Repository) -> pygit2.Oid | None:
