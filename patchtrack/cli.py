@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from ._walk import RawMessage, Walk
@@ -20,6 +20,7 @@ from .builder import build_inbox
 from .demo import build_demo_inbox
 from .errors import PatchtrackError
 from .inbox import open_inbox
+from .message import parse_message
 
 __all__ = ["main"]
 
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         description="List the stored messages of a range, oldest first, one record each.",
     )
     messages.add_argument("--format", choices=("jsonl", "json", "text"), default="jsonl")
+    messages.add_argument(
+        "--raw", action="store_true", help="storage fields only (oid, commit, epoch, time, size, deleted): no parsing"
+    )
     messages.set_defaults(run=_cmd_messages)
 
     tips = sub.add_parser(
@@ -112,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
     walk = _walk(args)
-    _write_records(walk, args.format, out)
+    _write_records(walk, args.format, out, parse=not args.raw)
     _report_walk(walk)
     return 0
 
@@ -173,17 +177,29 @@ def _walk(args: argparse.Namespace) -> Walk:
     return inbox.walk(args.range, since=args.since, until=args.until, after=after, dedupe=not args.no_dedupe)
 
 
-def _write_records(records: Iterable[RawMessage], fmt: str, out: TextIO) -> None:
+def _record(raw: RawMessage, parse: bool) -> dict[str, Any]:
+    """The storage fields of a walk record, plus the parsed Message's fields."""
+    row = raw.to_dict()
+    if parse:
+        row.update(parse_message(raw).to_dict())
+    return row
+
+
+def _write_records(records: Iterable[RawMessage], fmt: str, out: TextIO, *, parse: bool = True) -> None:
     if fmt == "json":
-        json.dump([r.to_dict() for r in records], out, indent=1)
+        json.dump([_record(r, parse) for r in records], out, indent=1, ensure_ascii=False)
         out.write("\n")
         return
-    for record in records:
+    for raw in records:
+        row = _record(raw, parse)
         if fmt == "jsonl":
-            out.write(json.dumps(record.to_dict()) + "\n")
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif parse:
+            who = row["author"]["name"] or row["author"]["email"] if row["author"] else "?"
+            flag = "  (removed)" if raw.deleted else ""
+            out.write(f"{(row['date'] or row['time'])[:16]}  {row['kind']:<6}  {who[:24]:<24}  {row['subject']['raw']}{flag}\n")
         else:
-            row = record.to_dict()
-            flag = "  (removed)" if record.deleted else ""
+            flag = "  (removed)" if raw.deleted else ""
             out.write(
                 f"{row['time'][:19]}  epoch {row['epoch']}  {row['commit'][:12]}  "
                 f"blob {row['oid'][:12]}  {row['size']:>7} bytes{flag}\n"

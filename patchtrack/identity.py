@@ -16,8 +16,12 @@ import attrs
 __all__ = ["Person", "parse_person", "parse_people", "decode_words"]
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
-_ANGLE = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$")
-_BARE = re.compile(r"^(?P<email>[^\s<>@]+@[^\s<>@]+)(?:\s*\((?P<name>[^()]*)\))?$")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?[^?\s]+\?[bBqQ]\?)")  # RFC 2047: ignored
+_ANGLE = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*$")
+_NAME_THEN_ADDRESS = re.compile(r"^(?P<name>[^<>@]*[^<>@\s])\s+(?P<email>[^\s<>@,;\"]+@[^\s<>@,;\"]+)$")
+_LIST_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|<[^>]*>?|\([^)]*\)?|[^,"<(])+')
+_BARE = re.compile(r"^(?P<email>[^\s<>@,;\"]+@[^\s<>@,;\"]+)(?:\s*\((?P<name>[^()]*)\))?$")
+_ADDRESS = re.compile(r"^[^\s<>@,;\"]+@[^\s<>@,;\"]+$")
 
 
 @attrs.frozen
@@ -37,24 +41,43 @@ class Person:
 
 
 def decode_words(text: str) -> str:
-    """Decode RFC 2047 encoded words in ``text``; undecodable words are kept as written."""
+    """Decode RFC 2047 encoded words in ``text``.
+
+    Real mail mislabels charsets (``=?utf-8?Q?K=F6nig?=`` is Latin-1): a word that
+    does not decode in its declared charset is read as UTF-8, else Latin-1, so no
+    ``=?…?=`` is left behind. Only a word that is not RFC 2047 at all stays as written.
+    """
     if "=?" not in text:
         return text
     try:
         return str(make_header(decode_header(text)))
     except (LookupError, ValueError, UnicodeError, AssertionError):
-        return _ENCODED_WORD.sub(_decode_one, text)
+        return _ENCODED_WORD.sub(_decode_one, _BETWEEN_WORDS.sub("", text))
 
 
 def _decode_one(match: re.Match[str]) -> str:
     try:
-        return str(make_header(decode_header(match.group(0))))
+        (chunk, charset), *_ = decode_header(match.group(0))
     except (LookupError, ValueError, UnicodeError, AssertionError):
         return match.group(0)
+    if isinstance(chunk, str):
+        return chunk
+    for name in (charset or "utf-8", "utf-8", "latin-1"):
+        try:
+            return chunk.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return chunk.decode("latin-1")
+
+
+_PLAIN_NAME = re.compile(r"^[^\"'\\=\s](?:[^\"\\=\s]| (?! ))*$")
 
 
 def _clean_name(name: str) -> str:
-    name = decode_words(name.strip())
+    name = name.strip()
+    if not name or _PLAIN_NAME.match(name):
+        return name  # the common case: nothing to decode, unquote or squeeze
+    name = decode_words(name)
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = name[1:-1]
     name = name.replace('\\"', '"').replace("\\\\", "\\")
@@ -65,7 +88,8 @@ def _clean_name(name: str) -> str:
 
 
 def parse_person(text: str) -> Person | None:
-    """Read one ``Name <addr>``, ``"Last, First" <addr>``, ``addr (Name)`` or bare address.
+    """Read one ``Name <addr>``, ``"Last, First" <addr>``, ``addr (Name)``, ``Name addr``
+    or bare address; of a list, the first.
 
     Returns ``None`` when there is no address in ``text``.
     """
@@ -78,17 +102,35 @@ def parse_person(text: str) -> Person | None:
     m = _BARE.match(text)
     if m:
         return Person(_clean_name(m["name"] or ""), m["email"].lower())
+    m = _NAME_THEN_ADDRESS.match(text)  # "Name addr@host", as typed in trailers
+    if m:
+        return Person(_clean_name(m["name"]), m["email"].lower())
     people = parse_people(text)
     return people[0] if people else None
 
 
 def parse_people(text: str) -> tuple[Person, ...]:
-    """Every address of an address-list header (``To:``, ``Cc:``), in order."""
-    if not text.strip():
-        return ()
+    """Every address of an address-list header (``To:``, ``Cc:``), in order.
+
+    Kernel mails carry Cc lists of dozens of people, so the list is split with one
+    regular expression (commas outside quotes, ``<…>`` and ``(…)``) and each item read
+    like :func:`parse_person`; only odd items (RFC 822 groups) go through the
+    standard library's slower address parser.
+    """
     found = []
-    for name, email in getaddresses([text]):
-        if "@" not in email:
+    for item in _LIST_ITEM.findall(text):
+        item = item.strip()
+        if "@" not in item:
             continue
-        found.append(Person(_clean_name(name), email.strip().lower()))
+        m = _ANGLE.match(item)
+        if m:
+            found.append(Person(_clean_name(m["name"]), m["email"].lower()))
+            continue
+        m = _BARE.match(item)
+        if m:
+            found.append(Person(_clean_name(m["name"] or ""), m["email"].lower()))
+            continue
+        for name, email in getaddresses([item]):
+            if _ADDRESS.match(email.strip()):
+                found.append(Person(_clean_name(name), email.strip().lower()))
     return tuple(found)

@@ -25,6 +25,7 @@ from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
 from ._walk import RawMessage, Walk, WalkStats
 from .errors import InboxError, RevisionError
+from .message import Message, parse_message
 
 __all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
 
@@ -134,6 +135,22 @@ class Inbox:
             until=hi,
             dedupe=dedupe,
         )
+
+    def messages(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: Mapping[int | str, str] | None = None,
+    ) -> Iterator[Message]:
+        """Parsed :class:`Message` records of the mails in ``range``, oldest first.
+
+        The same arguments as :meth:`walk`; removal commits are left out (they are in
+        :meth:`walk`, marked ``deleted``). Bad revisions raise here, at the call.
+        """
+        walk = self.walk(range, since=since, until=until, after=after)
+        return (parse_message(raw) for raw in walk if not raw.deleted)
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""

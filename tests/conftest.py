@@ -95,3 +95,13 @@ def first_deliveries(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
             seen.add(blob)
             kept.append((commit, blob))
     return kept
+
+
+@pytest.fixture(scope="session")
+def corpus_patch_views(corpus_name: str, corpus_repo: Path) -> tuple[list[tuple[str, bytes]], dict]:
+    """Every patch mail of one corpus and git's view of each (mailinfo, apply
+    --numstat, interpret-trailers, patch-id), computed once per session."""
+    import oracle
+
+    mails = oracle.patch_mails(corpus_repo)
+    return mails, oracle.corpus_oracle(mails)

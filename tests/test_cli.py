@@ -26,13 +26,19 @@ def inbox(tmp_path: Path) -> Path:
 
 
 def test_messages_jsonl_is_one_record_per_message(capsys, inbox: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(capsys, "messages", str(inbox))
+    code, out, err = run(capsys, "messages", str(inbox), "--raw")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == len(mails)
     assert set(rows[0]) == {"oid", "commit", "epoch", "time", "size", "deleted"}
     assert [r["size"] for r in rows] == [len(m) for m in mails]
     assert f"{len(mails)} messages from {len(mails)} commits" in err
+    # parsed: the storage fields plus every Message field, per message
+    code, out, _ = run(capsys, "messages", str(inbox))
+    parsed = [json.loads(line) for line in out.splitlines()]
+    assert [p["oid"] for p in parsed] == [r["oid"] for r in rows]
+    assert set(parsed[0]) == set(rows[0]) | set(patchtrack.parse_message(mails[0]).to_dict())
+    assert [p["msgid"] for p in parsed] == [patchtrack.parse_message(m).msgid for m in mails]
 
 
 def test_messages_range_dates_and_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,521 @@
+"""The diff of a patch mail: where it starts, its diffstat, and its patch-id.
+
+Three pure functions over the diff text a mail carries (``git mailinfo``'s patch, or
+``Message.diff``):
+
+- :func:`diff_start` finds the first line of the diff, as ``git mailinfo``/``git
+  apply`` would;
+- :func:`diffstat` reads it with **unidiff** into a :class:`Diffstat` of
+  :class:`FileChange` records — the numbers ``git apply --numstat`` prints;
+- :func:`patch_id` hashes it exactly as ``git patch-id --stable`` does.
+
+Mail diffs end in junk (the ``-- `` signature and version line, list footers, quoted
+replies) and are sometimes mangled (CRLF, stripped blanks, wrong hunk counts). These
+functions never raise on any text: like git, they stop reading a file's hunks where the
+hunk counts say it ends, skip junk between files, and keep what they could read of a
+corrupt diff that ``git apply`` would refuse. ``docs/diff.md`` has the rules and their
+agreement with git on real archives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import operator
+import re
+
+import attrs
+from unidiff import PatchedFile, PatchSet
+from unidiff.errors import UnidiffParseError
+
+__all__ = ["FileChange", "Diffstat", "diff_start", "diffstat", "patch_id"]
+
+@attrs.frozen
+class FileChange:
+    """One file of a diff, as ``git apply --numstat --summary`` reports it.
+
+    ``path`` is the path after the change (before it, for a deletion), without the
+    ``a/``/``b/`` prefix; ``old_path`` is set only for a rename or copy. ``status`` is
+    ``added``, ``deleted``, ``modified``, ``renamed`` or ``copied``. A binary file counts
+    no lines (``git apply --numstat`` prints ``-``); a mode change alone is a
+    ``modified`` file with no lines.
+    """
+
+    path: str
+    old_path: str | None
+    added: int
+    removed: int
+    binary: bool
+    status: str
+
+
+@attrs.frozen
+class Diffstat:
+    """The files a diff changes, in diff order, and its line totals."""
+
+    files: tuple[FileChange, ...] = ()
+    insertions: int = 0
+    deletions: int = 0
+
+
+_EMPTY = Diffstat()
+
+# --- where a diff starts ------------------------------------------------------------
+
+_START = re.compile(r"^(?:diff -|Index: |--- [^\n]*\n\+\+\+ [^\n]*\n@@ -)", re.MULTILINE)
+
+
+def diff_start(text: str) -> int | None:
+    """Offset in ``text`` of the first line where a diff begins, or ``None``.
+
+    That is a line starting ``diff -`` (``diff --git``, ``diff -u``, ``diff --cc``), a
+    CVS/SVN ``Index: `` line, or a ``--- `` line followed by a ``+++ `` line and a hunk
+    header ``@@ -`` — the patch breaks of ``git mailinfo`` that start a diff (not the
+    bare ``---`` before the diffstat) and the headers ``git apply`` looks for.
+    """
+    found = _START.search(text)
+    return found.start() if found else None
+
+
+# --- diffstat -------------------------------------------------------------------------
+
+# The lines a diff header (after ``diff --git``) may hold, as git apply knows them.
+_GIT_HEADER_LINES = (
+    "old mode ", "new mode ", "deleted file mode ", "new file mode ", "copy from ",
+    "copy to ", "rename old ", "rename new ", "rename from ", "rename to ",
+    "similarity index ", "dissimilarity index ", "index ",
+)
+_EPOCH = re.compile(
+    r"(1969-12-31|1970-01-01) ([0-2][0-9]):([0-5][0-9]):00(?:\.0+)? ([-+])([0-2][0-9]):?([0-5][0-9])"
+)
+_QUOTED = re.compile(rb'\\([0-3][0-7]{2}|[abfnrtv\\"])')
+_ESCAPES = {
+    b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v",
+    b"\\": b"\\", b'"': b'"',
+}
+_DEV_NULL = "/dev/null"
+# a date, time and zone after a name, as git apply's diff_timestamp_len finds them
+_TIMESTAMP = re.compile(
+    r"(?:\t| +)(?:[0-9]{2})?[0-9]{2}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?)?"
+    r"(?: [-+](?:[0-9]{4}|[0-9]{2}:[0-9]{2}))?\Z"
+)
+
+
+class _PartialPatchSet(PatchSet):
+    """A unidiff ``PatchSet`` (counts only) that keeps the files it read before an error.
+
+    unidiff raises ``UnidiffParseError`` on the first line it cannot place (a hunk
+    shorter or longer than its header says, a hunk with no file); the files already
+    appended stay in the list, and ``failed`` says the input was not read to its end.
+    The other exceptions are caught too: a mail is data, and must not stop a walk.
+    """
+
+    def __init__(self, lines: object) -> None:
+        self.failed = False
+        try:
+            super().__init__(lines, metadata_only=True)
+        except (UnidiffParseError, ValueError, IndexError, TypeError):
+            self.failed = True
+
+
+def _read_files(lines: list[str]) -> list[PatchedFile]:
+    """Every file unidiff can read from ``lines``.
+
+    After a parse error, reading resumes at the next line that starts a file (``diff
+    --git``, or ``--- `` before ``+++ ``), which may be the line that failed (a short
+    hunk swallows the next file's header) or the one before it. One error is mended
+    rather than skipped: a ``diff --git`` line that does not name the file as the
+    ``+++`` line right after its header does (a mailer joined the ``index`` line to
+    it). git takes the names from ``---``/``+++``, so the file read from there is given
+    back to its header.
+    """
+    files: list[PatchedFile] = []
+    start = 0
+    orphan: PatchedFile | None = None  # a diff --git file whose ---/+++ lines unidiff refused
+    while start < len(lines):
+        feed = iter(lines)
+        feed.__setstate__(start)  # type: ignore[attr-defined]  # a list iterator from `start`
+        parsed = _PartialPatchSet(feed)
+        found = list(parsed)
+        if orphan is not None and found and not _is_git(found[0]):
+            _adopt(orphan, found.pop(0))
+        orphan = None
+        files.extend(found)
+        if not parsed.failed:
+            break
+        failed = len(lines) - operator.length_hint(feed) - 1
+        if failed - 1 > start and lines[failed].startswith("+++ ") and lines[failed - 1].startswith("--- "):
+            last = found[-1] if found else None
+            if last is not None and not last and _is_git(last):
+                header = start + (last.diff_line_no or 1) - 1
+                if all(line.startswith(_GIT_HEADER_LINES) for line in lines[header + 1 : failed - 1]):
+                    orphan = last
+            start = failed - 1
+            continue
+        start = max(failed, start + 1)
+        while start < len(lines) and not _starts_file(lines, start):
+            start += 1
+    return files
+
+
+def _is_git(patched: PatchedFile) -> bool:
+    return bool(patched.patch_info) and patched.patch_info[0].startswith("diff --git ")
+
+
+def _starts_file(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    return line.startswith("diff --git ") or (
+        line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+    )
+
+
+def _adopt(header: PatchedFile, body: PatchedFile) -> None:
+    """Give ``header`` (a ``diff --git`` file) the ``---``/``+++`` names and the hunks
+    that unidiff read as a separate traditional file."""
+    # git drops one directory from these names; one it cannot drop leaves the header's name
+    if header.source_file != _DEV_NULL and "/" in body.source_file:
+        header.source_file = body.source_file
+    if header.target_file != _DEV_NULL and "/" in body.target_file:
+        header.target_file = body.target_file
+    header.extend(body)
+
+
+def diffstat(diff: str) -> Diffstat:
+    """Read a diff with unidiff into a :class:`Diffstat`; never raises.
+
+    The text may start with anything (a commit message, ``---`` and git's diffstat:
+    reading begins at :func:`diff_start`) and end in mail junk. Files are ``diff
+    --git`` diffs and traditional ``--- ``/``+++ `` diffs, with git apply's names: one
+    leading directory dropped, rename/copy names from their header lines, ``/dev/null``
+    or an epoch timestamp marking a created or deleted file. Where git apply would
+    refuse a corrupt diff, the result holds what could be read: every hunk before the
+    broken one, and the files after it. Text without a diff gives an empty Diffstat.
+    """
+    start = diff_start(diff)
+    if start is None:
+        return _EMPTY
+    text = diff[start:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    changes: list[FileChange] = []
+    strip = 1  # git apply's -p: 1, unless a traditional diff shows names without a slash
+    for patched in _read_files(io.StringIO(text).readlines()):
+        if _is_git(patched):
+            change = _git_change(patched, patched.patch_info, strip)
+        elif patched.is_binary_file:
+            continue  # a lone "Binary files … differ" line outside a git diff: git apply skips it
+        else:
+            change, strip = _traditional_change(patched, strip)
+        if change is not None:
+            changes.append(change)
+    if not changes:
+        return _EMPTY
+    return Diffstat(
+        files=tuple(changes),
+        insertions=sum(c.added for c in changes),
+        deletions=sum(c.removed for c in changes),
+    )
+
+
+def _git_change(patched: PatchedFile, info: list[str], strip: int) -> FileChange:
+    """A ``diff --git`` file: status and names from its header lines, as git apply reads
+    them (the header ends at the first line that is not a header line)."""
+    status = "modified"
+    old = new = None
+    for line in info[1:]:
+        if not line.startswith(_GIT_HEADER_LINES):
+            break
+        if line.startswith("new file mode "):
+            status = "added"
+        elif line.startswith("deleted file mode "):
+            status = "deleted"
+        elif line.startswith(("rename from ", "rename old ", "copy from ")):
+            status = "copied" if line[0] == "c" else "renamed"
+            old = _header_name(line.split(" ", 2)[2])
+        elif line.startswith(("rename to ", "rename new ", "copy to ")):
+            status = "copied" if line[0] == "c" else "renamed"
+            new = _header_name(line.split(" ", 2)[2])
+    if status in ("renamed", "copied") and old and new:
+        path, old_path = new, old
+    else:
+        # names from the ---/+++ lines when there are hunks, else from the diff --git line
+        status = "modified" if status in ("renamed", "copied") else status
+        name = _unquote(patched.target_file if patched.target_file != _DEV_NULL else patched.source_file)
+        path, old_path = _strip(name, strip, squash=bool(patched)) or name, None
+    binary = bool(patched.is_binary_file)
+    return FileChange(
+        path=path,
+        old_path=old_path,
+        added=0 if binary else patched.added,
+        removed=0 if binary else patched.removed,
+        binary=binary,
+        status=status,
+    )
+
+
+def _traditional_change(patched: PatchedFile, strip: int) -> tuple[FileChange | None, int]:
+    """A ``--- a/x`` / ``+++ b/x`` file (``diff -u``, quilt, CVS ``Index:`` diffs), named
+    as git apply names it. Returns the -p value for this and later files: git apply
+    guesses 0, for good, from the first such file whose new name has no slash."""
+    first, second = _traditional_name(patched.source_file), _traditional_name(patched.target_file)
+    if strip == 1 and second and not _is_dev_null(second) and "/" not in second:
+        strip = 0
+    if _is_dev_null(first):
+        name = _strip(second, strip)
+    elif _is_dev_null(second):
+        name = _strip(first, strip)
+    else:
+        old, raw = _strip(first, strip), _strip(second, strip, squash=False)
+        name = _strip(second, strip) or old
+        if old and raw and len(old) < len(raw) and raw.startswith(old):
+            name = old  # git prefers "x" to a "x.orig" or "x~" beside it
+    if _is_dev_null(first) or _is_epoch(patched.source_timestamp) or patched.is_added_file:
+        status = "added"
+    elif _is_dev_null(second) or _is_epoch(patched.target_timestamp) or patched.is_removed_file:
+        status = "deleted"
+    else:
+        status = "modified"
+    if not name:
+        return None, strip
+    change = FileChange(
+        path=name, old_path=None, added=patched.added, removed=patched.removed, binary=False, status=status
+    )
+    return change, strip
+
+
+def _traditional_name(name: str | None) -> str:
+    """A ``---``/``+++`` name without the timestamp ``diff -u`` puts after it (after a
+    tab, which unidiff has cut off already, or after spaces)."""
+    if not name:
+        return ""
+    if name[0] == '"':
+        return _unquote(name)
+    return _TIMESTAMP.sub("", name)
+
+
+def _header_name(text: str) -> str:
+    """A name from a ``rename from``/``copy to`` line: the rest of the line, unquoted,
+    ``//`` squashed."""
+    return _strip(_unquote(text.rstrip("\n")), 0) or ""
+
+
+def _strip(name: str, strip: int, squash: bool = True) -> str | None:
+    """Drop ``strip`` leading directories (git apply's -p) and squash ``//`` as git does
+    for names from ``---``/``+++``/rename lines; ``None`` when the name has fewer
+    directories than that."""
+    cut = -1
+    for _ in range(strip):
+        cut = name.find("/", cut + 1)
+        if cut < 0:
+            return None
+    name = name[cut + 1 :]
+    while squash and "//" in name:
+        name = name.replace("//", "/")
+    return name or None
+
+
+def _is_dev_null(name: str) -> bool:
+    return name == _DEV_NULL or name.startswith(_DEV_NULL + " ")
+
+
+def _is_epoch(timestamp: str | None) -> bool:
+    """Whether a traditional header's timestamp is the epoch, which GNU diff writes for
+    a created or deleted file (git apply's ``has_epoch_timestamp``)."""
+    if not timestamp:
+        return False
+    found = _EPOCH.fullmatch(timestamp.rsplit("\t", 1)[-1].rstrip("\n"))
+    if not found:
+        return False
+    day, hour, minute, sign, zone_h, zone_m = found.groups()
+    zone = (int(zone_h) * 60 + int(zone_m)) * (-1 if sign == "-" else 1)
+    return int(hour) * 60 + int(minute) - zone == (24 * 60 if day == "1969-12-31" else 0)
+
+
+def _unquote(name: str) -> str:
+    """Undo git's C-style quoting of a path (``"a/t\\303\\251st"`` → ``a/tést``); any
+    other text is returned as it is."""
+    if len(name) < 2 or name[0] != '"' or name[-1] != '"':
+        return name
+    raw = _QUOTED.sub(_unescape, _encode(name[1:-1]))
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _unescape(found: re.Match[bytes]) -> bytes:
+    """The byte a ``\\ooo`` or ``\\n``-style escape stands for."""
+    code = found.group(1)
+    return bytes([int(code, 8)]) if len(code) == 3 else _ESCAPES[code]
+
+
+# --- patch-id ---------------------------------------------------------------------------
+
+_HEX_FIRST = frozenset(b"0123456789abcdefABCDEF")
+_NEXT_COMMIT = re.compile(rb"(?:commit |From )?[0-9a-fA-F]{40}")
+_HUNK = re.compile(rb"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))?(?![\d,])")
+_DIGITS = re.compile(rb"[0-9]*")
+_ATOI = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+_WHITESPACE = b" \t\n\r"  # git's isspace(): not \v or \f
+_SUM = 1 << 160
+
+
+def patch_id(diff: str) -> str | None:
+    """``git patch-id --stable`` of a diff, computed in-process; ``None`` when git would
+    print nothing (no ``diff `` line).
+
+    git's rules, from ``builtin/patch-id.c``: lines before the first ``diff `` line are
+    skipped; every line from there is hashed with its whitespace removed, except
+    ``index`` lines, hunk headers and ``\\ No newline`` lines; each file is hashed
+    separately and the SHA-1s are added (the ``--stable`` sum), so file order does not
+    matter; a binary file hashes its ``index`` line's two blob ids. The patch ends at a
+    line that is neither a hunk line (as the hunk header counts them) nor a new ``diff
+    `` header — e.g. the ``-- `` signature — or at a ``commit``/``From`` line with an
+    object id. Of several patches in the text, this is the first git would print.
+    """
+    data = _encode(diff)
+    # git hashes nothing before the first "diff " line, and every id it prints starts there
+    start = 0 if data.startswith(b"diff ") else data.find(b"\ndiff ") + 1
+    if start == 0 and not data.startswith(b"diff "):
+        return None
+    lines = io.BytesIO(data[start:]).readlines()
+    if b"\0" in data:
+        lines = [line.split(b"\0", 1)[0] for line in lines]  # git reads each line as a C string
+    before = after = -1
+    binary = False
+    pre = post = b""
+    parts: list[bytes] = []
+    total = 0
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        first = line[0] if line else 0
+        if first == 0x5C:  # "\ No newline at end of file", in any language
+            if line[1:2] == b" " and len(line) > 12:
+                continue
+        elif first in _HEX_FIRST and _NEXT_COMMIT.match(line):
+            break
+        if before == -1:
+            if line.startswith((b"GIT binary patch", b"Binary files")):
+                binary, before = True, 0
+                parts += (pre, post)
+                total += _flush(parts)
+                continue
+            if line.startswith(b"index "):
+                dots = line.find(b"..")
+                if dots >= 0:
+                    end = line.find(b" ", dots)
+                    if end < 0:
+                        end = len(line) - 1
+                    pre, post = line[6:dots][:64], line[dots + 2 : end][:64]
+                continue
+            if line.startswith(b"--- "):
+                before = after = 1
+            elif not line[:1].isalpha():
+                break
+        if binary:
+            if line.startswith(b"diff "):
+                binary, before = False, -1
+            continue
+        if before == 0 and after == 0:
+            if line.startswith(b"@@ -"):
+                before, after = _hunk_counts(line, before, after)
+                before, after, i, ended = _hunk_body(lines, i, before, after, parts)
+                if ended:
+                    break
+                continue
+            if not line.startswith(b"diff "):
+                break
+            total += _flush(parts)
+            before = after = -1
+        if first == 0x2D:  # -
+            before -= 1
+        elif first == 0x2B:  # +
+            after -= 1
+        elif first == 0x20:
+            before -= 1
+            after -= 1
+        parts.append(line.translate(None, _WHITESPACE))
+    total += _flush(parts)
+    return (total % _SUM).to_bytes(20, "little").hex()
+
+
+def _hunk_body(
+    lines: list[bytes], i: int, before: int, after: int, parts: list[bytes]
+) -> tuple[int, int, int, bool]:
+    """Hash the hunk lines from ``lines[i]`` on while the counts last: the main loop's
+    rules for lines inside a hunk, hashing a block of lines at a time (whitespace
+    removal and hashing do not care where lines end). Returns the counts, the next
+    line, and whether a commit line ended the patch."""
+    block, n, ended = i, len(lines), False
+    while i < n and before != -1 and (before or after):
+        line = lines[i]
+        first = line[0] if line else 0
+        if first == 0x2D:
+            before -= 1
+        elif first == 0x2B:
+            after -= 1
+        elif first == 0x20:
+            before -= 1
+            after -= 1
+        elif first == 0x5C:
+            if line[1:2] == b" " and len(line) > 12:  # not hashed: close the block before it
+                parts.append(b"".join(lines[block:i]).translate(None, _WHITESPACE))
+                block = i + 1
+        elif first in _HEX_FIRST and _NEXT_COMMIT.match(line):
+            ended = True
+            break
+        i += 1
+    parts.append(b"".join(lines[block:i]).translate(None, _WHITESPACE))
+    return before, after, i, ended
+
+
+def _flush(parts: list[bytes]) -> int:
+    """SHA-1 of the bytes hashed since the last flush, as a number to add up (git's
+    ``flush_one_hunk``: a 20-byte little-endian sum with carry)."""
+    digest = hashlib.sha1(b"".join(parts)).digest()
+    parts.clear()
+    return int.from_bytes(digest, "little")
+
+
+def _hunk_counts(line: bytes, before: int, after: int) -> tuple[int, int]:
+    """Old and new line counts of a hunk header, read as git's ``scan_hunk_header``
+    reads them (a missing count is 1; a malformed header leaves what it had set)."""
+    found = _HUNK.match(line)
+    if found:
+        old, new = found.group(2), found.group(4)
+        return (int(old) if old is not None else 1, int(new) if new is not None else 1)
+    q = 4
+    n = len(_DIGITS.match(line, q).group())  # type: ignore[union-attr]
+    if line[q + n : q + n + 1] == b",":
+        q += n + 1
+        before = _atoi(line, q)
+        n = len(_DIGITS.match(line, q).group())  # type: ignore[union-attr]
+    else:
+        before = 1
+    if n == 0 or line[q + n : q + n + 2] != b" +":
+        return before, after
+    r = q + n + 2
+    n = len(_DIGITS.match(line, r).group())  # type: ignore[union-attr]
+    if line[r + n : r + n + 1] == b",":
+        after = _atoi(line, r + n + 1)
+    else:
+        after = 1
+    return before, after
+
+
+def _atoi(line: bytes, pos: int) -> int:
+    """C's ``atoi`` (glibc: ``(int) strtol``) at ``pos``: leading blanks, a sign,
+    digits; clamped to a C long, then cut to a 32-bit int."""
+    found = _ATOI.match(line, pos)
+    if not found:
+        return 0
+    value = max(min(int(found.group(1)), (1 << 63) - 1), -(1 << 63))
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _encode(text: str) -> bytes:
+    """The bytes git would read: UTF-8, with undecodable bytes (surrogate escapes) back
+    as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")

@@ -1,0 +1,398 @@
+"""Raw mail → :class:`Message`: the second stage of the pipeline.
+
+A ``Message`` is everything later stages (threads, series, reports) and scripts need
+from one mail, typed and decoded: ids and threading headers, the date, the people
+(with the in-body ``From:`` of a relayed or forwarded patch as the author), the parsed
+subject, the kind of mail, and for a patch the split ``git am`` makes — commit
+message, notes after ``---``, the diff — with its trailers, diffstat and patch-id.
+
+Parsing never raises: a mail that is broken in any way becomes a ``Message`` whose
+``problems`` say what was wrong, carrying whatever could be read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+import pygit2
+
+from ._mime import first, split_mail
+from ._walk import RawMessage
+from .diff import Diffstat, diff_start, diffstat, patch_id
+from .identity import Person, decode_words, parse_people, parse_person
+from .subject import Subject, parse_subject
+from .trailers import (
+    Fixes,
+    Link,
+    StableRequest,
+    Trailer,
+    find_reply_trailers,
+    fixes_of,
+    links_of,
+    parse_trailers,
+    stable_requests,
+)
+
+__all__ = ["Message", "parse_message", "KINDS"]
+
+KINDS = ("patch", "cover", "reply", "pull", "other")
+"""The kinds of mail: a patch, a series' cover letter (``0/N``), a reply, a pull
+request, or anything else (bot reports, discussion, announcements)."""
+
+_ANGLED = re.compile(r"<([^<>\s]+)>")
+_INBODY = re.compile(r"^(from|subject|date)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
+_BASE = re.compile(r"^base-commit:[ \t]*([0-9a-f]{7,64})[ \t]*$", re.MULTILINE)
+_CHANGE_ID = re.compile(r"^change-id:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
+_PREREQ = re.compile(r"^(prerequisite-(?:patch|change|message)-id:[ \t]*\S+)[ \t]*$", re.MULTILINE)
+_DIFFSTAT_LINE = re.compile(
+    r"^ (?:\S.* \| +(?:\d+ ?\+*-*|Bin .*)"
+    r"|\d+ files? changed.*"
+    r"|(?:create|delete) mode \d+ .*"
+    r"|(?:rename|copy) .* \(\d+%\)"
+    r"|mode change \d+ => \d+ .*)$"
+)
+_PULL_MARKERS = ("are available in the Git repository at", "are available in the git repository at")
+_PATCH_BREAK = re.compile(r"^(?:diff -|Index: |---[ \t\r\f\v]*$|--- (?=\S))", re.MULTILINE)
+
+
+@attrs.frozen
+class Message:
+    """One mail, parsed. Field names are the JSON names of ``patchtrack messages``.
+
+    ``commit_message``, ``notes``, ``diff``, ``diffstat`` and ``patch_id`` are set for
+    mails that carry a diff; ``trailers`` are the commit message's trailers for a
+    patch (as ``git interpret-trailers`` finds them) and the unquoted trailer lines a
+    reviewer wrote for any other mail.
+    """
+
+    oid: str
+    commit: str | None
+    epoch: int | None
+    msgid: str
+    date: datetime | None
+    kind: str
+    subject: Subject
+    sender: Person | None
+    author: Person | None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    list_id: str | None = None
+    to: tuple[Person, ...] = ()
+    cc: tuple[Person, ...] = ()
+    body: str = attrs.field(default="", repr=False)
+    commit_message: str | None = attrs.field(default=None, repr=False)
+    notes: str | None = attrs.field(default=None, repr=False)
+    diff: str | None = attrs.field(default=None, repr=False)
+    base_commit: str | None = None
+    change_id: str | None = None
+    prerequisites: tuple[str, ...] = ()
+    trailers: tuple[Trailer, ...] = ()
+    diffstat: Diffstat | None = None
+    patch_id: str | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def fixes(self) -> tuple[Fixes, ...]:
+        """``Fixes:`` trailers as sha + title."""
+        return fixes_of(self.trailers)
+
+    @property
+    def stable(self) -> tuple[StableRequest, ...]:
+        """``Cc: stable@vger.kernel.org # 6.9+`` requests."""
+        return stable_requests(self.trailers)
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        """``Link:``/``Closes:`` trailers, with the message-id of lore/msgid links."""
+        return links_of(self.trailers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields with the documented names (``docs/message.md``)."""
+        stat = self.diffstat
+        return {
+            "oid": self.oid,
+            "commit": self.commit,
+            "epoch": self.epoch,
+            "msgid": self.msgid,
+            "date": self.date.isoformat() if self.date else None,
+            "kind": self.kind,
+            "in_reply_to": self.in_reply_to,
+            "references": list(self.references),
+            "list_id": self.list_id,
+            "sender": _person(self.sender),
+            "author": _person(self.author),
+            "to": [_person(p) for p in self.to],
+            "cc": [_person(p) for p in self.cc],
+            "subject": {
+                "raw": self.subject.raw,
+                "title": self.subject.title,
+                "prefixes": list(self.subject.prefixes),
+                "version": self.subject.version,
+                "index": self.subject.index,
+                "total": self.subject.total,
+                "rfc": self.subject.rfc,
+                "resend": self.subject.resend,
+                "reply": list(self.subject.reply),
+            },
+            "commit_message": self.commit_message,
+            "notes": self.notes,
+            "base_commit": self.base_commit,
+            "change_id": self.change_id,
+            "patch_id": self.patch_id,
+            "trailers": [
+                {
+                    "key": t.key,
+                    "value": t.value,
+                    "name": t.person.name if t.person else None,
+                    "email": t.person.email if t.person else None,
+                    "comment": t.comment,
+                }
+                for t in self.trailers
+            ],
+            "fixes": [{"sha": f.sha, "title": f.title} for f in self.fixes],
+            "stable": [{"spec": s.spec} for s in self.stable],
+            "diffstat": None
+            if stat is None
+            else {
+                "files": [
+                    {
+                        "path": f.path,
+                        "old_path": f.old_path,
+                        "added": f.added,
+                        "removed": f.removed,
+                        "binary": f.binary,
+                    }
+                    for f in stat.files
+                ],
+                "insertions": stat.insertions,
+                "deletions": stat.deletions,
+            },
+            "problems": list(self.problems),
+        }
+
+
+def parse_message(raw: bytes | RawMessage) -> Message:
+    """Parse one mail (raw bytes, or a :class:`RawMessage` from a walk). Never raises.
+
+    For bytes, ``oid`` is the git blob id of the bytes (what an archive would store),
+    and ``commit``/``epoch`` are ``None``.
+    """
+    if isinstance(raw, RawMessage):
+        data, oid, commit, epoch, fallback = raw.data, raw.oid, raw.commit, raw.epoch, raw.time
+    else:
+        data, oid, commit, epoch, fallback = bytes(raw), str(pygit2.hash(bytes(raw))), None, None, None
+    try:
+        return _parse(data, oid, commit, epoch, fallback)
+    except Exception as exc:  # noqa: BLE001 - a mail is data: never let one stop a walk
+        return Message(
+            oid=oid,
+            commit=commit,
+            epoch=epoch,
+            msgid="",
+            date=fallback,
+            kind="other",
+            subject=parse_subject(""),
+            sender=None,
+            author=None,
+            problems=(f"unparsable:{type(exc).__name__}",),
+        )
+
+
+def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallback: datetime | None) -> Message:
+    mail = split_mail(data)
+    headers = mail.headers
+    problems = list(mail.problems)
+
+    msgid = _first_id(first(headers, "message-id"))
+    if not msgid:
+        problems.append("no-message-id")
+    in_reply_to = _first_id(first(headers, "in-reply-to")) or None
+    references = tuple(dict.fromkeys(_ANGLED.findall(" ".join(headers.get("references", [])))))
+    list_id = _list_id(first(headers, "list-id"))
+
+    date = _date(first(headers, "date"))
+    if date is None:
+        problems.append("bad-date" if first(headers, "date") else "no-date")
+        date = fallback
+
+    sender = parse_person(decode_words(first(headers, "from")))
+    if sender is None:
+        problems.append("no-sender")
+    subject_text = decode_words(first(headers, "subject"))
+    if "=?" in subject_text and "?=" in subject_text:
+        problems.append("undecodable-subject")
+    subject = parse_subject(subject_text)
+
+    body = mail.body.replace("\r\n", "\n")
+    inbody, text = _inbody_headers(body)
+    author = parse_person(decode_words(inbody["from"])) if "from" in inbody else None
+    if author is None and sender is not None and first(headers, "x-original-from"):
+        author = parse_person(decode_words(first(headers, "x-original-from")))
+    author = author or sender
+
+    message_part, rest = _patch_break(text)
+    start = diff_start(rest) if rest is not None else None
+    kind = _kind(subject, text, start is not None)
+
+    commit_message = notes = diff = None
+    stat = pid = None
+    if kind == "patch" or start is not None:
+        title = parse_subject(decode_words(inbody["subject"])).title if "subject" in inbody else subject.title
+        commit_message = _stripspace(f"{title}\n\n{message_part}")
+    if rest is not None and start is not None:
+        diff = rest[start:]
+        notes = _notes(rest[:start])
+        stat = diffstat(diff)
+        pid = patch_id(diff)
+    elif kind == "patch":
+        problems.append("no-diff")
+
+    if kind == "patch" and commit_message is not None:
+        trailers = parse_trailers(commit_message)
+    else:
+        trailers = find_reply_trailers(text)
+
+    base = _BASE.search(body) if "base-commit:" in body else None
+    change = _CHANGE_ID.search(body) if "change-id:" in body else None
+    return Message(
+        oid=oid,
+        commit=commit,
+        epoch=epoch,
+        msgid=msgid,
+        date=date,
+        kind=kind,
+        subject=subject,
+        sender=sender,
+        author=author,
+        in_reply_to=in_reply_to,
+        references=references,
+        list_id=list_id,
+        to=parse_people(decode_words(", ".join(headers.get("to", [])))),
+        cc=parse_people(decode_words(", ".join(headers.get("cc", [])))),
+        body=body,
+        commit_message=commit_message,
+        notes=notes,
+        diff=diff,
+        base_commit=base.group(1) if base else None,
+        change_id=change.group(1) if change else None,
+        prerequisites=tuple(m.strip() for m in _PREREQ.findall(body)) if "prerequisite-" in body else (),
+        trailers=trailers,
+        diffstat=stat,
+        patch_id=pid,
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+def _first_id(value: str) -> str:
+    """The first ``<id>`` of a header; a bare id when the brackets are missing."""
+    m = _ANGLED.search(value)
+    if m:
+        return m.group(1)
+    parts = value.split()
+    return parts[0].strip("<>") if parts else ""
+
+
+def _list_id(value: str) -> str | None:
+    if not value:
+        return None
+    m = _ANGLED.search(value)
+    return m.group(1) if m else value.strip() or None
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
+    """In-body ``From:``/``Subject:``/``Date:`` lines at the top of the body, as
+    ``git mailinfo`` reads them (blank lines before them skipped, one blank line
+    after them dropped); returns them and the rest of the body."""
+    found: dict[str, str] = {}
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    last = None
+    while i < len(lines):
+        line = lines[i]
+        if last is not None and line[:1] in (" ", "\t") and line.strip():
+            found[last] += " " + line.strip()
+            i += 1
+            continue
+        m = _INBODY.match(line)
+        if not m:
+            break
+        last = m.group(1).lower()
+        found.setdefault(last, m.group(2).strip())
+        i += 1
+    if not found:
+        return found, body
+    if i < len(lines) and not lines[i].strip():
+        i += 1
+    return found, "\n".join(lines[i:])
+
+
+def _patch_break(text: str) -> tuple[str, str | None]:
+    """Split at the first line ``git mailinfo`` treats as the end of the message: a
+    ``---`` line (alone or followed by blanks), ``--- <file>``, ``diff -``, ``Index: ``."""
+    m = _PATCH_BREAK.search(text)
+    return (text[: m.start()], text[m.start() :]) if m else (text, None)
+
+
+def _kind(subject: Subject, text: str, has_diff: bool) -> str:
+    if subject.is_pull or (
+        not subject.is_reply
+        and "changes since commit" in text
+        and any(marker in text for marker in _PULL_MARKERS)
+    ):
+        return "pull" if not subject.is_reply else "reply"
+    if subject.is_reply:
+        return "reply"
+    if subject.is_cover:
+        return "cover"
+    if subject.is_patch or has_diff:
+        return "patch"
+    return "other"
+
+
+def _notes(text: str) -> str | None:
+    """What stands between ``---`` and the diff, less git's diffstat block."""
+    lines = text.split("\n")
+    if lines and lines[0].startswith("---"):
+        lines = lines[1:]
+    kept = [line for line in lines if not _DIFFSTAT_LINE.match(line)]
+    notes = _stripspace("\n".join(kept))
+    return notes or None
+
+
+def _stripspace(text: str) -> str:
+    """git's stripspace: trailing blanks off each line, runs of blank lines squeezed to
+    one, no blank lines at either end, one final newline."""
+    out: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        line = line.rstrip()
+        if not line:
+            blank = bool(out)
+            continue
+        if blank:
+            out.append("")
+            blank = False
+        out.append(line)
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _person(person: Person | None) -> dict[str, str] | None:
+    return None if person is None else {"name": person.name, "email": person.email}

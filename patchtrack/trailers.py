@@ -1,0 +1,575 @@
+"""The trailer grammar: ``Key: value`` lines → typed :class:`Trailer` records.
+
+Two readers, for the two places trailers live:
+
+* :func:`parse_trailers` reads the trailer block of a commit message exactly as ``git
+  interpret-trailers --parse`` does (git's ``trailer.c``, default configuration): the
+  last paragraph, accepted when it is all trailers or holds a git-generated line
+  (``Signed-off-by: ``, ``(cherry picked from commit ``) and is at least 25 %
+  trailers; indented lines continue a trailer; ``---`` ends the message; ``#`` lines
+  are comments.
+* :func:`find_reply_trailers` finds the trailers a reviewer gave in a reply
+  (``Reviewed-by: Name <addr>`` anywhere in the unquoted text), the way b4 collects
+  follow-up trailers, without its known false positives.
+
+Each trailer then splits into the value and an optional comment (``# 6.9+``, or a
+``[for the DT part]`` after an address), the person it names, and for ``Fixes:``,
+``Cc: stable`` and ``Link:``/``Closes:`` a small record of its own
+(:func:`fixes_of`, :func:`stable_requests`, :func:`links_of`). docs/trailers.md has
+the rules, the reasons and the corpus figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+import attrs
+
+from .identity import Person, parse_people, parse_person
+
+__all__ = [
+    "Trailer",
+    "Fixes",
+    "StableRequest",
+    "Link",
+    "parse_trailers",
+    "find_reply_trailers",
+    "fixes_of",
+    "stable_requests",
+    "links_of",
+]
+
+
+@attrs.frozen
+class Trailer:
+    """One trailer.
+
+    ``key`` is in canonical case for the keys the kernel documents (``Signed-off-by``,
+    ``Cc``, ``Message-ID``…) and as written otherwise; ``value`` is git's value
+    (continuation lines unfolded) without the comment; ``comment`` is the text after
+    a ``#`` marker, or inside a ``[…]`` after the address of a person trailer, or
+    ``None``; ``person`` is the first address of a person trailer (``…-by``, ``Cc``,
+    ``To``, ``From``), its RFC 2047 words decoded; ``raw`` is the line(s) as written.
+    """
+
+    key: str
+    value: str
+    person: Person | None
+    comment: str | None
+    raw: str
+
+
+@attrs.frozen
+class Fixes:
+    """``Fixes: 0123456789ab ("subject")``: the (lower-cased) commit id and the title."""
+
+    sha: str
+    title: str | None
+
+
+@attrs.frozen
+class StableRequest:
+    """``Cc: stable@vger.kernel.org # 6.9+``: the comment as written, ``None`` without one."""
+
+    spec: str | None
+
+
+@attrs.frozen
+class Link:
+    """``Link:``/``Closes:`` URL, with the message-id when it points at a mail archive."""
+
+    url: str
+    msgid: str | None
+
+
+# --- keys -----------------------------------------------------------------------------
+
+_KNOWN_KEYS = (
+    "Signed-off-by", "Reviewed-by", "Acked-by", "Tested-by", "Reported-by",
+    "Suggested-by", "Co-developed-by", "Reported-and-tested-by", "Requested-by",
+    "Originally-by", "Debugged-by", "Bisected-by", "Analyzed-by", "Helped-by",
+    "Nacked-by", "Assisted-by", "Cc", "To", "Fixes", "Link", "Closes", "BugLink",
+    "Message-ID", "Change-Id",
+)
+_CANONICAL = {k.lower(): k for k in _KNOWN_KEYS}
+_PERSON_KEYS = frozenset({"cc", "to", "from", "author"})
+
+
+def _canonical_key(key: str) -> str:
+    """``key`` in the kernel's spelling when it is a known key (``CC`` → ``Cc``,
+    ``Message-Id`` → ``Message-ID``), else unchanged."""
+    return _CANONICAL.get(key.lower(), key)
+
+
+def _is_person_key(key: str) -> bool:
+    low = key.lower()
+    return low.endswith("-by") or low in _PERSON_KEYS
+
+
+# --- git's trailer block ----------------------------------------------------------------
+
+_GIT_SPACE = " \t\n\r"  # git's isspace(): sane_ctype, ASCII only, no \v or \f
+_COMMENT = "#"  # core.commentChar default
+_CUT_LINE = "\n# ------------------------ >8 ------------------------\n"
+_GIT_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
+_SEPARATOR = re.compile(r"[A-Za-z0-9-]+[ \t]*:")  # find_separator(): token, blanks, ':'
+_UNFOLD = re.compile(r"\n[ \t\n\r]*")
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip(_GIT_SPACE)
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    """(offset, line with its newline) of text[start:end]."""
+    return [(m.start(), m.group()) for m in _LINE.finditer(text, start, end)]
+
+
+def _ignored_tail(text: str, end: int) -> int:
+    """How many bytes at the end of text[:end] git ignores: a trailing run of comment
+    and empty lines (and old ``Conflicts:`` blocks), and everything from a ``# --- >8
+    ---`` cut line on. (git's ``ignored_log_message_bytes``; the cut line is searched
+    within ``end`` only, as git ≥ 2.44 does: 2.39 searched the whole input and hangs
+    when the cut line comes after a ``---`` divider.)"""
+    if text.startswith(_CUT_LINE[1:]):
+        cutoff = 0
+    else:
+        found = text.find(_CUT_LINE, 0, end + len(_CUT_LINE) - 1)
+        cutoff = min(found + 1, end) if found >= 0 else end
+    boc = 0  # start of the trailing run; 0 means "none", as in git
+    in_conflicts = False
+    bol = 0
+    while bol < cutoff:
+        nl = text.find("\n", bol, end)
+        nxt = end if nl < 0 else nl + 1
+        c = text[bol]
+        if c == _COMMENT or c == "\n":
+            boc = boc or bol
+        elif text.startswith("Conflicts:\n", bol):
+            in_conflicts = True
+            boc = boc or bol
+        elif in_conflicts and c == "\t":
+            pass
+        elif boc:
+            boc = 0
+            in_conflicts = False
+        bol = nxt
+    return end - boc if boc else end - cutoff
+
+
+def _end_of_message(text: str) -> int:
+    """Where the log message ends: at the first ``---`` + whitespace line (the patch),
+    less the ignorable tail."""
+    end = len(text)
+    pos = 0
+    while True:
+        i = text.find("---", pos)
+        if i < 0:
+            break
+        if (i == 0 or text[i - 1] == "\n") and i + 3 < len(text) and text[i + 3] in _GIT_SPACE:
+            end = i
+            break
+        pos = i + 1
+    return end - _ignored_tail(text, end)
+
+
+def _block_start(text: str, end: int) -> int:
+    """Offset of the first line of the trailer block in text[:end], or ``end``."""
+    lines = _lines(text, 0, end)
+    end_of_title = end
+    for off, line in lines:
+        if line.startswith(_COMMENT):
+            continue
+        if _is_blank(line):
+            end_of_title = off
+            break
+    only_spaces = True
+    recognized = False
+    trailers = non_trailers = continuations = 0
+    for off, line in reversed(lines):
+        if off < end_of_title:
+            break
+        if line.startswith(_COMMENT):
+            non_trailers += continuations
+            continuations = 0
+            continue
+        if _is_blank(line):
+            if only_spaces:
+                continue
+            non_trailers += continuations
+            if (recognized and trailers * 3 >= non_trailers) or (trailers and not non_trailers):
+                return off + len(line)
+            return end
+        only_spaces = False
+        if line.startswith(_GIT_GENERATED):
+            trailers += 1
+            continuations = 0
+            recognized = True
+        elif _SEPARATOR.match(line):
+            trailers += 1
+            continuations = 0
+        elif line[0] in _GIT_SPACE:
+            continuations += 1
+        else:
+            non_trailers += 1 + continuations
+            continuations = 0
+    return end
+
+
+def _raw(lines: list[str]) -> str:
+    while len(lines) > 1 and _is_blank(lines[-1]):
+        lines.pop()
+    raw = "".join(lines)
+    return raw[:-1] if raw.endswith("\n") else raw
+
+
+def parse_trailers(message: str) -> tuple[Trailer, ...]:
+    """Trailers of a commit message, exactly as ``git interpret-trailers --parse``
+    finds them, with git's default configuration (no ``trailer.*`` keys, ``#`` as the
+    comment character).
+
+    The block is the last paragraph after the title paragraph, before a ``---`` line
+    and any trailing comments. It counts when all its lines are trailers, or when one
+    starts with ``Signed-off-by: `` or ``(cherry picked from commit `` and at least a
+    quarter are trailers. Lines starting with whitespace continue the trailer above;
+    other lines in the block (``[fixed typo]``, the cherry-pick line) are not
+    trailers. Input after a NUL is ignored, as git reads a C string.
+    """
+    text = message.split("\0", 1)[0]
+    end = _end_of_message(text)
+    start = _block_start(text, end)
+    items: list[list[str]] = []
+    open_item: list[str] | None = None  # the trailer that continuation lines extend
+    for _, line in _lines(text, start, end):
+        if open_item is not None and line[0] in _GIT_SPACE:
+            open_item.append(line)
+            continue
+        items.append([line])
+        open_item = items[-1] if _SEPARATOR.match(line) else None
+    found = []
+    for lines in items:
+        first = lines[0]
+        if first.startswith(_COMMENT):
+            continue
+        sep = _SEPARATOR.match(first)
+        if sep is None:
+            continue
+        body = "".join(lines)
+        key = body[: sep.end() - 1].strip(_GIT_SPACE)
+        value = _UNFOLD.sub(" ", body[sep.end():].strip(_GIT_SPACE)).strip(_GIT_SPACE)
+        found.append(_make(key, value, _raw(lines)))
+    return tuple(found)
+
+
+# --- values: comment, person ---------------------------------------------------------------
+
+_HASH_MARK = re.compile(r"[ \t]#")
+_MAILTO = re.compile(r"<mailto:([^<>\s]+)>", re.IGNORECASE)
+_NAME_CHARS = re.compile(r"[^<>@,\"()\[\]]+")
+
+
+def _split_comment(key: str, value: str) -> tuple[str, str | None]:
+    """(value, comment): the comment follows the first blank + ``#`` outside ``<…>``
+    (and, for ``Fixes:``, after the quoted title); for a person trailer also a
+    trailing ``[…]`` after its address."""
+    search_from = 0
+    if key.lower() == "fixes":
+        title_end = value.rfind('")')
+        if title_end >= 0:
+            search_from = title_end + 2
+    depth = value.count("<", 0, search_from) - value.count(">", 0, search_from)
+    seen = search_from
+    for m in _HASH_MARK.finditer(value, search_from):
+        pos = m.start()
+        depth += value.count("<", seen, pos) - value.count(">", seen, pos)
+        seen = pos
+        if depth <= 0:
+            return value[:pos].strip(_GIT_SPACE), value[pos + 2:].strip(_GIT_SPACE)
+    if _is_person_key(key) and value.endswith("]"):
+        start = value.rfind("[")
+        head = value[:start].rstrip(_GIT_SPACE)
+        after_address = head.endswith(">") or "@" in (head.rsplit(None, 1) or [""])[-1]
+        if start > 0 and after_address and "]" not in value[start + 1 : -1]:
+            return head, value[start + 1 : -1].strip(_GIT_SPACE)
+    return value, None
+
+
+def _person(key: str, value: str) -> Person | None:
+    """The first address of a person trailer, its name decoded (identity.parse_person)."""
+    if not _is_person_key(key) or "@" not in value:
+        return None
+    value = _MAILTO.sub(r"<\1>", value)
+    if "<" not in value and ">" not in value:
+        head, _, last = value.rpartition(" ")
+        if "@" in last and head.strip() and _NAME_CHARS.fullmatch(head):
+            value = f"{head.strip()} <{last}>"  # "Name addr@host", the brackets forgotten
+    elif value.count("<") == 1 and ">" not in value:
+        value += ">"  # "Name <addr@host", the closing bracket lost
+    if value.count("@") > 1:
+        people = parse_people(value)
+        if people:
+            return people[0]
+    return parse_person(value)
+
+
+def _make(key: str, full_value: str, raw: str) -> Trailer:
+    key = _canonical_key(key)
+    value, comment = _split_comment(key, full_value)
+    return Trailer(key=key, value=value, person=_person(key, value), comment=comment, raw=raw)
+
+
+# --- replies ---------------------------------------------------------------------------
+
+_REPLY_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<key>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(?P<value>\S.*)$"
+)
+_CANDIDATE = re.compile(  # a line that could be a reply trailer: one search rules most replies out
+    r"^[ \t]*(?:[A-Za-z][A-Za-z0-9-]*-by|cc|fixes|link|closes|buglink)[ \t]*:", re.MULTILINE | re.IGNORECASE
+)
+_HAS_ADDR = re.compile(r"\S@[^\s@]*\.\S")
+_HEX_START = re.compile(r"(?:commit\s+)?[0-9a-fA-F]{6,40}(?![0-9A-Za-z_])")
+_HAS_URL = re.compile(r"[A-Za-z0-9]://\S")
+_FOOTNOTE = re.compile(r"(?:^\[\d+\]|\[\d+\]$)")
+_LINK_KEYS = frozenset({"link", "closes", "buglink"})
+_SIGNATURE = re.compile(r"^--[ \t]*$")
+_SCISSORS = re.compile(r"^[ \t]*(?=.*(?:>8|8<))[-=_ \t]*(?:>8|8<)[-=_ \t8<>]*$")
+_QUOTE_START = re.compile(
+    r"^[ \t]*(?:-{3,}[ \t]*(?:original|forwarded)[ \t]+message[ \t]*-{3,}"
+    r"|begin forwarded message:"
+    r"|from [0-9a-f]{40} mon sep 17 00:00:00 2001)[ \t]*$",
+    re.IGNORECASE,
+)
+_HEADER = re.compile(r"^(?:from|sent|date|to|cc|subject)[ \t]*:", re.IGNORECASE)
+_ATTRIBUTION = re.compile(r"\b(?:wrote|writes)[ \t]*:[ \t]*$", re.IGNORECASE)
+_ROBOT_PREFACE = re.compile(r"\bif you fix the issue\b|\bkindly add following tags?\b", re.IGNORECASE)
+_PATCH_SEPARATOR = re.compile(r"^---[ \t]*$")
+_PLACEHOLDER = re.compile(r"\bexample\.(?:com|org|net)\b|://\S*\.\.\.", re.IGNORECASE)
+_EXAMPLE_PREFACE = re.compile(r"(?:::|\b(?:example|e\.?g\.?)[ \t]*:)[ \t]*$", re.IGNORECASE)
+_PATCH_BODY = re.compile(r"diff --git |--- a/|Index: | \d+ files? changed")
+_LONE_ADDR = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+_LONE_NOTE = re.compile(r"\[[^\[\]]+\]")
+
+
+def _quoted(line: str) -> bool:
+    return line.lstrip(" \t")[:1] == ">"
+
+
+def _reply_end(lines: list[str]) -> int:
+    """Index of the first line that is no longer the replier's own text: a signature
+    ``-- ``, a ``-----Original Message-----``/``Begin forwarded message:`` line, an
+    embedded ``git format-patch`` mail, or an attribution (``… wrote:``) or a
+    ``From:``/``Date:`` header block after which no line is ``>``-quoted (the
+    original follows unprefixed, as top-posting clients and inline patches do)."""
+    last_quoted = -1
+    for i in range(len(lines) - 1, -1, -1):
+        if _quoted(lines[i]):
+            last_quoted = i
+            break
+    for i, line in enumerate(lines):
+        if _quoted(line):
+            continue
+        if _SIGNATURE.match(line) or _QUOTE_START.match(line):
+            return i
+        if i > last_quoted and (
+            _ATTRIBUTION.search(line)
+            or line[:5].lower() == "from:" and i + 1 < len(lines) and _HEADER.match(lines[i + 1])
+        ):
+            return i
+    return len(lines)
+
+
+def _wanted(key: str, value: str) -> bool:
+    """Whether ``Key: value`` in a reply is a trailer given for the patch."""
+    if _PLACEHOLDER.search(value):
+        return False
+    low = key.lower()
+    if low.endswith("-by"):
+        return bool(_HAS_ADDR.search(value))
+    if low == "cc":
+        return bool(_STABLE.search(value))
+    if low == "fixes":
+        return bool(_HEX_START.match(value))
+    if low in _LINK_KEYS:
+        return bool(_HAS_URL.search(value)) and not _FOOTNOTE.search(value)
+    return False
+
+
+def _unclosed(value: str) -> bool:
+    """Whether a value visibly goes on: an open ``(``, ``<`` or ``"``."""
+    return (
+        value.count("(") > value.count(")")
+        or value.count("<") > value.count(">")
+        or value.count('"') % 2 == 1
+    )
+
+
+def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
+    """Trailers a reviewer wrote in a reply (b4's follow-up trailers, stricter).
+
+    A line counts when it is the replier's own text — not quoted (``>`` after
+    optional blanks), before the signature ``-- ``, not below an unprefixed quote or
+    forward, not between scissors ``-- >8 --`` lines, not in the trailer paragraph of
+    an embedded patch (the lines just above a ``---`` line), not in a bot's "if you
+    fix the issue, kindly add following tag" paragraph — and reads ``Key: value``
+    with one of these keys: ``…-by`` with an address, ``Cc`` to stable, ``Fixes``
+    with a commit id, ``Link``/``Closes``/``BugLink`` with a URL (not a ``[1]``
+    footnote, not an example address). An indented line counts only when it stands
+    alone, below no indented text and no "Example:" (indented lines are mostly
+    quoted ``git log`` output). A wrapped ``Fixes:`` title, a ``<addr>`` on the next
+    line and a ``[…]`` line after a person trailer are joined to the trailer.
+    docs/trailers.md has the reasons and the corpus check.
+    """
+    if not _CANDIDATE.search(body):
+        return ()  # most replies: no line could be a trailer
+    lines = body.replace("\r\n", "\n").split("\n")
+    lines = lines[: _reply_end(lines)]
+    n = len(lines)
+    last_diff = max((k for k, x in enumerate(lines) if _PATCH_BODY.match(x)), default=-1)
+    found: list[tuple[int, Trailer]] = []  # (paragraph start, trailer)
+    para_start = 0  # first line of the current paragraph of own (unquoted) text
+    last_para = -1  # the last paragraph of own text, unless a quote came after it
+    robot = False  # the current paragraph is a bot's "kindly add following tag"
+    in_scissors = False
+    previous = ""  # the last non-blank line above
+    i = 0
+    while i < n:
+        line = lines[i]
+        if not line.strip() or _quoted(line):
+            para_start = i + 1
+            robot = False
+            if line.strip():
+                previous = ""  # text right below a quote is not part of an indented one
+                last_para = -1
+            i += 1
+            continue
+        if _SCISSORS.match(line):
+            in_scissors = not in_scissors
+            para_start, robot, previous = i + 1, False, line
+            i += 1
+            continue
+        if in_scissors:
+            i += 1
+            continue
+        if _PATCH_SEPARATOR.match(line) and i < last_diff:
+            found = [(p, t) for p, t in found if p != last_para]  # an embedded patch's
+            para_start, robot, previous = i + 1, False, line
+            i += 1
+            continue
+        last_para = para_start
+        if _ROBOT_PREFACE.search(line):
+            robot = True
+        m = _REPLY_LINE.match(line)
+        if m is None or robot:
+            previous = line
+            i += 1
+            continue
+        key, value, indent = m["key"], m["value"].rstrip(), m["indent"]
+        taken = [line]
+        j = i + 1
+        while j < n and lines[j].strip() and not _quoted(lines[j]):
+            nxt = lines[j].strip()
+            wrapped = _unclosed(value) and not _REPLY_LINE.match(lines[j]) and (
+                lines[j][0] in " \t" or key.lower() == "fixes" and nxt.rstrip(".").endswith(")")
+            )
+            address = "@" not in value and _LONE_ADDR.fullmatch(nxt)
+            note = _is_person_key(key) and _LONE_NOTE.fullmatch(nxt)
+            if not (wrapped or address or note):
+                break
+            value = f"{value} {nxt}"
+            taken.append(lines[j])
+            j += 1
+        alone = j >= n or not lines[j].strip() or _quoted(lines[j])
+        if indent and not (alone and not previous[:1].isspace() and not _EXAMPLE_PREFACE.search(previous)):
+            pass  # part of an indented quote (git log output), a block, an example
+        elif _wanted(key, value):
+            found.append((para_start, _make(key, value, "\n".join(taken))))
+        previous = line  # a wrapped trailer keeps the indentation of its first line
+        i = j
+    return tuple(t for _, t in found)
+
+
+# --- derived records ----------------------------------------------------------------------
+
+_FIXES = re.compile(r"(?:commit\s+)?([0-9a-fA-F]{6,40})(?![0-9A-Za-z_])(.*)$", re.DOTALL)
+_STABLE = re.compile(r"\bstable@(?:vger\.)?kernel\.org\b", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_ARCHIVE_URL = re.compile(r"https?://([^/\s?#]+)/([^?#\s]*)", re.IGNORECASE)
+
+
+def _title(rest: str) -> str | None:
+    rest = rest.strip().rstrip(".").strip()
+    if rest.startswith("("):
+        rest = rest[1:-1] if rest.endswith(")") else rest[1:]
+    first, last = rest.find('"'), rest.rfind('"')
+    if first >= 0 and last > first:
+        rest = rest[first + 1 : last]
+    elif first >= 0:
+        rest = rest[first + 1 :]
+    rest = rest.strip()
+    return rest or None
+
+
+def fixes_of(trailers: Iterable[Trailer]) -> tuple[Fixes, ...]:
+    """``Fixes:`` trailers whose value starts with a commit id (6–40 hex digits, as
+    b4 accepts; ``commit`` allowed before it). The title is what the parentheses
+    hold, inside the outer quotes when there are any (``("Revert "x"")`` → ``Revert
+    "x"``, man-pages' ``(2020-10-16; "title")`` → ``title``); ``None`` without one."""
+    found = []
+    for t in trailers:
+        if t.key != "Fixes":
+            continue
+        m = _FIXES.match(t.value.strip())
+        if m:
+            found.append(Fixes(m.group(1).lower(), _title(m.group(2))))
+    return tuple(found)
+
+
+def stable_requests(trailers: Iterable[Trailer]) -> tuple[StableRequest, ...]:
+    """``Cc:`` trailers addressed to stable@vger.kernel.org or stable@kernel.org; the
+    spec is the trailer's comment (``6.9+``, ``v5.10+: abc123: pre-req``)."""
+    return tuple(
+        StableRequest(t.comment or None)
+        for t in trailers
+        if t.key == "Cc" and _STABLE.search(t.value)
+    )
+
+
+def _msgid(url: str) -> str | None:
+    """The message-id a mail-archive URL points at, or ``None``."""
+    m = _ARCHIVE_URL.match(url)
+    if not m:
+        return None
+    host = m.group(1).lower()
+    parts = m.group(2).split("/")
+    if host == "lore.kernel.org":
+        # /<list>/<id>/..., /r/<id>, /all/<id>, or the bare /<id> lore also serves
+        candidates = parts[:1] if "@" in unquote(parts[0]) else parts[1:2]
+    elif host == "lkml.kernel.org":
+        candidates = parts[1:2] if parts[0] == "r" else []
+    elif host in ("patch.msgid.link", "msgid.link"):
+        candidates = parts[1:2] if parts[0] == "r" else parts[:1]
+    else:
+        return None
+    for part in candidates:
+        msgid = unquote(part).strip().strip("<>")
+        if "@" in msgid:
+            return msgid
+    return None
+
+
+def links_of(trailers: Iterable[Trailer]) -> tuple[Link, ...]:
+    """``Link:`` and ``Closes:`` trailers holding a URL; ``msgid`` for lore.kernel.org
+    (``/<list>/<id>/``, ``/r/<id>``), lkml.kernel.org/r, patch.msgid.link and
+    msgid.link URLs, without ``<>`` and URL-decoded (``%40`` → ``@``)."""
+    found = []
+    for t in trailers:
+        if t.key not in ("Link", "Closes"):
+            continue
+        m = _URL.search(t.value)
+        if m:
+            url = m.group().rstrip(".,;)]>")
+            found.append(Link(url, _msgid(url)))
+    return tuple(found)

@@ -1,0 +1,47 @@
+"""parse_message against git's own tools on every patch mail of every corpus, and
+whole-corpus walks that must never fail."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import patchtrack
+from agreement import FIELDS, agreement
+
+pytestmark = pytest.mark.corpus
+
+TARGET = 0.995
+_ENCODED = re.compile(r"=\?[^?\s]+\?[bBqQ]\?")
+
+
+def test_patch_fields_agree_with_git(corpus_name: str, corpus_patch_views) -> None:  # type: ignore[no-untyped-def]
+    mails, views = corpus_patch_views
+    table = agreement(mails, views)
+    rates = {f: table[f]["agree"] / table[f]["checked"] for f in FIELDS if table[f]["checked"]}
+    low = {f: f"{rates[f]:.3%} ({table[f]['checked'] - table[f]['agree']} of {table[f]['checked']})"
+           for f in rates if rates[f] < TARGET}
+    assert not low, f"{corpus_name}: below {TARGET:.1%}: {low}; first: " + repr(
+        {f: table[f]["examples"][:2] for f in low}
+    )
+    assert table["commit_message"]["checked"] >= 0.95 * len(mails)
+
+
+def test_whole_corpus_parses_without_undecoded_names(corpus_repo: Path) -> None:
+    inbox = patchtrack.open_inbox(corpus_repo)
+    kinds: Counter[str] = Counter()
+    undecoded = []
+    for m in inbox.messages():
+        kinds[m.kind] += 1
+        assert not any(p.startswith("unparsable") for p in m.problems), (m.oid, m.problems)
+        for person in (m.sender, m.author, *m.to, *m.cc):
+            if person is not None and _ENCODED.search(person.name):
+                undecoded.append((m.oid, person.name))
+        for t in m.trailers:
+            if t.person is not None and _ENCODED.search(t.person.name):
+                undecoded.append((m.oid, t.person.name))
+    assert undecoded == []
+    assert kinds["patch"] > 0 and kinds["reply"] > 0

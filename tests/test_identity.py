@@ -1,0 +1,69 @@
+"""People: names decoded, addresses lower-cased, address lists split fast and right."""
+
+from __future__ import annotations
+
+from email.utils import getaddresses
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from patchtrack._mime import split_mail
+from patchtrack.identity import Person, decode_words, parse_people, parse_person
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("=?UTF-8?q?Philippe=20Mathieu-Daud=C3=A9?= <F4BUG@amsat.org>", Person("Philippe Mathieu-Daudé", "f4bug@amsat.org")),
+        ('"Doe, John" <JD@X.org>', Person("Doe, John", "jd@x.org")),
+        ("jd@x.org (John Doe)", Person("John Doe", "jd@x.org")),
+        ("jd@x.org", Person("", "jd@x.org")),
+        ("John Doe <jd@x.org> # for the DT part", Person("John Doe", "jd@x.org")),
+        ("=?utf-8?b?55Sw5Lit5YGl5aSq?= <kenta@h.co.jp>", Person("田中健太", "kenta@h.co.jp")),
+        ("'Ilpo Järvinen' <ilpo@linux.intel.com>", Person("Ilpo Järvinen", "ilpo@linux.intel.com")),
+        ('"Jane \\"JJ\\" Doe" <j@x.org>', Person('Jane "JJ" Doe', "j@x.org")),
+        ("Name only", None),
+        ("A <a@b.org>, B <b@c.org>", Person("A", "a@b.org")),
+        ("Jane Doe jane@x.org", Person("Jane Doe", "jane@x.org")),
+        ("", None),
+    ],
+)
+def test_parse_person(text: str, expected: Person | None) -> None:
+    assert parse_person(text) == expected
+
+
+def test_domain() -> None:
+    assert Person("A", "a.b@linux.intel.com").domain == "linux.intel.com"
+    assert Person("A", "").domain == ""
+
+
+def test_mislabelled_and_unknown_charsets_still_decode() -> None:
+    assert decode_words("Uwe =?utf-8?Q?Kleine-K=F6nig?=") == "Uwe Kleine-König"  # Latin-1 bytes
+    assert decode_words("=?bogus-charset?q?x?= tail") == "x tail"
+    assert decode_words("=?utf-8?q?a?= =?utf-8?q?b?=") == "ab"  # blanks between words vanish
+    assert decode_words("=?not encoded") == "=?not encoded"
+
+
+def test_address_lists() -> None:
+    assert parse_people("undisclosed-recipients:;") == ()
+    people = parse_people(decode_words('A <a@x>, "B, C" <b@y>, x@y (Foo, Bar), grp: g@h, i@j;'))
+    assert [p.email for p in people] == ["a@x", "b@y", "x@y", "g@h", "i@j"]
+    assert [p.name for p in people[:3]] == ["A", "B, C", "Foo, Bar"]
+
+
+@pytest.mark.corpus
+def test_address_lists_agree_with_the_standard_library(corpus_repo: Path) -> None:
+    """Every To:/Cc: of a corpus: the fast splitter finds the addresses getaddresses finds."""
+    repo = pygit2.Repository(str(corpus_repo))
+    checked = differ = 0
+    for commit in repo.walk(repo.head.target):
+        headers = split_mail(commit.tree["m"].data).headers
+        for name in ("to", "cc"):
+            for value in headers.get(name, []):
+                ours = [p.email for p in parse_people(value)]
+                theirs = [e.strip().lower() for _, e in getaddresses([value]) if "@" in e]
+                checked += 1
+                differ += ours != theirs
+    assert checked > 1000
+    assert differ / checked < 0.001, f"{differ} of {checked} address lists differ"
