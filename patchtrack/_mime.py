@@ -244,7 +244,7 @@ def _fast_multipart(body: bytes, params: dict[str, str], problems: list[str], de
         cte = first(part_headers, "content-transfer-encoding").strip().lower()
         text = _leaf_text(ctype, part_params, undo_transfer_encoding(payload, cte, problems), problems)
         if text is not None:
-            texts.append(text)
+            texts.append(_as_git_reads(text, cte))
     return texts
 
 
@@ -288,9 +288,19 @@ def _leaf_text(ctype: str, params: dict[str, str], payload: bytes, problems: lis
     return text
 
 
+def _as_git_reads(text: str, cte: str) -> str:
+    """A part's text as ``git mailinfo`` sees it: it reads parts line by line up to
+    the boundary, so the line break before a boundary (which MIME gives to the
+    boundary) stays in the text — except in base64 parts, where it is not data."""
+    if cte == "base64":
+        return text if not text or text.endswith("\n") else text + "\n"
+    return text + "\n"
+
+
 def _join(texts: list[str]) -> str:
-    """Text parts one after the other, each ending in a newline; empty parts vanish."""
-    return "\n".join(t if t.endswith("\n") else t + "\n" for t in texts if t)
+    """Text parts one after the other, ending in a newline; empty parts vanish."""
+    joined = "".join(t for t in texts if t.strip())
+    return joined if not joined or joined.endswith("\n") else joined + "\n"
 
 
 def _stdlib_multipart_text(raw: bytes, problems: list[str]) -> str:
@@ -312,7 +322,7 @@ def _stdlib_multipart_text(raw: bytes, problems: list[str]) -> str:
         params = {k.lower(): str(v) for k, v in (part.get_params() or [])[1:] if isinstance(v, str)}
         text = _leaf_text(part.get_content_type(), params, payload, problems)
         if text is not None:
-            texts.append(text)
+            texts.append(_as_git_reads(text, str(part.get("content-transfer-encoding", "")).strip().lower()))
     if not texts:
         problems.append("no-text-part")
     return _join(texts)

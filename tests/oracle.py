@@ -19,7 +19,7 @@ from typing import Any
 import pygit2
 
 PATCH_SUBJECT = re.compile(r"^\s*\[[^\]]*\bPATCH\b", re.IGNORECASE)
-COVER = re.compile(r"\b0+/\d+\s*\]")
+COVER = re.compile(r"\[[^\]]*\b0+/\d+\b[^\]]*\]")  # [PATCH 0/3], [PATCH 0/2 v2], [PATCH v8 0/3 RESEND]
 
 
 def patch_mails(repo_path: str | os.PathLike[str]) -> list[tuple[str, bytes]]:

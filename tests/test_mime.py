@@ -28,7 +28,7 @@ def test_signed_mail_with_attachment() -> None:
         b"ZGlmZiAtLWdpdCBhL3ggYi94Cg==\n--inner--\n\n--sig\nContent-Type: application/pgp-signature\n\nSIG\n--sig--\n"
     )
     fast, slow = both(raw)
-    assert fast == slow == "René says hi\n\ndiff --git a/x b/x\n"
+    assert fast == slow == "René says hi\ndiff --git a/x b/x\n"
 
 
 def test_unusual_structure_falls_back() -> None:
