@@ -74,7 +74,7 @@ def profile(path: str, top: int = 18) -> str:
 
 def table(rows: list[dict[str, object]]) -> str:
     lines = [
-        "| archive | messages (patches) | git floor (msg/s) | walk (msg/s) | walk + parse (msg/s, 1 core) | parse share of floor |",
+        "| archive | messages (patches) | git floor (msg/s) | walk (msg/s) | walk + parse (msg/s, 1 core) | walk + parse vs floor |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
