@@ -6,8 +6,11 @@ The pipeline, one module per stage::
 
 Here so far: :func:`open_inbox` and :meth:`Inbox.walk`, which yield
 :class:`RawMessage` records; :func:`parse_message` and :meth:`Inbox.messages`, which
-turn them into typed :class:`Message` records; and :mod:`patchtrack.builder`, which
-writes v1/v2 archives from mail files (for tests and the demo).
+turn them into typed :class:`Message` records; :func:`thread` (reply trees),
+:func:`assemble` and :meth:`Inbox.series`, which give linked :class:`Series` with
+their :class:`Patch` records and review :class:`Followup` trailers; and
+:mod:`patchtrack.builder`, which writes v1/v2 archives from mail files (for tests and
+the demo).
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from .builder import V1Writer, V2Writer, build_inbox
 from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
 from .errors import InboxError, PatchtrackError, RevisionError
-from .identity import Person, parse_person
+from .assemble import assemble
+from .identity import Person, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
 from .message import Message, parse_message
+from .revisions import link_revisions
+from .series import Followup, Patch, RevisionLink, Series, group_series
 from .subject import Subject, parse_subject
+from .thread import Thread, Threads, thread
 from .trailers import Fixes, Link, StableRequest, Trailer, parse_trailers
 
 __version__ = "0.1.0"
@@ -33,30 +40,41 @@ __all__ = [
     "Epoch",
     "FileChange",
     "Fixes",
+    "Followup",
     "Inbox",
     "InboxError",
     "Link",
     "Message",
+    "Patch",
     "PatchtrackError",
     "Person",
     "Position",
     "RawMessage",
     "RevisionError",
+    "RevisionLink",
     "Segment",
+    "Series",
     "StableRequest",
     "Subject",
+    "Thread",
+    "Threads",
     "Trailer",
     "V1Writer",
     "V2Writer",
     "Walk",
     "WalkStats",
+    "assemble",
     "build_demo_inbox",
     "build_inbox",
     "diffstat",
+    "group_series",
+    "link_revisions",
     "open_inbox",
     "parse_message",
     "parse_person",
     "parse_subject",
     "parse_trailers",
     "patch_id",
+    "same_person",
+    "thread",
 ]

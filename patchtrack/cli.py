@@ -21,6 +21,7 @@ from .demo import build_demo_inbox
 from .errors import PatchtrackError
 from .inbox import open_inbox
 from .message import parse_message
+from .series import Series
 
 __all__ = ["main"]
 
@@ -82,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     messages.set_defaults(run=_cmd_messages)
 
+    series = sub.add_parser(
+        "series", parents=[walk_opts], help="list the patch series with mail in a range",
+        description="List the patch series with mail in a range, assembled from the whole "
+        "archive (later patches, replies, earlier revisions), ordered by first post.",
+    )
+    series.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
+    series.set_defaults(run=_cmd_series)
+
     tips = sub.add_parser(
         "tips", help="print the archive's per-epoch tips (a cursor for --after-tips)",
         description="Print the current tip of every epoch as JSON; save it and pass it to "
@@ -106,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="build the bundled demo inbox and list its messages",
         description="Build the demo inbox from the bundled fixture mails (two epochs) and "
-        "run 'messages' over it. Needs no path and no network.",
+        "run 'messages' (and, as text, 'series') over it. Needs no path and no network.",
     )
     demo.add_argument("--keep", metavar="DIR", help="build the inbox in DIR and keep it")
     demo.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
@@ -160,11 +169,58 @@ def _demo(path: str, fmt: str, out: TextIO) -> int:
     walk = inbox.walk()
     _write_records(walk, fmt, out)
     _report_walk(walk)
+    if fmt == "text":
+        found = inbox.series()
+        out.write(f"\n# {len(found)} series\n\n")
+        for s in found:
+            out.write(_series_text(s))
     return 0
 
 
-def _walk(args: argparse.Namespace) -> Walk:
+def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     inbox = open_inbox(args.inbox)
+    found = inbox.series(args.range, since=args.since, until=args.until, after=_after(args))
+    if args.format == "json":
+        json.dump([s.to_dict() for s in found], out, indent=1, ensure_ascii=False)
+        out.write("\n")
+    elif args.format == "jsonl":
+        for s in found:
+            out.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        for s in found:
+            out.write(_series_text(s))
+    print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    return 0
+
+
+def _series_text(s: Series) -> str:
+    """A maintainer's summary: status, version, title, author, completeness, links,
+    and per patch the review follow-ups it got."""
+    who = (s.author.name or s.author.email) if s.author else "?"
+    rfc = "RFC " if s.rfc else ""
+    state = "complete" if s.complete else f"missing {','.join(map(str, s.missing))}"
+    date = s.first_date.date().isoformat() if s.first_date else "?"
+    lines = [
+        f"{date}  [{s.status}] {rfc}v{s.version} {s.title}",
+        f"    {who}; {len(s.patches)}/{s.total} patches{', cover' if s.cover else ''}, {state}; id {s.id}",
+    ]
+    for label, link in (("previous", s.previous), ("next", s.next)):
+        if link is not None:
+            when = link.date.date().isoformat() if link.date else "?"
+            why = f" ({', '.join(s.evidence)})" if label == "previous" else ""
+            lines.append(f"    {label}: v{link.version} of {when} <{link.msgid}>{why}")
+    for patch in s.patches:
+        tags: dict[str, int] = {}
+        for f in patch.followups:
+            if f.is_review:
+                tags[f.key] = tags.get(f.key, 0) + 1
+        given = "  " + ", ".join(f"{k} x{n}" for k, n in sorted(tags.items())) if tags else ""
+        lines.append(f"    {patch.index:>3}/{s.total} {patch.message.subject.title}{given}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _after(args: argparse.Namespace) -> dict[str, str] | None:
+    """The ``--after-tips`` cursor, read from its file."""
     after = None
     if args.after_tips:
         try:
@@ -174,7 +230,12 @@ def _walk(args: argparse.Namespace) -> Walk:
             raise _UsageError(f"{args.after_tips}: cannot read a tips cursor: {exc}") from None
         if not isinstance(after, dict):
             raise _UsageError(f"{args.after_tips}: a tips cursor is a JSON object epoch → commit")
-    return inbox.walk(args.range, since=args.since, until=args.until, after=after, dedupe=not args.no_dedupe)
+    return after
+
+
+def _walk(args: argparse.Namespace) -> Walk:
+    inbox = open_inbox(args.inbox)
+    return inbox.walk(args.range, since=args.since, until=args.until, after=_after(args), dedupe=not args.no_dedupe)
 
 
 def _record(raw: RawMessage, parse: bool) -> dict[str, Any]:

@@ -8,12 +8,13 @@ kept as written; addresses are lower-cased, since that is how people are matched
 from __future__ import annotations
 
 import re
+import unicodedata
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
 import attrs
 
-__all__ = ["Person", "parse_person", "parse_people", "decode_words"]
+__all__ = ["Person", "parse_person", "parse_people", "decode_words", "same_person"]
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?[^?\s]+\?[bBqQ]\?)")  # RFC 2047: ignored
@@ -134,3 +135,32 @@ def parse_people(text: str) -> tuple[Person, ...]:
             if _ADDRESS.match(email.strip()):
                 found.append(Person(_clean_name(name), email.strip().lower()))
     return tuple(found)
+
+
+def _mailbox(email: str) -> tuple[str, str]:
+    local, _, domain = email.lower().rpartition("@")
+    return local.split("+", 1)[0], domain
+
+
+def _name_key(name: str) -> str:
+    """A name compared loosely: accents, case, punctuation and word order ignored
+    (``Kalle Valo`` = ``VALO, KALLE`` = ``kalle välö``)."""
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    words = re.findall(r"\w+", plain.casefold())
+    return " ".join(sorted(words)) if len(words) >= 2 else ""
+
+
+def same_person(a: Person, b: Person) -> bool:
+    """Whether two identities are plainly one person, as a maintainer would accept a
+    ``Reviewed-by:`` from a reply: the same address; the same mailbox with a
+    ``+tag`` or in a subdomain (``jdoe+lkml@x.org``, ``jdoe@mail.x.org``); or the same
+    full name (two words or more; accents, case and order aside)."""
+    if a.email == b.email:
+        return True
+    (local_a, dom_a), (local_b, dom_b) = _mailbox(a.email), _mailbox(b.email)
+    if local_a and local_a == local_b and dom_a and dom_b:
+        if dom_a == dom_b or dom_a.endswith("." + dom_b) or dom_b.endswith("." + dom_a):
+            return True
+    key_a = _name_key(a.name)
+    return bool(key_a) and key_a == _name_key(b.name)

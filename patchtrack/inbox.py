@@ -25,7 +25,9 @@ from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
 from ._walk import RawMessage, Walk, WalkStats
 from .errors import InboxError, RevisionError
+from .assemble import assemble
 from .message import Message, parse_message
+from .series import Series
 
 __all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
 
@@ -151,6 +153,28 @@ class Inbox:
         """
         walk = self.walk(range, since=since, until=until, after=after)
         return (parse_message(raw) for raw in walk if not raw.deleted)
+
+    def series(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: Mapping[int | str, str] | None = None,
+    ) -> list[Series]:
+        """The patch series with mail in ``range`` (same arguments as :meth:`walk`).
+
+        A series is reported when any of its mails — cover, patches, replies — is in
+        the range, but it is assembled from the whole archive: patches that arrived
+        after the range, replies, and earlier revisions all count. Ordered by first
+        post. Bad revisions raise here, at the call.
+        """
+        selected = self.walk(range, since=since, until=until, after=after)
+        everything = assemble(self.messages())
+        if range is None and since is None and until is None and after is None:
+            return list(everything)
+        inside = {raw.oid for raw in selected if not raw.deleted}
+        return [s for s in everything if any(m.oid in inside for m in s.messages)]
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""

@@ -39,6 +39,7 @@ __all__ = [
     "fixes_of",
     "stable_requests",
     "links_of",
+    "msgid_from_url",
 ]
 
 
@@ -537,7 +538,7 @@ def stable_requests(trailers: Iterable[Trailer]) -> tuple[StableRequest, ...]:
     )
 
 
-def _msgid(url: str) -> str | None:
+def msgid_from_url(url: str) -> str | None:
     """The message-id a mail-archive URL points at, or ``None``."""
     m = _ARCHIVE_URL.match(url)
     if not m:
@@ -571,5 +572,5 @@ def links_of(trailers: Iterable[Trailer]) -> tuple[Link, ...]:
         m = _URL.search(t.value)
         if m:
             url = m.group().rstrip(".,;)]>")
-            found.append(Link(url, _msgid(url)))
+            found.append(Link(url, msgid_from_url(url)))
     return tuple(found)

@@ -105,3 +105,19 @@ def corpus_patch_views(corpus_name: str, corpus_repo: Path) -> tuple[list[tuple[
 
     mails = oracle.patch_mails(corpus_repo)
     return mails, oracle.corpus_oracle(mails)
+
+
+@pytest.fixture(scope="session")
+def corpus_messages(corpus_name: str, corpus_repo: Path) -> list:
+    """Every parsed message of one corpus, once per session."""
+    import patchtrack
+
+    return list(patchtrack.open_inbox(corpus_repo).messages())
+
+
+@pytest.fixture(scope="session")
+def corpus_series(corpus_name: str, corpus_messages: list) -> tuple:
+    """Every series of one corpus, assembled once per session."""
+    import patchtrack
+
+    return patchtrack.assemble(corpus_messages)

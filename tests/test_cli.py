@@ -74,9 +74,33 @@ def test_build_inbox_command(capsys, tmp_path: Path, mails: list[bytes]) -> None
 def test_demo_needs_no_path(capsys, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run(capsys, "demo")
     assert code == 0
-    lines = out.splitlines()
+    messages, _, series = out.partition("\n# ")
+    lines = messages.splitlines()
     assert lines[0].startswith("# demo inbox 'linux-gizmo' (v2, epochs 0, 1")
     assert len(lines) == 1 + len(mails)
+    assert series.startswith("9 series") and "[revision] v2 gizmo: add bus clock support" in series
+
+
+def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, "series", str(inbox), "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert err.strip() == f"patchtrack: {len(rows)} series"
+    by_title = {(r["title"], r["version"]): r for r in rows}
+    v2 = by_title[("gizmo: add bus clock support", 2)]
+    assert v2["status"] == "revision" and v2["previous"]["version"] == 1 and v2["complete"]
+    assert [p["index"] for p in v2["patches"]] == [1, 2, 3]
+    assert {f["via"] for p in v2["patches"] for f in p["followups"]} >= {"cover", "reply"}
+    code, out, _ = run(capsys, "series", str(inbox), "--format", "jsonl")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [r["id"] for r in rows]
+    code, out, _ = run(capsys, "series", str(inbox))
+    assert code == 0 and "[revision] v2 gizmo: add bus clock support" in out
+    assert "previous: v1 of 2026-03-02" in out and "Acked-by x1" in out
+    # a range: only the series with mail in it
+    commits = git("rev-list", "--reverse", "HEAD", cwd=inbox / "git" / "0.git").split()
+    code, out, _ = run(capsys, "series", str(inbox), f"{commits[0]}^!", "--format", "json")
+    (first,) = json.loads(out)
+    assert first["version"] == 1 and first["title"] == "gizmo: add bus clock support" and first["status"] == "superseded"
 
 
 @pytest.mark.parametrize(
@@ -90,6 +114,8 @@ def test_demo_needs_no_path(capsys, mails: list[bytes]) -> None:  # type: ignore
         (["messages", "{inbox}", "--after-tips", "{tmp}/missing.json"], "cannot read a tips cursor"),
         (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "not a directory of mails"),
         (["tips", "/no/such/inbox"], "no such file or directory"),
+        (["series", "/no/such/inbox"], "no such file or directory"),
+        (["series", "{inbox}", "deadbeef00.."], "unknown revision"),
     ],
 )
 def test_caller_errors_are_one_line_and_exit_2(capsys, argv, message, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,91 @@
+"""Series assembly next to parsing, per archive, in one run.
+
+For each archive: the time to read + parse every message (``Inbox.messages()``), and
+the time ``assemble()`` then takes on those messages (thread, group, follow-ups,
+revision links), best of ``--repeat`` each. The issue's bar: assembly adds < 20 %.
+
+    python benchmarks/bench_series.py [ARCHIVE ...] [--write docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import patchtrack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_read import clone_bundles  # noqa: E402
+
+MARK_BEGIN = "<!-- bench_series: begin -->"
+MARK_END = "<!-- bench_series: end -->"
+
+
+def measure(path: str, repeat: int) -> dict[str, object]:
+    parse = assemble = float("inf")
+    messages: list[patchtrack.Message] = []
+    series: tuple[patchtrack.Series, ...] = ()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        messages = list(patchtrack.open_inbox(path).messages())
+        parse = min(parse, time.perf_counter() - start)
+        start = time.perf_counter()
+        series = patchtrack.assemble(messages)
+        assemble = min(assemble, time.perf_counter() - start)
+    return {
+        "archive": patchtrack.open_inbox(path).name,
+        "messages": len(messages),
+        "series": len(series),
+        "parse": parse,
+        "assemble": assemble,
+    }
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "| archive | messages | series | read + parse (s) | assemble (s) | assembly adds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        parse, assemble = float(r["parse"]), float(r["assemble"])  # type: ignore[arg-type]
+        lines.append(
+            f"| {r['archive']} | {r['messages']:,} | {r['series']:,} | {parse:.2f} | {assemble:.2f} | "
+            f"{assemble / parse:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("archives", nargs="*")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--write", metavar="FILE")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        archives = args.archives or clone_bundles(Path(tmp))
+        rows = [measure(p, args.repeat) for p in archives]
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    text = (
+        f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, Python "
+        f"{platform.python_version()}), best of {args.repeat}, one process.\n\n" + table(rows) + "\n"
+    )
+    print(text)
+    if args.write:
+        target = Path(args.write)
+        doc = target.read_text()
+        if MARK_BEGIN not in doc:
+            doc += f"\n{MARK_BEGIN}\n{MARK_END}\n"
+        before, _, rest = doc.partition(MARK_BEGIN)
+        _, _, after = rest.partition(MARK_END)
+        target.write_text(f"{before}{MARK_BEGIN}\n{text}{MARK_END}{after}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

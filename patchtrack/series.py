@@ -1,0 +1,521 @@
+"""Reply trees → patch series: the fourth stage of the pipeline.
+
+A :class:`Series` is what a maintainer means by "v5 of Prateek's 4-patch series":
+the cover letter and the patches one ``git send-email`` run posted, ordered by their
+counter, with what is missing or sent twice, and the review trailers that replies
+gave to each patch (:class:`Followup`, with where each came from and whether its
+sender vouches for it).
+
+How mails become one series, in order:
+
+1. *Threading.* ``git send-email`` threads the patches under the cover letter
+   (shallow) or each under the previous one (deep). From each patch we climb the reply
+   tree while the parent is a patch mail of the same version, counter total and
+   sender, posted within :data:`THREADED_WINDOW`; the top of that climb is the series' anchor. A v2 posted in reply to v1
+   stops the climb (another version), so in-thread rerolls stay separate series.
+2. *Unthreaded patches.* Groups that are fragments — patches sent without
+   threading, or a v2 whose patches all answer v1's cover — are merged when they
+   have the same sender, version, RESEND flag and total, distinct counters, at most
+   one cover letter between them, and were posted within :data:`UNTHREADED_WINDOW`.
+3. *Follow-ups.* Every other mail belongs to the nearest series mail above it in
+   its tree; its trailers go to that patch (``via="reply"`` for a direct answer,
+   ``"thread"`` further down) or, under the cover letter, to every patch
+   (``"cover"``).
+
+The result depends only on the set of messages, never on their order: everything
+is sorted by :func:`~patchtrack.thread.arrival_key` first, and a series' ``id`` is
+derived from its head mail's Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .diff import Diffstat
+from .identity import Person, same_person
+from .message import Message
+from .thread import Threads, arrival_key
+from .trailers import Trailer
+
+__all__ = [
+    "Followup",
+    "Patch",
+    "RevisionLink",
+    "Series",
+    "VIAS",
+    "REVIEW_KEYS",
+    "STATUSES",
+    "THREADED_WINDOW",
+    "UNTHREADED_WINDOW",
+    "group_series",
+    "series_order",
+    "is_series_mail",
+]
+
+VIAS = ("reply", "thread", "cover", "carried")
+"""How a follow-up trailer reached a patch: a direct reply to the patch, a reply
+further down the patch's sub-thread, a reply to the cover letter (given to every
+patch), or carried from the previous revision's patch with the same patch-id."""
+
+REVIEW_KEYS = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
+"""The trailers that count as review of a patch."""
+
+STATUSES = ("new", "revision", "resend", "superseded")
+"""``new``: no earlier revision in the archive; ``revision``: an earlier version was
+found (``previous``); ``resend``: the same version posted again; ``superseded``: a
+later revision exists (``next``)."""
+
+UNTHREADED_WINDOW = timedelta(hours=6)
+"""How far apart unthreaded fragments of one series may have been posted."""
+
+THREADED_WINDOW = timedelta(days=2)
+"""How far apart a patch and the series mail it answers may be to count as one post
+(a same-version repost weeks later in the old thread is another series)."""
+
+
+@attrs.frozen
+class Followup:
+    """A trailer given to a patch by a reply, with its provenance.
+
+    ``flagged`` is set for a person trailer (``…-by``) naming somebody other than the
+    reply's sender (as far as :func:`~patchtrack.identity.same_person` can tell): it
+    is kept, but it is not counted as review.
+    """
+
+    trailer: Trailer
+    from_msgid: str
+    sender: Person | None
+    date: datetime | None
+    via: str
+    flagged: bool
+
+    @property
+    def key(self) -> str:
+        return self.trailer.key
+
+    @property
+    def person(self) -> Person | None:
+        return self.trailer.person
+
+    @property
+    def is_review(self) -> bool:
+        """An unflagged Reviewed-by, Acked-by or Tested-by."""
+        return not self.flagged and self.trailer.key in REVIEW_KEYS
+
+    def to_dict(self) -> dict[str, Any]:
+        person = self.trailer.person
+        return {
+            "key": self.trailer.key,
+            "value": self.trailer.value,
+            "name": person.name if person else None,
+            "email": person.email if person else None,
+            "from_msgid": self.from_msgid,
+            "date": self.date.isoformat() if self.date else None,
+            "via": self.via,
+            "flagged": self.flagged,
+        }
+
+
+@attrs.frozen
+class Patch:
+    """One patch of a series: its place, its mail and the trailers replies gave it."""
+
+    index: int
+    message: Message
+    followups: tuple[Followup, ...] = ()
+
+    @property
+    def msgid(self) -> str:
+        return self.message.msgid
+
+    @property
+    def patch_id(self) -> str | None:
+        return self.message.patch_id
+
+    @property
+    def diffstat(self) -> Diffstat | None:
+        return self.message.diffstat
+
+    @property
+    def trailers(self) -> tuple[Trailer, ...]:
+        """The patch's own trailers (its commit message's)."""
+        return self.message.trailers
+
+    @property
+    def reviews(self) -> tuple[Followup, ...]:
+        """Follow-ups that count as review (see :attr:`Followup.is_review`)."""
+        return tuple(f for f in self.followups if f.is_review)
+
+    def to_dict(self) -> dict[str, Any]:
+        message = self.message
+        stat = message.to_dict()["diffstat"]
+        return {
+            "index": self.index,
+            "msgid": message.msgid,
+            "subject": message.subject.raw,
+            "author": _person(message.author),
+            "date": message.date.isoformat() if message.date else None,
+            "patch_id": message.patch_id,
+            "diffstat": stat,
+            "trailers": message.to_dict()["trailers"],
+            "followups": [f.to_dict() for f in self.followups],
+        }
+
+
+@attrs.frozen
+class RevisionLink:
+    """Another revision of a series: its id, version, head mail and date."""
+
+    id: str
+    version: int
+    msgid: str
+    date: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "msgid": self.msgid,
+            "date": self.date.isoformat() if self.date else None,
+        }
+
+
+@attrs.frozen
+class Series:
+    """A patch series as posted: cover letter (if any) and patches, with follow-ups.
+
+    ``id`` is stable across runs and inputs (a hash of the head mail's Message-ID;
+    the head is the cover letter, else the lowest-numbered patch). ``total`` is the
+    announced length (``N`` of ``n/N``); ``missing`` are the counters 1..total no mail
+    carries; ``duplicates`` are further mails for a counter already filled (the
+    earliest copy is the patch). ``messages`` is every mail of the series: cover,
+    patches, duplicates and all replies below them. ``previous``/``next``/``status``/
+    ``evidence`` are set by :func:`patchtrack.revisions.link_revisions`.
+    """
+
+    id: str
+    title: str
+    author: Person | None
+    sender: Person | None
+    version: int
+    rfc: bool
+    resend: bool
+    cover: Message | None
+    patches: tuple[Patch, ...]
+    total: int
+    missing: tuple[int, ...]
+    duplicates: tuple[Message, ...]
+    first_date: datetime | None
+    last_date: datetime | None
+    list_id: str | None
+    change_id: str | None
+    messages: tuple[Message, ...] = attrs.field(repr=False)
+    status: str = "new"
+    previous: RevisionLink | None = None
+    next: RevisionLink | None = None
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every patch 1..total is there (a cover letter is not required)."""
+        return not self.missing
+
+    @property
+    def head(self) -> Message:
+        """The mail that names the series: its cover letter, else its first patch."""
+        return self.cover if self.cover is not None else self.patches[0].message
+
+    @property
+    def msgid(self) -> str:
+        return self.head.msgid
+
+    def link(self) -> RevisionLink:
+        """This series as the target of a revision link."""
+        return RevisionLink(self.id, self.version, self.msgid, self.first_date)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields with the documented names (``docs/series.md``)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "author": _person(self.author),
+            "version": self.version,
+            "rfc": self.rfc,
+            "resend": self.resend,
+            "status": self.status,
+            "cover": None if self.cover is None else {"msgid": self.cover.msgid, "subject": self.cover.subject.raw},
+            "patches": [p.to_dict() for p in self.patches],
+            "total": self.total,
+            "missing": list(self.missing),
+            "complete": self.complete,
+            "duplicates": [m.msgid for m in self.duplicates],
+            "previous": self.previous.to_dict() if self.previous else None,
+            "next": self.next.to_dict() if self.next else None,
+            "evidence": list(self.evidence),
+            "first_date": self.first_date.isoformat() if self.first_date else None,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "list_id": self.list_id,
+            "change_id": self.change_id,
+            "messages": len(self.messages),
+        }
+
+
+def _person(person: Person | None) -> dict[str, str] | None:
+    return None if person is None else {"name": person.name, "email": person.email}
+
+
+# --- which mails are series mails ---------------------------------------------------
+
+
+def is_series_mail(message: Message) -> bool:
+    """A patch or cover letter as posted: not a reply, not a pull request, and either
+    parsed as a patch/cover or carrying a ``n/N`` counter (except a build bot's
+    ``[tree:branch n/N]``)."""
+    subject = message.subject
+    if subject.is_reply or subject.is_pull or message.kind in ("reply", "pull"):
+        return False
+    if message.kind in ("patch", "cover"):
+        return True
+    # ``[tree:branch 13/37] file.c: warning …``: a build bot names a commit's place
+    # in a branch, not a patch's place in a series
+    return subject.total is not None and not any(":" in word for word in subject.prefixes)
+
+
+def _index(message: Message) -> int:
+    return message.subject.index if message.subject.index is not None else 1
+
+
+def _total(message: Message) -> int:
+    return message.subject.total if message.subject.total is not None else 1
+
+
+def _sender_email(message: Message) -> str:
+    person = message.sender or message.author
+    return person.email if person else ""
+
+
+def _same_post(above: Message, below: Message) -> bool:
+    """Whether a series mail and one it answers look like one ``git send-email`` run:
+    same total and sender, posted within :data:`THREADED_WINDOW`, and the same
+    version — or none on the answering mail (``[PATCH v2 0/2]`` with ``[PATCH 1/2]``
+    patches is a real habit; ``[PATCH v2 1/2]`` answering ``[PATCH 0/2]`` is a
+    reroll). Not the RESEND flag: real posts put it on the cover letter only, or on
+    some patches only."""
+    if above.date is None or below.date is None or abs(above.date - below.date) > THREADED_WINDOW:
+        return False
+    return (
+        (above.subject.version == below.subject.version or below.subject.version_inferred)
+        and _total(above) == _total(below)
+        and _sender_email(above) == _sender_email(below)
+    )
+
+
+# --- grouping -------------------------------------------------------------------------
+
+
+def _anchor(msgid: str, threads: Threads, members: dict[str, Message]) -> str:
+    """Climb from a series mail while the parent is a series mail of the same post
+    with a lower counter (or the cover)."""
+    current = msgid
+    message = members[msgid]
+    while True:
+        parent = next((a for a in threads.ancestors(current) if a in threads.messages), None)
+        if parent is None or parent not in members:
+            return current
+        above = members[parent]
+        if not _same_post(above, message):
+            return current
+        if not (_index(above) == 0 or _index(above) < _index(members[current])):
+            return current
+        current = parent
+
+
+@attrs.define
+class _Group:
+    mails: list[Message]
+    has_cover: bool
+    indexes: set[int]
+    first: datetime | None
+    last: datetime | None
+    root: str
+
+    @classmethod
+    def of(cls, mails: list[Message], root: str) -> _Group:
+        dates = [m.date for m in mails if m.date is not None]
+        return cls(
+            mails,
+            any(_index(m) == 0 for m in mails),
+            {_index(m) for m in mails},
+            min(dates) if dates else None,
+            max(dates) if dates else None,
+            root,
+        )
+
+    def accepts(self, other: _Group) -> bool:
+        if (self.has_cover and other.has_cover) or (self.indexes & other.indexes):
+            return False
+        if self.first is None or other.first is None or self.last is None:
+            return False
+        return other.first - self.last <= UNTHREADED_WINDOW
+
+    def absorb(self, other: _Group) -> None:
+        self.mails.extend(other.mails)
+        self.has_cover |= other.has_cover
+        self.indexes |= other.indexes
+        self.last = max(d for d in (self.last, other.last) if d is not None)
+
+
+def _groups(threads: Threads, members: dict[str, Message]) -> list[list[Message]]:
+    by_anchor: dict[str, list[Message]] = {}
+    for msgid in members:  # arrival order
+        by_anchor.setdefault(_anchor(msgid, threads, members), []).append(members[msgid])
+    groups = sorted(
+        (_Group.of(mails, threads.root(anchor)) for anchor, mails in by_anchor.items()),
+        key=lambda g: arrival_key(g.mails[0]),
+    )
+    merged: list[_Group] = []
+    open_groups: dict[tuple[int, bool, int, str], list[_Group]] = {}
+    for group in groups:
+        head = group.mails[0]
+        key = (head.subject.version, head.subject.resend, _total(head), _sender_email(head))
+        # of the fragments that could take this one, the one in the same reply tree,
+        # else the one posted last
+        takers = [g for g in open_groups.get(key, []) if g.accepts(group)]
+        target = max(takers, key=lambda g: (g.root == group.root, g.last), default=None)
+        if target is not None:
+            target.absorb(group)
+            continue
+        merged.append(group)
+        open_groups.setdefault(key, []).append(group)
+    return [sorted(g.mails, key=arrival_key) for g in merged]
+
+
+# --- follow-ups -----------------------------------------------------------------------
+
+
+def _owners(threads: Threads, member_ids: set[str]) -> dict[str, str]:
+    """For every mail that is not a series mail: the nearest series mail above it."""
+    owner: dict[str, str] = {}
+    for msgid in threads.messages:
+        if msgid in member_ids:
+            continue
+        for above in threads.ancestors(msgid):
+            if above in member_ids:
+                owner[msgid] = above
+                break
+    return owner
+
+
+def _flagged(trailer: Trailer, sender: Person | None) -> bool:
+    if trailer.person is None or not trailer.key.lower().endswith("-by"):
+        return False
+    return sender is None or not same_person(trailer.person, sender)
+
+
+def _dedupe(followups: list[Followup]) -> tuple[Followup, ...]:
+    """One follow-up per (key, person or value): the earliest unflagged one, else the
+    earliest flagged one — a flagged copy never hides a vouched-for one."""
+    best: dict[tuple[str, str], Followup] = {}
+    for f in sorted(followups, key=_followup_order):
+        person = f.trailer.person
+        ident = (f.trailer.key.lower(), person.email if person else " ".join(f.trailer.value.lower().split()))
+        kept = best.get(ident)
+        if kept is None or (kept.flagged and not f.flagged):
+            best[ident] = f
+    return tuple(sorted(best.values(), key=_followup_order))
+
+
+def _followup_order(f: Followup) -> tuple[float, str, str]:
+    return (f.date.timestamp() if f.date else float("-inf"), f.from_msgid, f.trailer.raw)
+
+
+def _series_id(head: Message) -> str:
+    return hashlib.sha1(f"patchtrack-series\0{head.msgid or head.oid}".encode()).hexdigest()[:16]
+
+
+def _build(
+    mails: list[Message],
+    copies: dict[str, list[Message]],
+    replies: dict[str, list[Message]],
+) -> Series:
+    by_index: dict[int, list[Message]] = {}
+    for m in mails:
+        by_index.setdefault(_index(m), []).append(m)
+    covers = by_index.pop(0, [])
+    cover = covers[0] if covers else None
+    duplicates = covers[1:]
+    firsts: dict[int, Message] = {}
+    for index in sorted(by_index):
+        firsts[index] = by_index[index][0]
+        duplicates.extend(by_index[index][1:])
+    seen_twice = [d for m in mails for d in copies.get(m.msgid, ())]
+    duplicates.extend(seen_twice)
+
+    head = cover if cover is not None else next(iter(firsts.values()))
+    total = _total(head) if cover is not None else max(_total(m) for m in firsts.values())
+    missing = tuple(i for i in range(1, total + 1) if i not in firsts)
+
+    # follow-ups: replies under each series mail
+    given: dict[int, list[Followup]] = {i: [] for i in firsts}
+    for member in mails:
+        index = _index(member)
+        targets = list(firsts) if index == 0 else [index]
+        for reply in replies.get(member.msgid, []):
+            if reply.msgid == member.msgid:
+                continue
+            direct = reply.in_reply_to == member.msgid or (reply.references[-1:] == (member.msgid,))
+            via = "cover" if index == 0 else ("reply" if direct else "thread")
+            for trailer in reply.trailers:
+                f = Followup(trailer, reply.msgid, reply.sender, reply.date, via, _flagged(trailer, reply.sender))
+                for target in targets:
+                    given[target].append(f)
+    patches = tuple(Patch(i, firsts[i], _dedupe(given[i])) for i in sorted(firsts))
+
+    everything = list(mails) + seen_twice + [r for m in mails for r in replies.get(m.msgid, [])]
+    everything = sorted({m.oid: m for m in everything}.values(), key=arrival_key)
+    dates = [m.date for m in list(mails) + seen_twice if m.date is not None]
+    first_patch = patches[0].message if patches else head
+    return Series(
+        id=_series_id(head),
+        title=head.subject.title,
+        author=head.author,
+        sender=head.sender,
+        version=head.subject.version,
+        rfc=any(m.subject.rfc for m in mails),
+        resend=head.subject.resend,
+        cover=cover,
+        patches=patches,
+        total=total,
+        missing=missing,
+        duplicates=tuple(sorted(duplicates, key=arrival_key)),
+        first_date=min(dates) if dates else None,
+        last_date=max(dates) if dates else None,
+        list_id=head.list_id,
+        change_id=head.change_id or first_patch.change_id,
+        messages=tuple(everything),
+    )
+
+
+def group_series(threads: Threads) -> tuple[Series, ...]:
+    """Every series in ``threads``, ordered by first post (then id); revision links are
+    not set here (see :func:`patchtrack.revisions.link_revisions`)."""
+    members = {msgid: m for msgid, m in threads.messages.items() if is_series_mail(m)}
+    owner = _owners(threads, set(members))
+    replies: dict[str, list[Message]] = {}
+    for msgid, above in owner.items():
+        replies.setdefault(above, []).append(threads.messages[msgid])
+    copies: dict[str, list[Message]] = {}
+    for copy in threads.duplicates:
+        copies.setdefault(copy.msgid, []).append(copy)
+    built = [_build(mails, copies, replies) for mails in _groups(threads, members)]
+    return tuple(sorted(built, key=series_order))
+
+
+def series_order(series: Series) -> tuple[float, str]:
+    """Series by first post, then id: the order every list of series is given in."""
+    return (series.first_date.timestamp() if series.first_date else float("-inf"), series.id)
+
