@@ -9,7 +9,7 @@ import pygit2
 import pytest
 
 from patchtrack._mime import split_mail
-from patchtrack.identity import Person, decode_words, parse_people, parse_person
+from patchtrack.identity import Person, decode_words, parse_people, parse_person, same_person
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,20 @@ def test_address_lists_agree_with_the_standard_library(corpus_repo: Path) -> Non
                 differ += ours != theirs
     assert checked > 1000
     assert differ / checked < 0.001, f"{differ} of {checked} address lists differ"
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        (("Jo Doe", "jdoe@kernel.org"), ("", "jdoe@kernel.org"), True),
+        (("Jo Doe", "jdoe+lkml@kernel.org"), ("Jo Doe", "jdoe@kernel.org"), True),
+        (("", "jdoe@mail.corp.com"), ("", "jdoe@corp.com"), True),
+        (("Kalle Välö", "kvalo@a.org"), ("VALO, KALLE", "kalle@b.org"), True),
+        (("", "jdoe@corp.com"), ("", "jdoe@othercorp.com"), False),
+        (("Jo", "jo@a.org"), ("Jo", "jo@b.org"), False),  # one word is no name match
+        (("Jo Doe", "jo@a.org"), ("Jo Roe", "jo@b.org"), False),
+    ],
+)
+def test_same_person(a: tuple[str, str], b: tuple[str, str], same: bool) -> None:
+    assert same_person(Person(*a), Person(*b)) is same
+    assert same_person(Person(*b), Person(*a)) is same
