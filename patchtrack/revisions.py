@@ -10,12 +10,15 @@ followed it (``next``), with the evidence that links them, strongest first:
   reroll, or a partial reroll of one patch);
 - ``patch-id``: a patch of the series has the same patch-id as a patch of the
   earlier one (the same change, unchanged);
-- ``title``: the same title (case and blanks aside) and the same author.
+- ``title``: the same title (case and blanks aside) and the same author;
+- ``content``: for a series that says it has a past (v2+, RESEND), an earlier one by
+  the same author that shares a patch title, or changes the same files with a
+  similar explanation (retitled work, a patch continued from a larger series).
 
 The previous revision is the *highest version below this one* among the earlier series that any evidence points to (a series of the same
 version counts when this one is a RESEND or carries the very same patches); ties
-go to the stronger evidence, then the later post. A title match alone is trusted
-only within :data:`TITLE_WINDOW`, since short titles recur.
+go to the stronger evidence, then the later post. Title or content matches alone are
+trusted only within :data:`TITLE_WINDOW`, since short titles recur.
 
 Once linked, follow-ups of a patch carry over to the next revision's patch with the
 same patch-id (``via="carried"``) unless that patch already has them.
@@ -35,7 +38,7 @@ from .trailers import msgid_from_url
 
 __all__ = ["EVIDENCE", "TITLE_WINDOW", "link_revisions"]
 
-EVIDENCE = ("change-id", "link", "in-reply-to", "patch-id", "title")
+EVIDENCE = ("change-id", "link", "in-reply-to", "patch-id", "title", "content")
 """The kinds of evidence for a revision link, strongest first."""
 
 TITLE_WINDOW = timedelta(days=365)
@@ -48,47 +51,122 @@ def _norm_title(title: str) -> str:
     return " ".join(title.casefold().split()).rstrip(".")
 
 
+_VERSION_CONTEXT = re.compile(
+    r"\b[vV]\d+\b|\bversions?\b|\bprevious\b|\bearlier\b|\bprior\b|\blast\b|\brevision\b"
+    r"|\biteration\b|\bround\b|\bposting\b|\bsubmission\b|\bchange ?log\b|\bchanges since\b"
+    r"|\b(?:re-?)?post(?:ed)?\b|\bsent\b|\bresend(?:ing)?\b",
+    re.IGNORECASE,
+)
+_FOOTNOTE = re.compile(r"^\s*\[(?P<mark>\d{1,2})\]:?\s+\S")
+_CITED = re.compile(r"\[(\d{1,2})\]")
+
+
 def _linked_msgids(series: Series) -> set[str]:
-    """Message-ids the series' own text points at (cover letter, patch notes)."""
+    """Message-ids of earlier postings the series' own text points at: archive links
+    in the cover letter or patch notes on a line that speaks of a version (``v4:``,
+    ``Link to v1:``, ``previous version``) — or right below such a line. A link in
+    other words ("based on", "depends on") names other work."""
     texts = [series.cover.body] if series.cover is not None else []
     texts += [p.message.notes or "" for p in series.patches]
     found = set()
     for text in texts:
-        for url in _ARCHIVE_URL.findall(text):
-            msgid = msgid_from_url(url.rstrip(".,;:"))
-            if msgid:
-                found.add(msgid)
+        lines = text.splitlines()
+        notes = {}  # "[1] https://…" footnotes, cited as "[1]" in a sentence
+        for line in lines:
+            m = _FOOTNOTE.match(line)
+            if m:
+                notes[m["mark"]] = _ARCHIVE_URL.findall(line)
+        above = ""
+        for line in lines:
+            urls = [] if _FOOTNOTE.match(line) else _ARCHIVE_URL.findall(line)
+            if urls and (_VERSION_CONTEXT.search(_ARCHIVE_URL.sub("", line)) or _VERSION_CONTEXT.search(above)):
+                found.update(_msgids(urls))
+            if notes and _VERSION_CONTEXT.search(line):
+                for mark in _CITED.findall(line):
+                    found.update(_msgids(notes.get(mark, [])))
+            if line.strip():
+                above = line
     return found
+
+
+def _msgids(urls: list[str]) -> set[str]:
+    return {msgid for url in urls if (msgid := msgid_from_url(url.rstrip(".,;:")))}
+
+
+_WORD = re.compile(r"[a-z_][a-z0-9_]{3,}")
+_TRAILER_LINE = re.compile(r"^[A-Za-z-]+-by:|^(?:Cc|Link|Fixes|Closes):", re.MULTILINE)
+
+
+@attrs.frozen
+class _Features:
+    """What two postings of one work keep in common, even under a new title."""
+
+    authors: frozenset[str]
+    patch_titles: frozenset[str]
+    files: frozenset[str]
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, s: Series) -> _Features:
+        people = [s.author] + [p.message.author for p in s.patches]
+        text = " ".join(
+            line for p in s.patches for line in (p.message.commit_message or "").lower().splitlines()[1:]
+            if not _TRAILER_LINE.match(line)
+        )
+        return cls(
+            authors=frozenset(a.email for a in people if a is not None and a.email),
+            patch_titles=frozenset(_norm_title(p.message.subject.title) for p in s.patches),
+            files=frozenset(f.path for p in s.patches if p.diffstat for f in p.diffstat.files),
+            words=frozenset(_WORD.findall(text)),
+        )
+
+    def same_work(self, other: _Features) -> bool:
+        """A patch title in common, or the same files changed and explained alike."""
+        if self.patch_titles & other.patch_titles:
+            return True
+        files, words = _jaccard(self.files, other.files), _jaccard(self.words, other.words)
+        return (files >= 0.5 and words >= 0.25) or (files > 0 and words >= 0.6)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 @attrs.frozen
 class _Index:
     """Lookups from a series' features to the series that share them."""
 
+    features: list[_Features]
     by_msgid: dict[str, int]
     by_change: dict[str, list[int]]
     by_patch_id: dict[str, list[int]]
     by_title: dict[str, list[int]]
+    by_author: dict[str, list[int]]
 
     @classmethod
     def of(cls, series: Sequence[Series]) -> _Index:
-        by_msgid: dict[str, int] = {}
-        by_change: dict[str, list[int]] = {}
-        by_patch_id: dict[str, list[int]] = {}
-        by_title: dict[str, list[int]] = {}
+        index = cls([_Features.of(s) for s in series], {}, {}, {}, {}, {})
         for n, s in enumerate(series):
             for m in s.messages:
-                by_msgid.setdefault(m.msgid, n)
+                index.by_msgid.setdefault(m.msgid, n)
             if s.change_id:
-                by_change.setdefault(s.change_id, []).append(n)
+                index.by_change.setdefault(s.change_id, []).append(n)
             for pid in {p.patch_id for p in s.patches if p.patch_id}:
-                by_patch_id.setdefault(pid, []).append(n)
-            by_title.setdefault(_norm_title(s.title), []).append(n)
-        return cls(by_msgid, by_change, by_patch_id, by_title)
+                index.by_patch_id.setdefault(pid, []).append(n)
+            index.by_title.setdefault(_norm_title(s.title), []).append(n)
+            for email in index.features[n].authors:
+                index.by_author.setdefault(email, []).append(n)
+        return index
+
+    def same_author(self, s: Series, n: int, other: Series, m: int) -> bool:
+        """The head authors are one person, or an author of a patch is in both."""
+        if s.author is not None and other.author is not None and same_person(s.author, other.author):
+            return True
+        return bool(self.features[n].authors & self.features[m].authors)
 
 
 def _evidence(n: int, series: Sequence[Series], index: _Index, parents: dict[str, str]) -> dict[int, set[str]]:
-    """Earlier series that evidence points at, with the kinds of evidence."""
+    """Other series that evidence points at, with the kinds of evidence."""
     s = series[n]
     found: dict[int, set[str]] = {}
 
@@ -110,24 +188,49 @@ def _evidence(n: int, series: Sequence[Series], index: _Index, parents: dict[str
         for m in index.by_patch_id.get(pid, ()):
             add(m, "patch-id")
     for m in index.by_title.get(_norm_title(s.title), ()):
-        other = series[m]
-        if s.author is not None and other.author is not None and same_person(s.author, other.author):
+        if index.same_author(s, n, series[m], m):
             add(m, "title")
+    if s.version > 1 or s.resend:  # it says it has a past: look for it under other titles
+        mine = index.features[n]
+        for m in {m for email in mine.authors for m in index.by_author.get(email, ())}:
+            if m not in found and series[m].version <= s.version and mine.same_work(index.features[m]):
+                add(m, "content")
     return found
 
 
-def _acceptable(s: Series, other: Series, kinds: set[str]) -> bool:
+_WEAK = frozenset({"title", "content"})
+
+
+def _earlier_version(s: Series, other: Series, kinds: set[str]) -> bool:
+    """``other`` was posted before ``s`` with a lower version — or the same version,
+    when ``s`` is a RESEND or carries the very same patches."""
     if other.first_date is None or s.first_date is None or series_order(other) >= series_order(s):
         return False
     if other.version > s.version:
         return False
     if other.version == s.version:
         same_patches = {p.patch_id for p in s.patches} == {p.patch_id for p in other.patches}
-        if not (s.resend or ("patch-id" in kinds and same_patches)):
-            return False
-    if kinds == {"title"}:
-        return s.first_date - other.first_date <= TITLE_WINDOW
+        return s.resend or ("patch-id" in kinds and same_patches)
     return True
+
+
+def _candidates(s: Series, evidence: dict[int, tuple[Series, set[str]]]) -> list[tuple[int, set[str]]]:
+    """The earlier versions evidence allows. Title or content alone count within
+    :data:`TITLE_WINDOW` — or beyond it for a version between a strongly linked one
+    and ``s`` (v14 linked by URL makes a same-title v15 of later date v14's successor)."""
+    earlier = {m: (o, kinds) for m, (o, kinds) in evidence.items() if _earlier_version(s, o, kinds)}
+    strong = [o for o, kinds in earlier.values() if not kinds <= _WEAK]
+    floor = max(strong, key=lambda o: (o.version, series_order(o)), default=None)
+    chosen = []
+    for m, (o, kinds) in earlier.items():
+        if kinds <= _WEAK:
+            assert s.first_date is not None and o.first_date is not None
+            recent = s.first_date - o.first_date <= TITLE_WINDOW
+            bridged = floor is not None and o.version > floor.version and series_order(o) > series_order(floor)
+            if not (recent or bridged):
+                continue
+        chosen.append((m, kinds))
+    return chosen
 
 
 def _strength(kinds: set[str]) -> int:
@@ -167,9 +270,7 @@ def link_revisions(series: Iterable[Series], parents: dict[str, str] | None = No
     parents = parents or {}
     previous: dict[int, tuple[int, tuple[str, ...]]] = {}
     for n, s in enumerate(ordered):
-        candidates = [
-            (m, kinds) for m, kinds in _evidence(n, ordered, index, parents).items() if _acceptable(s, ordered[m], kinds)
-        ]
+        candidates = _candidates(s, {m: (ordered[m], kinds) for m, kinds in _evidence(n, ordered, index, parents).items()})
         if not candidates:
             continue
         m, kinds = max(candidates, key=lambda c: (ordered[c[0]].version, _strength(c[1]), series_order(ordered[c[0]])))

@@ -107,17 +107,39 @@ def corpus_patch_views(corpus_name: str, corpus_repo: Path) -> tuple[list[tuple[
     return mails, oracle.corpus_oracle(mails)
 
 
+_PARSED: dict[str, list] = {}
+_ASSEMBLED: dict[str, tuple] = {}
+
+
+def _messages_of(name: str, repo: Path) -> list:
+    import patchtrack
+
+    if name not in _PARSED:
+        _PARSED[name] = list(patchtrack.open_inbox(repo).messages())
+    return _PARSED[name]
+
+
+def _series_of(name: str, repo: Path) -> tuple:
+    import patchtrack
+
+    if name not in _ASSEMBLED:
+        _ASSEMBLED[name] = patchtrack.assemble(_messages_of(name, repo))
+    return _ASSEMBLED[name]
+
+
 @pytest.fixture(scope="session")
 def corpus_messages(corpus_name: str, corpus_repo: Path) -> list:
     """Every parsed message of one corpus, once per session."""
-    import patchtrack
-
-    return list(patchtrack.open_inbox(corpus_repo).messages())
+    return _messages_of(corpus_name, corpus_repo)
 
 
 @pytest.fixture(scope="session")
-def corpus_series(corpus_name: str, corpus_messages: list) -> tuple:
+def corpus_series(corpus_name: str, corpus_repo: Path) -> tuple:
     """Every series of one corpus, assembled once per session."""
-    import patchtrack
+    return _series_of(corpus_name, corpus_repo)
 
-    return patchtrack.assemble(corpus_messages)
+
+@pytest.fixture(scope="session")
+def all_corpus_series(corpus_clones: dict[str, Path]) -> dict[str, tuple]:
+    """Every corpus's series (name → series), sharing the per-corpus cache."""
+    return {name: _series_of(name, repo) for name, repo in corpus_clones.items()}
