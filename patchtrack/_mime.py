@@ -161,24 +161,36 @@ def decode_charset(data: bytes, charset: str | None, problems: list[str]) -> str
 
 
 def unflow(text: str, delsp: bool) -> str:
-    """Undo ``format=flowed`` (RFC 3676): a line ending in a space continues."""
+    """Undo ``format=flowed`` (RFC 3676): a line ending in a space continues on the
+    next line of the same quote depth (never across depths: a reply written right
+    under a quoted flowed line stays the replier's own line)."""
     out: list[str] = []
-    pending = ""
+    pending: str | None = None
+    pending_depth = -1
     for line in text.split("\n"):
-        if line == "-- ":
-            if pending:
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):
+            body = body[1:]  # space-stuffing
+        if pending is not None and depth != pending_depth:
+            out.append(pending)
+            pending = None
+        if body == "-- " and not depth:  # the signature separator is never flowed
+            if pending is not None:
                 out.append(pending)
-                pending = ""
-            out.append(line)
+                pending = None
+            out.append(body)
             continue
-        if line.startswith(" "):
-            line = line[1:]  # space-stuffing
-        if line.endswith(" "):
-            pending += line[:-1] if delsp else line
+        if pending is None:
+            start = line[:depth] + " " if depth else ""
         else:
-            out.append(pending + line)
-            pending = ""
-    if pending:
+            start = pending
+        if body.endswith(" "):
+            pending, pending_depth = start + (body[:-1] if delsp else body), depth
+        else:
+            out.append(start + body)
+            pending = None
+    if pending is not None:
         out.append(pending)
     return "\n".join(out)
 

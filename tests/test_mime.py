@@ -53,3 +53,13 @@ def test_fast_path_equals_standard_library_on_every_multipart_mail(corpus_repo: 
             continue
         assert fast == slow, commit.tree["m"].id
     assert seen == 0 or declined / seen < 0.05
+
+
+def test_flowed_lines_never_join_across_quote_depths() -> None:
+    # a reviewer's trailer right under a quoted flowed line (Thunderbird, linux-pwm)
+    from patchtrack._mime import unflow
+
+    text = "> a quoted \n> paragraph\n>   \nReviewed-by: Rita Fitz <rf@cirrus.test>\n\nmy own \nwords\n"
+    assert unflow(text, delsp=False) == (
+        "> a quoted paragraph\n>   \nReviewed-by: Rita Fitz <rf@cirrus.test>\n\nmy own words\n"
+    )
