@@ -269,3 +269,43 @@ def test_series_json_fields(demo: dict[str, Series]) -> None:
     for key in ("index", "msgid", "subject", "patch_id", "diffstat", "trailers", "followups"):
         assert key in patch
     assert set(patch["followups"][0]) >= {"key", "name", "email", "from_msgid", "via", "flagged"}
+
+
+# --- where b4 differs (docs/series.md, "Parity with b4"): our behaviour, pinned ------
+
+
+def test_robot_suggestion_pasted_commit_and_patch_reply_give_no_followups() -> None:
+    p = make("b1@x", "[PATCH] b: fix")
+    robot = make("b2@x", "Re: [PATCH] b: fix", sender="kernel test robot <lkp@intel.com>", parent="b1@x", minutes=60,
+                 body="Hi,\n\nkernel test robot noticed the following build warnings:\n\n"
+                 "If you fix the issue in a separate patch/commit (i.e. not just a new version of\n"
+                 "the same patch/commit), kindly add following tags\n"
+                 "| Reported-by: kernel test robot <lkp@intel.com>\n"
+                 "| Closes: https://lore.kernel.org/oe-kbuild-all/202401010000.abc-lkp@intel.com/\n")
+    applied = make("b3@x", "Re: [PATCH] b: fix", sender="Al Maint <al@kernel.test>", parent="b1@x", minutes=90,
+                   body="Applied, thanks:\n\n    commit 0123456789ab\n    Author: Ann Dev <ann@devs.test>\n\n"
+                   "        b: fix\n\n        Signed-off-by: Ann Dev <ann@devs.test>\n"
+                   "        Signed-off-by: Al Maint <al@kernel.test>\n")
+    fixup = make("b4@x", "Re: [PATCH] b: fix", sender="Wai Long <wl@corp.test>", parent="b1@x", minutes=120,
+                 body="How about this on top?\n\nSigned-off-by: Wai Long <wl@corp.test>\n---\n"
+                 "diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n")
+    (s,) = series_of([p, robot, applied, fixup])
+    assert s.patches[0].followups == ()
+    assert len(s.messages) == 4
+
+
+def test_no_backward_carry_from_a_later_revision() -> None:
+    v1 = make("k1@x", "[PATCH] k: keep", change="keep")
+    v2 = make("k2@x", "[PATCH v2] k: keep", minutes=60 * 24, change="keep")
+    ack = make("ka@x", "Re: [PATCH v2] k: keep", sender="Bob <bob@devs.test>", parent="k2@x", minutes=60 * 25,
+               body="Acked-by: Bob <bob@devs.test>\n")
+    found = {s.msgid: s for s in series_of([v1, v2, ack])}
+    assert found["k1@x"].patches[0].followups == ()
+    assert [f.via for f in found["k2@x"].patches[0].followups] == ["reply"]
+
+
+def test_comma_after_version_still_one_series() -> None:
+    cover = make("m0@x", "[PATCH v4 0/2] m: two", body="c\n")
+    parts = [make(f"m{i}@x", f"[PATCH v4,{i}/2] m: part {i}", parent="m0@x", minutes=i) for i in (1, 2)]
+    (s,) = series_of([cover] + parts)
+    assert s.version == 4 and [p.index for p in s.patches] == [1, 2] and s.complete
