@@ -30,10 +30,8 @@ import pygit2
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import clone_bundles, floor  # noqa: E402
+from bench_read import clone_bundles, floor, write_section  # noqa: E402
 
-MARK_BEGIN = "<!-- bench_parse: begin -->"
-MARK_END = "<!-- bench_parse: end -->"
 
 
 def timed(fn) -> tuple[int, float]:  # type: ignore[no-untyped-def]
@@ -109,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if prof:
         print(prof)
     if args.write:
-        target = Path(args.write)
-        doc = target.read_text()
-        before, _, rest = doc.partition(MARK_BEGIN)
-        _, _, after = rest.partition(MARK_END)
-        target.write_text(f"{before}{MARK_BEGIN}\n{text}{MARK_END}{after}")
+        write_section(Path(args.write), "bench_parse", text)
     return 0
 
 

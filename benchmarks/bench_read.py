@@ -28,8 +28,6 @@ import pygit2
 import patchtrack
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-MARK_BEGIN = "<!-- bench_read: begin -->"
-MARK_END = "<!-- bench_read: end -->"
 
 
 def floor(epoch_paths: list[str]) -> tuple[int, float]:
@@ -99,6 +97,18 @@ def table(rows: list[dict[str, float | int | str]]) -> str:
     return "\n".join(lines)
 
 
+def write_section(target: Path, name: str, text: str) -> None:
+    """Put ``text`` between the ``<!-- NAME: begin/end -->`` markers of ``target``
+    (appended at the end when the markers are not there yet)."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    doc = target.read_text() if target.exists() else ""
+    if begin not in doc:
+        doc += f"\n{begin}\n{end}\n"
+    before, _, rest = doc.partition(begin)
+    _, _, after = rest.partition(end)
+    target.write_text(f"{before}{begin}\n{text}{end}{after}")
+
+
 def clone_bundles(tmp: Path) -> list[str]:
     paths = []
     for bundle in sorted(CORPUS.glob("*.bundle")):
@@ -129,11 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     text = header + "\n" + table(rows) + "\n"
     print(text)
     if args.write:
-        target = Path(args.write)
-        doc = target.read_text() if target.exists() else f"{MARK_BEGIN}\n{MARK_END}\n"
-        before, _, rest = doc.partition(MARK_BEGIN)
-        _, _, after = rest.partition(MARK_END)
-        target.write_text(f"{before}{MARK_BEGIN}\n{text}{MARK_END}{after}")
+        write_section(Path(args.write), "bench_read", text)
     return 0
 
 

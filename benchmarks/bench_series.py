@@ -21,10 +21,8 @@ from pathlib import Path
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import clone_bundles  # noqa: E402
+from bench_read import clone_bundles, write_section  # noqa: E402
 
-MARK_BEGIN = "<!-- bench_series: begin -->"
-MARK_END = "<!-- bench_series: end -->"
 
 
 def measure(path: str, repeat: int) -> dict[str, object]:
@@ -77,13 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     if args.write:
-        target = Path(args.write)
-        doc = target.read_text()
-        if MARK_BEGIN not in doc:
-            doc += f"\n{MARK_BEGIN}\n{MARK_END}\n"
-        before, _, rest = doc.partition(MARK_BEGIN)
-        _, _, after = rest.partition(MARK_END)
-        target.write_text(f"{before}{MARK_BEGIN}\n{text}{MARK_END}{after}")
+        write_section(Path(args.write), "bench_series", text)
     return 0
 
 
