@@ -11,8 +11,9 @@ How mails become one series, in order:
 1. *Threading.* ``git send-email`` threads the patches under the cover letter
    (shallow) or each under the previous one (deep). From each patch we climb the reply
    tree while the parent is a patch mail of the same version, counter total and
-   sender, posted within :data:`THREADED_WINDOW`; the top of that climb is the series' anchor. A v2 posted in reply to v1
-   stops the climb (another version), so in-thread rerolls stay separate series.
+   sender, posted within :data:`THREADED_WINDOW`; the top of that climb is the
+   series' anchor. A v2 posted in reply to v1 stops the climb (another version), so
+   in-thread rerolls stay separate series.
 2. *Unthreaded patches.* Groups that are fragments — patches sent without
    threading, or a v2 whose patches all answer v1's cover — are merged when they
    have the same sender, version, RESEND flag and total, distinct counters, at most
