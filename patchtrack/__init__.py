@@ -26,6 +26,7 @@ from .assemble import assemble
 from .identity import Person, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
 from .message import Message, parse_message
+from .report import Report, build_report
 from .revisions import link_revisions
 from .series import Followup, Patch, RevisionLink, Series, group_series
 from .subject import Subject, parse_subject
@@ -50,6 +51,7 @@ __all__ = [
     "Person",
     "Position",
     "RawMessage",
+    "Report",
     "RevisionError",
     "RevisionLink",
     "Segment",
@@ -66,6 +68,7 @@ __all__ = [
     "assemble",
     "build_demo_inbox",
     "build_inbox",
+    "build_report",
     "diffstat",
     "group_series",
     "link_revisions",

@@ -91,6 +91,20 @@ def _parser() -> argparse.ArgumentParser:
     series.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
     series.set_defaults(run=_cmd_series)
 
+    report = sub.add_parser(
+        "report", help="the mailing list update report for a range",
+        description="The mailing list update for a range: top contributor domains and "
+        "contributors, the series posted with their status and review state, their "
+        "commit messages and diffstats.",
+    )
+    report.add_argument("inbox", metavar="INBOX", help="v2 inbox directory, epoch or v1 repository")
+    report.add_argument("range", metavar="RANGE", nargs="?", help="git range: A..B (default: all)")
+    report.add_argument("--since", metavar="DATE", help="arrived at or after DATE")
+    report.add_argument("--until", metavar="DATE", help="arrived at or before DATE")
+    report.add_argument("--top", type=int, default=15, metavar="N", help="rows in each ranking (default 15)")
+    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.set_defaults(run=_cmd_report)
+
     tips = sub.add_parser(
         "tips", help="print the archive's per-epoch tips (a cursor for --after-tips)",
         description="Print the current tip of every epoch as JSON; save it and pass it to "
@@ -190,6 +204,18 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
         for s in found:
             out.write(_series_text(s))
     print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    if args.top < 1:
+        raise _UsageError("--top must be at least 1")
+    report = open_inbox(args.inbox).report(args.range, since=args.since, until=args.until, top=args.top)
+    if args.format == "json":
+        json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(report.to_text())
     return 0
 
 

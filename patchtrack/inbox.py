@@ -27,6 +27,7 @@ from ._walk import RawMessage, Walk, WalkStats
 from .errors import InboxError, RevisionError
 from .assemble import assemble
 from .message import Message, parse_message
+from .report import Report, build_report
 from .series import Series
 
 __all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
@@ -169,12 +170,48 @@ class Inbox:
         after the range, replies, and earlier revisions all count. Ordered by first
         post. Bad revisions raise here, at the call.
         """
-        selected = self.walk(range, since=since, until=until, after=after)
+        inside = self._inside(range, since=since, until=until, after=after)
         everything = assemble(self.messages())
-        if range is None and since is None and until is None and after is None:
+        if inside is None:
             return list(everything)
-        inside = {raw.oid for raw in selected if not raw.deleted}
         return [s for s in everything if any(m.oid in inside for m in s.messages)]
+
+    def report(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        top: int = 15,
+    ) -> Report:
+        """The "mailing list update" for ``range``: contributor rankings over the
+        patch and cover-letter mails of the range, and the series posted in it, with
+        their status from the whole archive. See :mod:`patchtrack.report`."""
+        inside = self._inside(range, since=since, until=until, after=None)
+        messages = list(self.messages())
+        start, _, end = (range or "").partition("..")
+        return build_report(
+            self.name.split(".")[0],
+            [m for m in messages if inside is None or m.oid in inside],
+            assemble(messages),
+            start=start or since and str(since) or None,
+            end=end or until and str(until) or None,
+            top=top,
+        )
+
+    def _inside(
+        self,
+        range: str | None,
+        *,
+        since: DateLike | None,
+        until: DateLike | None,
+        after: Mapping[int | str, str] | None,
+    ) -> set[str] | None:
+        """The blob ids of the mails in a selection; ``None`` for the whole archive."""
+        selected = self.walk(range, since=since, until=until, after=after)
+        if range is None and since is None and until is None and after is None:
+            return None
+        return {raw.oid for raw in selected if not raw.deleted}
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""

@@ -116,6 +116,8 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
         (["tips", "/no/such/inbox"], "no such file or directory"),
         (["series", "/no/such/inbox"], "no such file or directory"),
         (["series", "{inbox}", "deadbeef00.."], "unknown revision"),
+        (["report", "{inbox}", "deadbeef00.."], "unknown revision"),
+        (["report", "{inbox}", "--top", "0"], "--top must be at least 1"),
     ],
 )
 def test_caller_errors_are_one_line_and_exit_2(capsys, argv, message, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,249 @@
+"""Series and messages of a range → the "mailing list update" report: the last stage.
+
+The layout follows the reports maintainers already read (a title, the top contributor
+domains and contributors, the patch list, the commit messages), and fixes what those
+get wrong: names are decoded, the patch list is never silently empty, and each
+series' status says what is true — ``New``, ``v5 revision`` of a series first seen on a
+date, ``Resend`` — with its review state, ``Fixes:``/``Cc: stable`` markers and a lore
+link per message.
+
+:func:`build_report` is pure: it takes the messages of the range and the series
+assembled from the whole archive. :meth:`patchtrack.Inbox.report` does the reading.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from .identity import Person
+from .message import Message
+from .series import Series, is_series_mail
+
+__all__ = ["Count", "Report", "build_report", "lore_link", "status_line"]
+
+COUNTED = "patch and cover-letter mails of the range (not replies), one per mail, by author (in-body From:, else From:)"
+
+
+@attrs.frozen
+class Count:
+    """One row of a ranking: a label (a domain, or ``Name <address>``) and its count."""
+
+    label: str
+    count: int
+
+
+@attrs.frozen
+class Report:
+    """The list update for a range: what was counted, the rankings and the series."""
+
+    list_name: str
+    start: str | None
+    end: str | None
+    counted: int
+    domains: tuple[Count, ...]
+    contributors: tuple[Count, ...]
+    series: tuple[Series, ...]
+    statuses: tuple[str, ...]
+    """One status line per series, in the order of ``series``."""
+
+    @property
+    def title(self) -> str:
+        span = f"from {self.start or 'the start'} to {self.end or 'the end'}"
+        return f"{self.list_name} mailing list update {span}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``docs/report.md``)."""
+        return {
+            "title": self.title,
+            "list": self.list_name,
+            "start": self.start,
+            "end": self.end,
+            "counted": COUNTED,
+            "counted_messages": self.counted,
+            "domains": [{"domain": c.label, "count": c.count} for c in self.domains],
+            "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
+            "series": [{"status": st, **s.to_dict()} for st, s in zip(self.statuses, self.series)],
+        }
+
+    def to_text(self) -> str:
+        """The plain-text report, in the reference layout."""
+        out = [f"From {self.start or 'the start'} to {self.end or 'the end'}", self.title, ""]
+        out += [f"Counted: {self.counted} {COUNTED}.", ""]
+        out += [f"Top {len(self.domains)} contributor email domains (by author)", ""]
+        out += [f"{c.count:>7} {c.label}" for c in self.domains] or ["     (no patch mail in this range)"]
+        out += ["", f"Top {len(self.contributors)} contributors (by author)", ""]
+        out += [f"{c.count:>7}  {c.label}" for c in self.contributors] or ["     (no patch mail in this range)"]
+        out += ["", "===== Patch list in this time period =====", ""]
+        if not self.series:
+            out.append("No patch or cover letter was posted in this range.")
+        for status, s in zip(self.statuses, self.series):
+            out.append(_list_line(status, s))
+        out += ["", "===== Patch commit messages =====", ""]
+        for status, s in zip(self.statuses, self.series):
+            out += _series_block(status, s, self.list_name)
+        return "\n".join(out).rstrip() + "\n"
+
+
+def lore_link(list_name: str, msgid: str) -> str:
+    """``https://lore.kernel.org/<list>/<msgid>/`` (the id URL-quoted where needed)."""
+    return f"https://lore.kernel.org/{list_name}/{msgid.replace('%', '%25').replace('/', '%2F')}/"
+
+
+def status_line(series: Series, by_id: dict[str, Series]) -> str:
+    """``New``, ``Resend``, or ``v5 revision of a series first seen on 2025-08-25``."""
+    if series.previous is None:
+        return "New"
+    if series.previous.version == series.version:
+        return "Resend"
+    first = series
+    seen = {series.id}
+    while first.previous is not None and first.previous.id in by_id and first.previous.id not in seen:
+        first = by_id[first.previous.id]
+        seen.add(first.id)
+    when = first.first_date.date().isoformat() if first.first_date else "an unknown date"
+    return f"v{series.version} revision of a series first seen on {when}"
+
+
+def _marker(s: Series) -> str:
+    words = ["RFC"] if s.rfc else []
+    words.append("PATCH")
+    if s.resend:
+        words.append("RESEND")
+    if not s.head.subject.version_inferred or s.version > 1:
+        words.append(f"v{s.version}")
+    if s.total > 1 or s.cover is not None:
+        words.append(f"0/{s.total}" if s.cover is not None else f"1/{s.total}")
+    return "[" + " ".join(words) + "]"
+
+
+def _person(p: Person | None) -> str:
+    if p is None:
+        return "unknown"
+    return f"{p.name} <{p.email}>" if p.name else f"<{p.email}>"
+
+
+def _changes(s: Series) -> tuple[int, int]:
+    stats = [p.diffstat for p in s.patches if p.diffstat is not None]
+    return sum(d.insertions for d in stats), sum(d.deletions for d in stats)
+
+
+def _review(s: Series) -> str:
+    people = sorted({f"{f.key.removesuffix('-by')} {f.person.name or f.person.email}"
+                     for p in s.patches for f in p.reviews if f.person is not None})
+    return "; ".join(people)
+
+
+def _list_line(status: str, s: Series) -> str:
+    plus, minus = _changes(s)
+    line = f"{status}: {_marker(s)} {s.title} — {_person(s.author)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
+    review = _review(s)
+    return line + (f" [{review}]" if review else "")
+
+
+def _graph(added: int, removed: int, width: int) -> str:
+    total = added + removed
+    if total <= width:
+        return "+" * added + "-" * removed
+    plus = round(added * width / total)
+    return "+" * plus + "-" * (width - plus)
+
+
+def _diffstat(message: Message) -> list[str]:
+    stat = message.diffstat
+    if stat is None:
+        return []
+    width = max((len(f.path) for f in stat.files), default=0)
+    lines = []
+    for f in stat.files:
+        changed = "Bin" if f.binary else f"{f.added + f.removed} {_graph(f.added, f.removed, 40)}"
+        lines.append(f" {f.path:<{width}} | {changed}".rstrip())
+    n = len(stat.files)
+    summary = f" {n} file{'s' if n != 1 else ''} changed"
+    if stat.insertions:
+        summary += f", {stat.insertions} insertion{'s' if stat.insertions != 1 else ''}(+)"
+    if stat.deletions:
+        summary += f", {stat.deletions} deletion{'s' if stat.deletions != 1 else ''}(-)"
+    return lines + [summary]
+
+
+def _markers(message: Message) -> list[str]:
+    found = [f"Fixes: {f.sha[:12]}" + (f' ("{f.title}")' if f.title else "") for f in message.fixes]
+    found += ["Cc: stable" + (f" # {r.spec}" if r.spec else "") for r in message.stable]
+    return found
+
+
+def _series_block(status: str, s: Series, list_name: str) -> list[str]:
+    out = [f"{status}:  {s.title}"]
+    mails = ([s.cover] if s.cover is not None else []) + [p.message for p in s.patches]
+    for m in mails:
+        out += [m.subject.raw, f"Author: {_person(m.author)}", f"Link: {lore_link(list_name, m.msgid)}"]
+        out += [f"Marker: {x}" for x in _markers(m)]
+        out.append("")
+        text = m.commit_message if m.kind == "patch" and m.commit_message else m.body
+        lines = (text or "").rstrip().splitlines()
+        out += lines[1:] if m.kind == "patch" and lines else lines  # a patch's first line is its subject
+        stat = _diffstat(m)
+        if stat:
+            out += ["---", *stat]
+        out.append("")
+    out += ["-" * 70, ""]
+    return out
+
+
+def _rank(labels: Iterable[str], top: int) -> tuple[Count, ...]:
+    counts = Counter(labels)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(Count(label, n) for label, n in ranked[:top])
+
+
+def build_report(
+    list_name: str,
+    messages: Sequence[Message],
+    series: Sequence[Series],
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    top: int = 15,
+) -> Report:
+    """The report over ``messages`` (the mails of the range), listing the ``series``
+    that have a patch or cover letter among them (``series`` are assembled from the
+    whole archive, so their revisions and status are known). The list's name is the
+    one most mails give in ``List-Id:``, else ``list_name``."""
+    lists = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
+    list_name = lists.most_common(1)[0][0] if lists else list_name
+    counted = [m for m in messages if is_series_mail(m)]
+    authors = [m.author or m.sender for m in counted]
+    people = [a for a in authors if a is not None]
+    names = _usual_names(people)
+    inside = {m.oid for m in counted}
+    listed = tuple(s for s in series if any(m.oid in inside for m in s.messages))
+    by_id = {s.id: s for s in series}
+    return Report(
+        list_name=list_name,
+        start=start,
+        end=end,
+        counted=len(counted),
+        domains=_rank((p.domain for p in people), top),
+        contributors=_rank((_label(p, names) for p in people), top),
+        series=listed,
+        statuses=tuple(status_line(s, by_id) for s in listed),
+    )
+
+
+def _usual_names(people: list[Person]) -> dict[str, str]:
+    """Each address's most frequent name, so a mail without a name (or with a
+    variant) still counts under the person's usual name."""
+    seen: dict[str, Counter[str]] = {}
+    for p in people:
+        if p.name:
+            seen.setdefault(p.email, Counter())[p.name] += 1
+    return {email: names.most_common(1)[0][0] for email, names in seen.items()}
+
+
+def _label(person: Person, names: dict[str, str]) -> str:
+    name = names.get(person.email, "")
+    return f"{name} <{person.email}>" if name else f"<{person.email}>"

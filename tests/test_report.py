@@ -1,0 +1,93 @@
+"""The mailing list update report: counts recomputed independently, status words,
+no encoded names, no silent empty section."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import Counter
+from email import message_from_bytes, policy
+from email.utils import getaddresses
+from pathlib import Path
+
+import pytest
+
+import patchtrack
+from conftest import git
+from patchtrack.cli import main
+
+PATCH_SUBJECT = re.compile(r"^\s*\[[^\]]*\b(?:PATCH|RFC)\b[^\]]*\]", re.IGNORECASE)
+
+
+def author_email(raw: bytes) -> str:
+    """The author as the report documents it — the in-body ``From:`` opening the body,
+    else the header ``From:`` — read with the standard library only."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    part = msg.get_body(preferencelist=("plain",))
+    body = part.get_content() if part is not None else ""
+    first = body.lstrip("\n").split("\n", 1)[0]
+    source = first[5:] if first.lower().startswith("from:") else str(msg.get("from", ""))
+    addresses = [a for _, a in getaddresses([source]) if "@" in a]
+    return addresses[0].lower() if addresses else ""
+
+
+def independent_counts(mails: list[bytes]) -> tuple[Counter[str], Counter[str]]:
+    """Domain and address counts over the patch/cover mails, with the standard
+    library only."""
+    domains: Counter[str] = Counter()
+    addresses: Counter[str] = Counter()
+    for raw in mails:
+        subject = str(message_from_bytes(raw, policy=policy.default).get("subject", ""))
+        if not PATCH_SUBJECT.match(subject):
+            continue
+        email = author_email(raw)
+        addresses[email] += 1
+        domains[email.rpartition("@")[2]] += 1
+    return domains, addresses
+
+
+def report_counts(report: patchtrack.Report) -> tuple[Counter[str], Counter[str]]:
+    domains = Counter({c.label: c.count for c in report.domains})
+    addresses = Counter({c.label.rpartition("<")[2].rstrip(">"): c.count for c in report.contributors})
+    return domains, addresses
+
+
+def test_demo_report(tmp_path: Path, mails: list[bytes]) -> None:
+    inbox = patchtrack.open_inbox(patchtrack.build_demo_inbox(tmp_path / "demo"))
+    report = inbox.report(top=100)
+    assert report_counts(report) == independent_counts(mails)
+    text = report.to_text()
+    assert "=?" not in text and "linux-gizmo mailing list update" in text
+    assert "v2 revision of a series first seen on 2026-03-02: [PATCH v2 0/3] gizmo: add bus clock support" in text
+    assert "Resend: [PATCH RESEND] gizmo: sysfs: use sysfs_emit() in show callbacks" in text
+    assert "Acked Ingrid Halvorsen" in text
+    assert "Link: https://lore.kernel.org/linux-gizmo/20260309-gizmo-clocks-v2-0-9e8d7c6b5a41@linux.acme-semi.com/" in text
+    assert " 2 files changed, 34 insertions(+), 1 deletion(-)" in text
+
+
+def test_empty_range_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = patchtrack.build_demo_inbox(tmp_path / "demo")
+    assert main(["report", str(path), "--since", "2030-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "No patch or cover letter was posted in this range." in out and "(no patch mail in this range)" in out
+    assert main(["report", str(path), "--format", "json", "--top", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["contributors"]) == 3 and data["series"] and data["series"][0]["status"]
+
+
+@pytest.mark.corpus
+def test_kvm_ppc_range_counts_and_series(corpus_clones: dict[str, Path]) -> None:
+    (repo,) = [p for name, p in corpus_clones.items() if name.startswith("kvm-ppc")]
+    commits = git("rev-list", "HEAD", cwd=repo).split()
+    start, end = commits[400][:9], commits[0][:9]
+    report = patchtrack.open_inbox(repo).report(f"{start}..{end}", top=1000)
+    blobs = [git("rev-parse", f"{c}:m", cwd=repo).strip() for c in commits[:400]]
+    mails = [subprocess.run(["git", "cat-file", "blob", b], cwd=repo, capture_output=True, check=True).stdout for b in blobs]
+    assert report_counts(report) == independent_counts(mails)
+    # the series listed are those with a patch or cover among these mails, each once
+    ids = {m["Message-ID"].strip().strip("<>") for m in (message_from_bytes(raw, policy=policy.default) for raw in mails) if m["Message-ID"]}
+    for s in report.series:
+        assert any(m.msgid in ids for m in ([s.cover] if s.cover else []) + [p.message for p in s.patches])
+    text = report.to_text()
+    assert report.series and "=?" not in text and text.count("===== ") == 2
