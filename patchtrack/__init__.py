@@ -23,7 +23,7 @@ from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
 from .errors import InboxError, PatchtrackError, RevisionError
 from .assemble import assemble
-from .identity import Person, parse_person, same_person
+from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
 from .message import Message, parse_message
 from .report import Report, build_report
@@ -38,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DateLike",
     "Diffstat",
+    "DomainMap",
     "Epoch",
     "FileChange",
     "Fixes",
@@ -45,6 +46,7 @@ __all__ = [
     "Inbox",
     "InboxError",
     "Link",
+    "Mailmap",
     "Message",
     "Patch",
     "PatchtrackError",
@@ -71,6 +73,7 @@ __all__ = [
     "build_report",
     "diffstat",
     "group_series",
+    "is_bot",
     "link_revisions",
     "open_inbox",
     "parse_message",

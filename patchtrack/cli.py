@@ -19,6 +19,7 @@ from ._walk import RawMessage, Walk
 from .builder import build_inbox
 from .demo import build_demo_inbox
 from .errors import PatchtrackError
+from .identity import DomainMap, Mailmap
 from .inbox import open_inbox
 from .message import parse_message
 from .series import Series
@@ -103,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--until", metavar="DATE", help="arrived at or before DATE")
     report.add_argument("--top", type=int, default=15, metavar="N", help="rows in each ranking (default 15)")
     report.add_argument("--format", choices=("text", "json"), default="text")
+    report.add_argument("--mailmap", metavar="FILE", help="merge identities with a git .mailmap file")
+    report.add_argument("--domain-map", metavar="FILE", help="domain → organisation, gitdm EmailMap format")
+    report.add_argument("--bots", action="store_true", help="count robots (test robot, syzbot…) in the rankings")
     report.set_defaults(run=_cmd_report)
 
     tips = sub.add_parser(
@@ -210,13 +214,29 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.top < 1:
         raise _UsageError("--top must be at least 1")
-    report = open_inbox(args.inbox).report(args.range, since=args.since, until=args.until, top=args.top)
+    report = open_inbox(args.inbox).report(
+        args.range,
+        since=args.since,
+        until=args.until,
+        top=args.top,
+        mailmap=Mailmap.parse(_read(args.mailmap)) if args.mailmap else None,
+        domain_map=DomainMap.parse(_read(args.domain_map)) if args.domain_map else None,
+        include_bots=args.bots,
+    )
     if args.format == "json":
         json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
         out.write("\n")
     else:
         out.write(report.to_text())
     return 0
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise _UsageError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def _series_text(s: Series) -> str:

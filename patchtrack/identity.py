@@ -14,7 +14,10 @@ from email.utils import getaddresses
 
 import attrs
 
-__all__ = ["Person", "parse_person", "parse_people", "decode_words", "same_person"]
+__all__ = [
+    "DomainMap", "Mailmap", "PERSONAL_DOMAINS", "Person", "decode_words", "is_bot", "parse_people",
+    "parse_person", "same_person",
+]
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?[^?\s]+\?[bBqQ]\?)")  # RFC 2047: ignored
@@ -164,3 +167,111 @@ def same_person(a: Person, b: Person) -> bool:
             return True
     key_a = _name_key(a.name)
     return bool(key_a) and key_a == _name_key(b.name)
+
+
+# --- who is who: mailmap, organisations, bots ----------------------------------------
+
+_MAILMAP_ENTRY = re.compile(r"^\s*(?P<name1>[^<#]*?)\s*<(?P<email1>[^>]*)>\s*(?:(?P<name2>[^<#]*?)\s*<(?P<email2>[^>]*)>)?\s*(?:#.*)?$")
+
+
+@attrs.frozen
+class Mailmap:
+    """git's ``.mailmap`` (``gitmailmap(5)``): maps the names and addresses people
+    wrote to one canonical identity. Entries keyed by (address) or (name, address) of
+    the mail, as git matches them: case-insensitively, the name-qualified entry first."""
+
+    by_email: dict[str, tuple[str | None, str | None]] = attrs.field(factory=dict)
+    by_name_email: dict[tuple[str, str], tuple[str | None, str | None]] = attrs.field(factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Mailmap:
+        """Read mailmap text; lines that are no entry (comments, blanks) are skipped."""
+        mailmap = cls()
+        for line in text.splitlines():
+            m = _MAILMAP_ENTRY.match(line)
+            if m is None or not line.strip() or line.lstrip().startswith("#"):
+                continue
+            name1, email1 = m["name1"] or None, m["email1"].strip() or None
+            if m["email2"] is None:  # "Proper Name <commit@email>" or "<proper@email> <commit@email>"
+                if email1:
+                    mailmap.by_email[email1.lower()] = (name1, None)
+                continue
+            commit_email = m["email2"].strip().lower()
+            proper = (name1, email1.lower() if email1 else None)
+            if m["name2"]:
+                mailmap.by_name_email[(m["name2"].strip().casefold(), commit_email)] = proper
+            else:
+                mailmap.by_email[commit_email] = proper
+        return mailmap
+
+    def map(self, person: Person) -> Person:
+        """The canonical identity of ``person`` (itself when no entry matches)."""
+        found = self.by_name_email.get((person.name.casefold(), person.email)) or self.by_email.get(person.email)
+        if found is None:
+            return person
+        name, email = found
+        return Person(name or person.name, email or person.email)
+
+
+_EMAILMAP_LINE = re.compile(r"^\s*(?P<pattern>[^\s#]+)\s+(?P<org>[^#<]+?)\s*(?:<\s*(?P<until>\d{4}-\d{2}-\d{2}))?\s*(?:#.*)?$")
+
+PERSONAL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com",
+    "me.com", "protonmail.com", "proton.me", "pm.me", "gmx.de", "gmx.net", "gmx.com", "web.de", "posteo.net",
+    "posteo.de", "mailbox.org", "fastmail.com", "fastmail.fm", "yandex.ru", "mail.ru", "qq.com", "163.com",
+    "126.com", "foxmail.com", "naver.com", "aol.com", "zoho.com", "tutanota.com", "disroot.org", "riseup.net",
+})
+"""Free-mail domains: an address there says nothing about an employer."""
+
+
+@attrs.frozen
+class DomainMap:
+    """gitdm's ``EmailMap``: address or domain → organisation, by suffix
+    (``linux.intel.com`` matches ``intel.com``), with an optional end date
+    (``ibm.com  IBM < 2020-01-01``: the later entry for the same domain takes over)."""
+
+    entries: tuple[tuple[str, str, str | None], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> DomainMap:
+        found = []
+        for line in text.splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            m = _EMAILMAP_LINE.match(line)
+            if m:
+                found.append((m["pattern"].lower(), m["org"].strip(), m["until"]))
+        return cls(tuple(found))
+
+    def organisation(self, email: str, day: str | None = None) -> str | None:
+        """The organisation for an address on ``day`` (``YYYY-MM-DD``; None: today's
+        entry), the longest matching pattern winning; ``None`` when nothing matches."""
+        email = email.lower()
+        domain = email.rpartition("@")[2]
+        best: tuple[int, str] | None = None
+        for pattern, org, until in self.entries:
+            if "@" in pattern:
+                hit = email == pattern
+            else:
+                hit = domain == pattern or domain.endswith("." + pattern)
+            if not hit or (until is not None and (day is None or day >= until)):
+                continue
+            if best is None or len(pattern) > best[0]:
+                best = (len(pattern), org)
+        return best[1] if best else None
+
+
+_BOT_ADDRESS = re.compile(
+    r"^(?:lkp@intel\.com|syzbot\+?[^@]*@syzkaller\.appspotmail\.com|patchwork-bot\+[^@]*@kernel\.org"
+    r"|noreply@[^@]+|no-reply@[^@]+|.*-bot@[^@]+|bot@[^@]+)$"
+)
+_BOT_NAME = re.compile(r"\b(?:test robot|bot|syzbot|patchwork|kernelci)\b", re.IGNORECASE)
+
+
+def is_bot(person: Person) -> bool:
+    """A mail robot: the kernel test robot, syzbot, patchwork-bot, CI systems.
+    (b4's relay address ``devnull+…@kernel.org`` is a sender, never an author: the
+    relayed mail carries the real author.)"""
+    if person.email.startswith("devnull+"):
+        return False
+    return bool(_BOT_ADDRESS.match(person.email)) or bool(_BOT_NAME.search(person.name))

@@ -26,6 +26,7 @@ from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
 from ._walk import RawMessage, Walk, WalkStats
 from .errors import InboxError, RevisionError
 from .assemble import assemble
+from .identity import DomainMap, Mailmap
 from .message import Message, parse_message
 from .report import Report, build_report
 from .series import Series
@@ -183,6 +184,9 @@ class Inbox:
         since: DateLike | None = None,
         until: DateLike | None = None,
         top: int = 15,
+        mailmap: Mailmap | None = None,
+        domain_map: DomainMap | None = None,
+        include_bots: bool = False,
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
@@ -197,6 +201,9 @@ class Inbox:
             start=start or since and str(since) or None,
             end=end or until and str(until) or None,
             top=top,
+            mailmap=mailmap,
+            domain_map=domain_map,
+            include_bots=include_bots,
         )
 
     def _inside(

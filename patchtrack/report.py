@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .identity import Person
+from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
 from .message import Message
 from .series import Series, is_series_mail
 
@@ -49,6 +49,8 @@ class Report:
     series: tuple[Series, ...]
     statuses: tuple[str, ...]
     """One status line per series, in the order of ``series``."""
+    bots: tuple[Count, ...] = ()
+    """Robots among the authors, kept out of the rankings (unless asked in)."""
 
     @property
     def title(self) -> str:
@@ -66,6 +68,7 @@ class Report:
             "counted_messages": self.counted,
             "domains": [{"domain": c.label, "count": c.count} for c in self.domains],
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
+            "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
             "series": [{"status": st, **s.to_dict()} for st, s in zip(self.statuses, self.series)],
         }
 
@@ -77,6 +80,9 @@ class Report:
         out += [f"{c.count:>7} {c.label}" for c in self.domains] or ["     (no patch mail in this range)"]
         out += ["", f"Top {len(self.contributors)} contributors (by author)", ""]
         out += [f"{c.count:>7}  {c.label}" for c in self.contributors] or ["     (no patch mail in this range)"]
+        if self.bots:
+            out += ["", "Bots (kept out of the rankings above)", ""]
+            out += [f"{c.count:>7}  {c.label}" for c in self.bots]
         out += ["", "===== Patch list in this time period =====", ""]
         if not self.series:
             out.append("No patch or cover letter was posted in this range.")
@@ -208,17 +214,27 @@ def build_report(
     start: str | None = None,
     end: str | None = None,
     top: int = 15,
+    mailmap: Mailmap | None = None,
+    domain_map: DomainMap | None = None,
+    include_bots: bool = False,
 ) -> Report:
     """The report over ``messages`` (the mails of the range), listing the ``series``
     that have a patch or cover letter among them (``series`` are assembled from the
     whole archive, so their revisions and status are known). The list's name is the
-    one most mails give in ``List-Id:``, else ``list_name``."""
+    one most mails give in ``List-Id:``, else ``list_name``.
+
+    ``mailmap`` merges one person's addresses; ``domain_map`` names organisations
+    (free-mail domains are shown as personal); robots are listed apart unless
+    ``include_bots``."""
     lists = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
     list_name = lists.most_common(1)[0][0] if lists else list_name
     counted = [m for m in messages if is_series_mail(m)]
-    authors = [m.author or m.sender for m in counted]
-    people = [a for a in authors if a is not None]
-    names = _usual_names(people)
+    authors = [(m.author or m.sender, m) for m in counted]
+    people = [(mailmap.map(a) if mailmap else a, m) for a, m in authors if a is not None]
+    bots = [p for p, _ in people if is_bot(p)]
+    if not include_bots:
+        people = [(p, m) for p, m in people if not is_bot(p)]
+    names = _usual_names([p for p, _ in people] + bots)
     inside = {m.oid for m in counted}
     listed = tuple(s for s in series if any(m.oid in inside for m in s.messages))
     by_id = {s.id: s for s in series}
@@ -227,8 +243,9 @@ def build_report(
         start=start,
         end=end,
         counted=len(counted),
-        domains=_rank((p.domain for p in people), top),
-        contributors=_rank((_label(p, names) for p in people), top),
+        domains=_rank((_domain(p, m, domain_map) for p, m in people), top),
+        contributors=_rank((_label(p, names) for p, _ in people), top),
+        bots=_rank((_label(p, names) for p in bots), top) if not include_bots else (),
         series=listed,
         statuses=tuple(status_line(s, by_id) for s in listed),
     )
@@ -242,6 +259,17 @@ def _usual_names(people: list[Person]) -> dict[str, str]:
         if p.name:
             seen.setdefault(p.email, Counter())[p.name] += 1
     return {email: names.most_common(1)[0][0] for email, names in seen.items()}
+
+
+def _domain(person: Person, message: Message, domain_map: DomainMap | None) -> str:
+    """The domain, or with a map its organisation on the mail's date; free-mail
+    domains say so."""
+    if domain_map is not None:
+        day = message.date.date().isoformat() if message.date else None
+        org = domain_map.organisation(person.email, day)
+        if org:
+            return org
+    return f"{person.domain} (personal)" if person.domain in PERSONAL_DOMAINS else person.domain
 
 
 def _label(person: Person, names: dict[str, str]) -> str:

@@ -84,3 +84,36 @@ def test_address_lists_agree_with_the_standard_library(corpus_repo: Path) -> Non
 def test_same_person(a: tuple[str, str], b: tuple[str, str], same: bool) -> None:
     assert same_person(Person(*a), Person(*b)) is same
     assert same_person(Person(*b), Person(*a)) is same
+
+
+def test_mailmap_forms() -> None:
+    from patchtrack.identity import Mailmap
+
+    mm = Mailmap.parse(
+        "# comment\n"
+        "Jane Doe <jane@new.org> <jane@old.org>\n"
+        "Jane Doe <jane@new.org> jdoe <JDoe@Laptop.local>\n"
+        "<canon@x.org> <alias@x.org>\n"
+        "Proper Name <just@name.org>\n"
+        "not an entry\n"
+    )
+    assert mm.map(Person("J", "jane@old.org")) == Person("Jane Doe", "jane@new.org")
+    assert mm.map(Person("JDOE", "jdoe@laptop.local")) == Person("Jane Doe", "jane@new.org")
+    assert mm.map(Person("Other", "jdoe@laptop.local")) == Person("Other", "jdoe@laptop.local")
+    assert mm.map(Person("Zed", "alias@x.org")) == Person("Zed", "canon@x.org")
+    assert mm.map(Person("pn", "just@name.org")) == Person("Proper Name", "just@name.org")
+
+
+def test_domain_map_suffix_dates_and_bots() -> None:
+    from patchtrack.identity import DomainMap, is_bot
+
+    dm = DomainMap.parse("intel.com Intel\nlinux.ibm.com IBM Linux < 2020-01-01\nibm.com IBM\nsomeone@gmail.com Acme  # hired\n")
+    assert dm.organisation("a@linux.intel.com") == "Intel"
+    assert dm.organisation("b@linux.ibm.com", "2019-05-01") == "IBM Linux"
+    assert dm.organisation("b@linux.ibm.com", "2021-05-01") == "IBM"
+    assert dm.organisation("someone@gmail.com") == "Acme" and dm.organisation("x@notintel.com") is None
+    assert is_bot(Person("kernel test robot", "lkp@intel.com"))
+    assert is_bot(Person("syzbot", "syzbot+1234@syzkaller.appspotmail.com"))
+    assert is_bot(Person("patchwork-bot+netdevbpf", "patchwork-bot+netdevbpf@kernel.org"))
+    assert not is_bot(Person("Jane", "jane@x.org"))
+    assert not is_bot(Person("B4 Relay", "devnull+jane.x.org@kernel.org"))

@@ -48,14 +48,14 @@ def independent_counts(mails: list[bytes]) -> tuple[Counter[str], Counter[str]]:
 
 
 def report_counts(report: patchtrack.Report) -> tuple[Counter[str], Counter[str]]:
-    domains = Counter({c.label: c.count for c in report.domains})
+    domains = Counter({c.label.removesuffix(" (personal)"): c.count for c in report.domains})
     addresses = Counter({c.label.rpartition("<")[2].rstrip(">"): c.count for c in report.contributors})
     return domains, addresses
 
 
 def test_demo_report(tmp_path: Path, mails: list[bytes]) -> None:
     inbox = patchtrack.open_inbox(patchtrack.build_demo_inbox(tmp_path / "demo"))
-    report = inbox.report(top=100)
+    report = inbox.report(top=100, include_bots=True)
     assert report_counts(report) == independent_counts(mails)
     text = report.to_text()
     assert "=?" not in text and "linux-gizmo mailing list update" in text
@@ -81,7 +81,7 @@ def test_kvm_ppc_range_counts_and_series(corpus_clones: dict[str, Path]) -> None
     (repo,) = [p for name, p in corpus_clones.items() if name.startswith("kvm-ppc")]
     commits = git("rev-list", "HEAD", cwd=repo).split()
     start, end = commits[400][:9], commits[0][:9]
-    report = patchtrack.open_inbox(repo).report(f"{start}..{end}", top=1000)
+    report = patchtrack.open_inbox(repo).report(f"{start}..{end}", top=1000, include_bots=True)
     blobs = [git("rev-parse", f"{c}:m", cwd=repo).strip() for c in commits[:400]]
     mails = [subprocess.run(["git", "cat-file", "blob", b], cwd=repo, capture_output=True, check=True).stdout for b in blobs]
     assert report_counts(report) == independent_counts(mails)
@@ -91,3 +91,35 @@ def test_kvm_ppc_range_counts_and_series(corpus_clones: dict[str, Path]) -> None
         assert any(m.msgid in ids for m in ([s.cover] if s.cover else []) + [p.message for p in s.patches])
     text = report.to_text()
     assert report.series and "=?" not in text and text.count("===== ") == 2
+
+
+def _mail(msgid: str, sender: str, subject: str, day: int) -> patchtrack.Message:
+    raw = (
+        f"From: {sender}\nSubject: {subject}\nDate: Mon, {day:02d} Mar 2026 10:00:00 +0000\n"
+        f"Message-ID: <{msgid}>\n\nx\n---\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-{msgid}\n+y\n"
+    )
+    return patchtrack.parse_message(raw.encode())
+
+
+def test_mailmap_organisations_and_bots() -> None:
+    mails = [
+        _mail("a1@x", "Jane Doe <jane@old.example.net>", "[PATCH] a: one", 2),
+        _mail("a2@x", "Jane Doe <jane@linux.corp.test>", "[PATCH] a: two", 3),
+        _mail("a3@x", "J. Doe <jdoe@gmail.com>", "[PATCH] a: three", 4),
+        _mail("b1@x", "Ravi <ravi@gmail.com>", "[PATCH] b: one", 5),
+        _mail("c1@x", "kernel test robot <lkp@intel.com>", "[PATCH] c: robot fix", 6),
+    ]
+    mailmap = patchtrack.Mailmap.parse(
+        "Jane Doe <jane@linux.corp.test> <jane@old.example.net>\nJane Doe <jane@linux.corp.test> J. Doe <jdoe@gmail.com>\n"
+    )
+    orgs = patchtrack.DomainMap.parse("corp.test  Corp Inc.\nold.example.net  Old Ltd  < 2026-01-01\n")
+    report = patchtrack.build_report("t", mails, patchtrack.assemble(mails), mailmap=mailmap, domain_map=orgs)
+    assert [(c.label, c.count) for c in report.contributors] == [
+        ("Jane Doe <jane@linux.corp.test>", 3),
+        ("Ravi <ravi@gmail.com>", 1),
+    ]
+    assert [(c.label, c.count) for c in report.domains] == [("Corp Inc.", 3), ("gmail.com (personal)", 1)]
+    assert [(c.label, c.count) for c in report.bots] == [("kernel test robot <lkp@intel.com>", 1)]
+    assert "Bots (kept out of the rankings above)" in report.to_text()
+    with_bots = patchtrack.build_report("t", mails, patchtrack.assemble(mails), include_bots=True)
+    assert with_bots.bots == () and any("lkp@intel.com" in c.label for c in with_bots.contributors)
