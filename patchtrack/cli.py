@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--since", metavar="DATE", help="arrived at or after DATE")
     report.add_argument("--until", metavar="DATE", help="arrived at or before DATE")
     report.add_argument("--top", type=int, default=15, metavar="N", help="rows in each ranking (default 15)")
-    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     report.add_argument("--mailmap", metavar="FILE", help="merge identities with a git .mailmap file")
     report.add_argument("--domain-map", metavar="FILE", help="domain → organisation, gitdm EmailMap format")
     report.add_argument("--bots", action="store_true", help="count robots (test robot, syzbot…) in the rankings")
@@ -226,6 +226,10 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
         out.write("\n")
+    elif args.format == "markdown":
+        out.write(report.to_markdown())
+    elif args.format == "html":
+        out.write(report.to_html())
     else:
         out.write(report.to_text())
     return 0

@@ -187,6 +187,7 @@ class Inbox:
         mailmap: Mailmap | None = None,
         domain_map: DomainMap | None = None,
         include_bots: bool = False,
+        merge_names: bool = True,
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
@@ -204,6 +205,7 @@ class Inbox:
             mailmap=mailmap,
             domain_map=domain_map,
             include_bots=include_bots,
+            merge_names=merge_names,
         )
 
     def _inside(

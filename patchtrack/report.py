@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import timezone
 from typing import Any
 
 import attrs
 
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
+from ._report_html import to_html, to_markdown
 from .message import Message
 from .series import Series, is_series_mail
 
-__all__ = ["Count", "Report", "build_report", "lore_link", "status_line"]
+__all__ = ["Count", "Report", "build_report", "lore_link", "series_lines", "status_line"]
 
 COUNTED = "patch and cover-letter mails of the range (not replies), one per mail, by author (in-body From:, else From:)"
 
@@ -51,6 +53,8 @@ class Report:
     """One status line per series, in the order of ``series``."""
     bots: tuple[Count, ...] = ()
     """Robots among the authors, kept out of the rankings (unless asked in)."""
+    per_day: tuple[tuple[str, int], ...] = ()
+    """Every mail of the range (replies too) by day (UTC), for the HTML chart."""
 
     @property
     def title(self) -> str:
@@ -86,12 +90,31 @@ class Report:
         out += ["", "===== Patch list in this time period =====", ""]
         if not self.series:
             out.append("No patch or cover letter was posted in this range.")
-        for status, s in zip(self.statuses, self.series):
-            out.append(_list_line(status, s))
+        out += series_lines(self)
         out += ["", "===== Patch commit messages =====", ""]
-        for status, s in zip(self.statuses, self.series):
-            out += _series_block(status, s, self.list_name)
+        for block in self.blocks():
+            out += [*block, "-" * 70, ""]
         return "\n".join(out).rstrip() + "\n"
+
+    def to_markdown(self) -> str:
+        """The report as GitHub-flavoured Markdown."""
+        return to_markdown(self)
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page with its charts."""
+        return to_html(self)
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return to_html(self)
+
+    def blocks(self) -> list[list[str]]:
+        """Per series, the lines of its commit-message section."""
+        return [_series_block(status, s, self.list_name) for status, s in zip(self.statuses, self.series)]
+
+
+def series_lines(report: Report) -> list[str]:
+    """One patch-list line per series: status, marker, title, author, size, reviews."""
+    return [_list_line(status, s) for status, s in zip(report.statuses, report.series)]
 
 
 def lore_link(list_name: str, msgid: str) -> str:
@@ -196,7 +219,6 @@ def _series_block(status: str, s: Series, list_name: str) -> list[str]:
         if stat:
             out += ["---", *stat]
         out.append("")
-    out += ["-" * 70, ""]
     return out
 
 
@@ -217,20 +239,23 @@ def build_report(
     mailmap: Mailmap | None = None,
     domain_map: DomainMap | None = None,
     include_bots: bool = False,
+    merge_names: bool = True,
 ) -> Report:
     """The report over ``messages`` (the mails of the range), listing the ``series``
     that have a patch or cover letter among them (``series`` are assembled from the
     whole archive, so their revisions and status are known). The list's name is the
     one most mails give in ``List-Id:``, else ``list_name``.
 
-    ``mailmap`` merges one person's addresses; ``domain_map`` names organisations
-    (free-mail domains are shown as personal); robots are listed apart unless
-    ``include_bots``."""
+    ``mailmap`` merges one person's addresses, and so (unless ``merge_names`` is
+    off) does the same full name; ``domain_map`` names organisations (free-mail
+    domains are shown as personal); robots are listed apart unless ``include_bots``."""
     lists = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
     list_name = lists.most_common(1)[0][0] if lists else list_name
     counted = [m for m in messages if is_series_mail(m)]
     authors = [(m.author or m.sender, m) for m in counted]
     people = [(mailmap.map(a) if mailmap else a, m) for a, m in authors if a is not None]
+    if merge_names:
+        people = _merge_by_name(people)
     bots = [p for p, _ in people if is_bot(p)]
     if not include_bots:
         people = [(p, m) for p, m in people if not is_bot(p)]
@@ -246,9 +271,21 @@ def build_report(
         domains=_rank((_domain(p, m, domain_map) for p, m in people), top),
         contributors=_rank((_label(p, names) for p, _ in people), top),
         bots=_rank((_label(p, names) for p in bots), top) if not include_bots else (),
+        per_day=tuple(sorted(Counter(m.date.astimezone(timezone.utc).date().isoformat() for m in messages if m.date).items())),
         series=listed,
         statuses=tuple(status_line(s, by_id) for s in listed),
     )
+
+
+def _merge_by_name(people: list[tuple[Person, Message]]) -> list[tuple[Person, Message]]:
+    """One line per person: addresses used under the same full name (two words or
+    more, case aside) count under that name's most used address."""
+    used: dict[str, Counter[str]] = {}
+    for p, _ in people:
+        if len(p.name.split()) >= 2:
+            used.setdefault(p.name.casefold(), Counter())[p.email] += 1
+    main = {name: emails.most_common(1)[0][0] for name, emails in used.items()}
+    return [(Person(p.name, main.get(p.name.casefold(), p.email)), m) for p, m in people]
 
 
 def _usual_names(people: list[Person]) -> dict[str, str]:

@@ -55,7 +55,7 @@ def report_counts(report: patchtrack.Report) -> tuple[Counter[str], Counter[str]
 
 def test_demo_report(tmp_path: Path, mails: list[bytes]) -> None:
     inbox = patchtrack.open_inbox(patchtrack.build_demo_inbox(tmp_path / "demo"))
-    report = inbox.report(top=100, include_bots=True)
+    report = inbox.report(top=100, include_bots=True, merge_names=False)
     assert report_counts(report) == independent_counts(mails)
     text = report.to_text()
     assert "=?" not in text and "linux-gizmo mailing list update" in text
@@ -81,7 +81,7 @@ def test_kvm_ppc_range_counts_and_series(corpus_clones: dict[str, Path]) -> None
     (repo,) = [p for name, p in corpus_clones.items() if name.startswith("kvm-ppc")]
     commits = git("rev-list", "HEAD", cwd=repo).split()
     start, end = commits[400][:9], commits[0][:9]
-    report = patchtrack.open_inbox(repo).report(f"{start}..{end}", top=1000, include_bots=True)
+    report = patchtrack.open_inbox(repo).report(f"{start}..{end}", top=1000, include_bots=True, merge_names=False)
     blobs = [git("rev-parse", f"{c}:m", cwd=repo).strip() for c in commits[:400]]
     mails = [subprocess.run(["git", "cat-file", "blob", b], cwd=repo, capture_output=True, check=True).stdout for b in blobs]
     assert report_counts(report) == independent_counts(mails)
@@ -123,3 +123,25 @@ def test_mailmap_organisations_and_bots() -> None:
     assert "Bots (kept out of the rankings above)" in report.to_text()
     with_bots = patchtrack.build_report("t", mails, patchtrack.assemble(mails), include_bots=True)
     assert with_bots.bots == () and any("lkp@intel.com" in c.label for c in with_bots.contributors)
+
+
+def test_one_line_per_person_and_renderings(tmp_path: Path) -> None:
+    mails = [
+        _mail("k1@x", "Kautuk Consul <kconsul@linux.ibm.com>", "[PATCH] k: one", 2),
+        _mail("k2@x", "Kautuk Consul <kconsul@linux.ibm.com>", "[PATCH] k: two", 3),
+        _mail("k3@x", "Kautuk Consul <kconsul@linux.vnet.ibm.com>", "[PATCH] k: three", 4),
+        _mail("r1@x", "René <r&d@lab.test>", "[PATCH] r: <script>", 4),
+    ]
+    report = patchtrack.build_report("lab", mails, patchtrack.assemble(mails))
+    assert [(c.label, c.count) for c in report.contributors] == [
+        ("Kautuk Consul <kconsul@linux.ibm.com>", 3),
+        ("René <r&d@lab.test>", 1),
+    ]
+    assert report.per_day == (("2026-03-02", 1), ("2026-03-03", 1), ("2026-03-04", 2))
+    html = report.to_html()
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "&lt;script&gt;" in html
+    assert html.count('class="day"') == 3 and html.count('class="bar"') == len(report.domains)
+    assert report._repr_html_() == html
+    md = report.to_markdown()
+    assert "| 3 | Kautuk Consul <kconsul@linux.ibm.com> |" in md and "## Patch list in this time period" in md
+    assert md.count("```") == 2 * len(report.series)
