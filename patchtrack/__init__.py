@@ -21,8 +21,9 @@ from ._walk import RawMessage, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
-from .errors import InboxError, PatchtrackError, RevisionError
 from .assemble import assemble
+from .errors import InboxError, PatchtrackError, RevisionError
+from .export import rows, to_pandas
 from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
 from .message import Message, parse_message
@@ -82,5 +83,7 @@ __all__ = [
     "parse_trailers",
     "patch_id",
     "same_person",
+    "rows",
     "thread",
+    "to_pandas",
 ]

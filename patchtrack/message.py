@@ -110,6 +110,11 @@ class Message:
         """``Link:``/``Closes:`` trailers, with the message-id of lore/msgid links."""
         return links_of(self.trailers)
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from .export import message_html
+
+        return message_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields with the documented names (``docs/message.md``)."""
         stat = self.diffstat

@@ -238,6 +238,11 @@ class Series:
         """This series as the target of a revision link."""
         return RevisionLink(self.id, self.version, self.msgid, self.first_date)
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from .export import series_html
+
+        return series_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields with the documented names (``docs/series.md``)."""
         return {
