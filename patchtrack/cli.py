@@ -7,11 +7,12 @@ reversed range), reported as one line on stderr; 1 a real failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import __version__
@@ -20,7 +21,7 @@ from .builder import build_inbox
 from .demo import build_demo_inbox
 from .errors import PatchtrackError
 from .identity import DomainMap, Mailmap
-from .inbox import open_inbox
+from .inbox import Inbox, open_inbox
 from .message import parse_message
 from .series import Series
 
@@ -197,7 +198,8 @@ def _demo(path: str, fmt: str, out: TextIO) -> int:
 
 def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     inbox = open_inbox(args.inbox)
-    found = inbox.series(args.range, since=args.since, until=args.until, after=_after(args))
+    with _progress(inbox) as tick:
+        found = inbox.series(args.range, since=args.since, until=args.until, after=_after(args), progress=tick)
     if args.format == "json":
         json.dump([s.to_dict() for s in found], out, indent=1, ensure_ascii=False)
         out.write("\n")
@@ -214,15 +216,18 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     if args.top < 1:
         raise _UsageError("--top must be at least 1")
-    report = open_inbox(args.inbox).report(
-        args.range,
-        since=args.since,
-        until=args.until,
-        top=args.top,
-        mailmap=Mailmap.parse(_read(args.mailmap)) if args.mailmap else None,
-        domain_map=DomainMap.parse(_read(args.domain_map)) if args.domain_map else None,
-        include_bots=args.bots,
-    )
+    inbox = open_inbox(args.inbox)
+    with _progress(inbox) as tick:
+        report = inbox.report(
+            args.range,
+            since=args.since,
+            until=args.until,
+            top=args.top,
+            mailmap=Mailmap.parse(_read(args.mailmap)) if args.mailmap else None,
+            domain_map=DomainMap.parse(_read(args.domain_map)) if args.domain_map else None,
+            include_bots=args.bots,
+            progress=tick,
+        )
     if args.format == "json":
         json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
         out.write("\n")
@@ -233,6 +238,25 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(report.to_text())
     return 0
+
+
+@contextlib.contextmanager
+def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr while the archive is parsed — only on a
+    terminal, and only when rich is installed (the ``rich`` extra)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+    except ImportError:
+        yield None
+        return
+    total = sum(1 for _ in inbox.walk())  # reading is ~7x faster than parsing
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("parsing", total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _read(path: str) -> str:

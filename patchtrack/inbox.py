@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -163,16 +163,18 @@ class Inbox:
         since: DateLike | None = None,
         until: DateLike | None = None,
         after: Mapping[int | str, str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[Series]:
         """The patch series with mail in ``range`` (same arguments as :meth:`walk`).
 
         A series is reported when any of its mails — cover, patches, replies — is in
         the range, but it is assembled from the whole archive: patches that arrived
         after the range, replies, and earlier revisions all count. Ordered by first
-        post. Bad revisions raise here, at the call.
+        post. Bad revisions raise here, at the call. ``progress`` is called with the
+        number of mails parsed so far, every 500 mails (for a progress bar).
         """
         inside = self._inside(range, since=since, until=until, after=after)
-        everything = assemble(self.messages())
+        everything = assemble(self._all_messages(progress))
         if inside is None:
             return list(everything)
         return [s for s in everything if any(m.oid in inside for m in s.messages)]
@@ -188,12 +190,13 @@ class Inbox:
         domain_map: DomainMap | None = None,
         include_bots: bool = False,
         merge_names: bool = True,
+        progress: Callable[[int], None] | None = None,
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
         their status from the whole archive. See :mod:`patchtrack.report`."""
         inside = self._inside(range, since=since, until=until, after=None)
-        messages = list(self.messages())
+        messages = self._all_messages(progress)
         start, _, end = (range or "").partition("..")
         return build_report(
             self.name.split(".")[0],
@@ -207,6 +210,17 @@ class Inbox:
             include_bots=include_bots,
             merge_names=merge_names,
         )
+
+    def _all_messages(self, progress: Callable[[int], None] | None) -> list[Message]:
+        """Every message of the archive, parsed, reporting progress as it goes."""
+        found: list[Message] = []
+        for message in self.messages():
+            found.append(message)
+            if progress is not None and len(found) % 500 == 0:
+                progress(len(found))
+        if progress is not None:
+            progress(len(found))
+        return found
 
     def _inside(
         self,

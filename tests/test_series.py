@@ -69,7 +69,9 @@ def test_demo_revisions(demo: dict[str, Series]) -> None:
 
 def test_demo_inbox_series_range(tmp_path) -> None:  # type: ignore[no-untyped-def]
     inbox = patchtrack.open_inbox(patchtrack.build_demo_inbox(tmp_path / "demo"))
-    everything = inbox.series()
+    seen: list[int] = []
+    everything = inbox.series(progress=seen.append)
+    assert seen and seen[-1] == sum(1 for raw in inbox.walk() if not raw.deleted)
     assert len({s.id for s in everything}) == len(everything)
     # one commit: the v2 cover's Acked-by reply → the v2 series, completed from the rest
     commit = next(raw.commit for raw in inbox.walk() if b"GB19311@ihalvorsen" in raw.data and not raw.deleted)
