@@ -114,7 +114,7 @@ class Report:
 
 def series_lines(report: Report) -> list[str]:
     """One patch-list line per series: status, marker, title, author, size, reviews."""
-    return [_list_line(status, s) for status, s in zip(report.statuses, report.series)]
+    return [_list_line(status, s, report.list_name) for status, s in zip(report.statuses, report.series)]
 
 
 def lore_link(list_name: str, msgid: str) -> str:
@@ -166,11 +166,17 @@ def _review(s: Series) -> str:
     return "; ".join(people)
 
 
-def _list_line(status: str, s: Series) -> str:
+def _list_line(status: str, s: Series, list_name: str) -> str:
     plus, minus = _changes(s)
     line = f"{status}: {_marker(s)} {s.title} — {_person(s.author)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
+    mails = [p.message for p in s.patches]
+    flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
     review = _review(s)
-    return line + (f" [{review}]" if review else "")
+    extra = [review] if review else []
+    extra += flags
+    if s.previous is not None:
+        extra.append(f"previous v{s.previous.version}: {lore_link(list_name, s.previous.msgid)}")
+    return line + "".join(f" [{x}]" for x in extra)
 
 
 def _graph(added: int, removed: int, width: int) -> str:
