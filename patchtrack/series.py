@@ -153,7 +153,7 @@ class Patch:
 
     def to_dict(self) -> dict[str, Any]:
         message = self.message
-        stat = message.to_dict()["diffstat"]
+        fields = message.to_dict()
         return {
             "index": self.index,
             "msgid": message.msgid,
@@ -161,8 +161,8 @@ class Patch:
             "author": _person(message.author),
             "date": message.date.isoformat() if message.date else None,
             "patch_id": message.patch_id,
-            "diffstat": stat,
-            "trailers": message.to_dict()["trailers"],
+            "diffstat": fields["diffstat"],
+            "trailers": fields["trailers"],
             "followups": [f.to_dict() for f in self.followups],
         }
 
