@@ -36,10 +36,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pygit2
 
 import b4
 import liblore.utils
+
+from oracle import archive_blobs
 
 #: The b4 this reference runs (the notes in docs/b4-notes.md are about 0.16.0).
 B4_VERSION: str = b4.__VERSION__
@@ -341,18 +342,7 @@ def _root_of(headers: Any) -> tuple[str | None, str | None]:
 def archive_mails(repo_path: str | os.PathLike[str]) -> Iterator[bytes]:
     """Every mail of a public-inbox v2 epoch (bare git repository), in archive order,
     each blob once."""
-    repo = pygit2.Repository(str(repo_path))
-    seen: set[str] = set()
-    order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
-    for commit in repo.walk(repo.head.target, order):
-        tree = commit.tree
-        if "m" not in tree:
-            continue
-        blob = tree["m"]
-        if str(blob.id) in seen:
-            continue
-        seen.add(str(blob.id))
-        yield blob.data
+    return (blob.data for _, blob in archive_blobs(repo_path))
 
 
 def _has_diff(raw: bytes) -> bool:

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,13 @@ PATCH_SUBJECT = re.compile(r"^\s*\[[^\]]*\bPATCH\b", re.IGNORECASE)
 COVER = re.compile(r"\[[^\]]*\b0+/\d+\b[^\]]*\]")  # [PATCH 0/3], [PATCH 0/2 v2], [PATCH v8 0/3 RESEND]
 
 
-def patch_mails(repo_path: str | os.PathLike[str]) -> list[tuple[str, bytes]]:
-    """(blob id, bytes) of every mail whose archive subject marks a patch (not a
-    cover letter, not a reply), oldest first, each blob once."""
+def archive_blobs(repo_path: str | os.PathLike[str]) -> Iterator[tuple[pygit2.Commit, pygit2.Blob]]:
+    """(commit, blob ``m``) of every mail of a public-inbox epoch, oldest first, each
+    blob once — read with pygit2 alone, not with patchtrack's walk."""
     repo = pygit2.Repository(str(repo_path))
     seen: set[str] = set()
-    found = []
     order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
     for commit in repo.walk(repo.head.target, order):
-        subject = commit.message.split("\n", 1)[0]
-        if not PATCH_SUBJECT.match(subject) or COVER.search(subject):
-            continue
         tree = commit.tree
         if "m" not in tree:
             continue
@@ -40,7 +37,17 @@ def patch_mails(repo_path: str | os.PathLike[str]) -> list[tuple[str, bytes]]:
         if str(blob.id) in seen:
             continue
         seen.add(str(blob.id))
-        found.append((str(blob.id), blob.data))
+        yield commit, blob
+
+
+def patch_mails(repo_path: str | os.PathLike[str]) -> list[tuple[str, bytes]]:
+    """(blob id, bytes) of every mail whose archive subject marks a patch (not a
+    cover letter, not a reply), oldest first, each blob once."""
+    found = []
+    for commit, blob in archive_blobs(repo_path):
+        subject = commit.message.split("\n", 1)[0]
+        if PATCH_SUBJECT.match(subject) and not COVER.search(subject):
+            found.append((str(blob.id), blob.data))
     return found
 
 
