@@ -50,10 +50,10 @@ def measure(path: str, repeat: int) -> dict[str, object]:
         counts["floor"], best["floor"] = n, min(best["floor"], t)
         n, t = timed(lambda: patchtrack.open_inbox(path).walk(dedupe=False))
         counts["walk"], best["walk"] = n, min(best["walk"], t)
-        n, t = timed(lambda: patchtrack.open_inbox(path).messages())
+        n, t = timed(lambda: patchtrack.open_inbox(path, workers=1).messages())
         counts["parse"], best["parse"] = n, min(best["parse"], t)
     kinds: dict[str, int] = {}
-    for m in patchtrack.open_inbox(path).messages():
+    for m in patchtrack.open_inbox(path, workers=1).messages():
         kinds[m.kind] = kinds.get(m.kind, 0) + 1
     rates = {k: counts[k] / best[k] for k in best}
     return {"archive": inbox.name, "messages": counts["parse"], "kinds": kinds, **rates}
@@ -62,7 +62,7 @@ def measure(path: str, repeat: int) -> dict[str, object]:
 def profile(path: str, top: int = 18) -> str:
     prof = cProfile.Profile()
     prof.enable()
-    for _ in patchtrack.open_inbox(path).messages():
+    for _ in patchtrack.open_inbox(path, workers=1).messages():
         pass
     prof.disable()
     out = io.StringIO()

@@ -31,7 +31,7 @@ def measure(path: str, repeat: int) -> dict[str, object]:
     series: tuple[patchtrack.Series, ...] = ()
     for _ in range(repeat):
         start = time.perf_counter()
-        messages = list(patchtrack.open_inbox(path).messages())
+        messages = list(patchtrack.open_inbox(path, workers=1).messages())
         parse = min(parse, time.perf_counter() - start)
         start = time.perf_counter()
         series = patchtrack.assemble(messages)

@@ -19,6 +19,7 @@ from ._dates import DateLike
 from ._revs import Position, Segment
 from ._walk import RawMessage, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
+from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
 from .assemble import assemble
@@ -37,6 +38,8 @@ from .trailers import Fixes, Link, StableRequest, Trailer, parse_trailers
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cache",
+    "CacheError",
     "DateLike",
     "Diffstat",
     "DomainMap",
@@ -72,6 +75,7 @@ __all__ = [
     "build_demo_inbox",
     "build_inbox",
     "build_report",
+    "default_cache_path",
     "diffstat",
     "group_series",
     "is_bot",

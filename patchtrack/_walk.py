@@ -78,6 +78,9 @@ class WalkStats:
 
 EpochLookup = Callable[[int], pygit2.Repository]
 _Found = tuple[pygit2.Oid, pygit2.Blob, bool]  # blob id, blob, is a removal
+Ref = tuple[pygit2.Oid, pygit2.Object, str, int, int, bool]
+"""A record not yet read: blob id, blob object, commit id, epoch, commit time
+(seconds since the epoch), removal."""
 
 
 class Walk(Iterator[RawMessage]):
@@ -100,10 +103,13 @@ class Walk(Iterator[RawMessage]):
         dedupe: bool = True,
     ) -> None:
         self.plan: tuple[Segment, ...] = tuple(plan)
+        self.window: tuple[float | None, float | None] = (since, until)
+        """The arrival-time bounds (seconds since the epoch, inclusive) or ``None``."""
         self.notes: tuple[str, ...] = tuple(s.note for s in self.plan if s.note)
         self._counts = dict.fromkeys(attrs.fields_dict(WalkStats), 0)
         self._present: set[pygit2.Oid] | None = set() if dedupe else None
-        self._it = self._run(repo_of, layout, since, until)
+        self._refs_it: Iterator[Ref] | None = self._refs(repo_of, layout, since, until)
+        self._it = self._run()
 
     @property
     def stats(self) -> WalkStats:
@@ -116,18 +122,35 @@ class Walk(Iterator[RawMessage]):
     def __next__(self) -> RawMessage:
         return next(self._it)
 
-    def _run(
+    def _run(self) -> Iterator[RawMessage]:
+        utc = timezone.utc
+        for oid, blob, commit, epoch, when, deleted in self.refs():
+            yield RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, utc), blob.data, deleted)
+
+    def refs(self) -> Iterator[Ref]:
+        """The same walk without reading any mail: one :data:`Ref` per record.
+
+        For readers that may not need the bytes (the cache knows the mail by its
+        blob id): ``ref[1].data`` reads them. Use either this or iteration, not both:
+        they share the walk and its counts.
+        """
+        if self._refs_it is None:
+            raise RuntimeError("this walk is already being iterated")
+        it, self._refs_it = self._refs_it, None
+        return it
+
+    def _refs(
         self,
         repo_of: EpochLookup,
         layout: str,
         since: float | None,
         until: float | None,
-    ) -> Iterator[RawMessage]:
+    ) -> Iterator[Ref]:
         # The hot loop of the whole library: v2 reading is inlined, and each commit
-        # is tested against the time window before its tree or blob is read.
+        # is tested against the time window before its tree is read. No blob is
+        # read here: callers read ``blob.data`` when they need the bytes.
         counts = self._counts
         present = self._present
-        utc = timezone.utc
         blob_type = pygit2.enums.ObjectType.BLOB
         for segment in self.plan:
             repo = repo_of(segment.epoch)
@@ -165,14 +188,7 @@ class Walk(Iterator[RawMessage]):
                         if present is not None:
                             present.add(oid)
                         counts["messages"] += 1
-                    yield RawMessage(
-                        str(oid),
-                        str(commit.id),
-                        epoch,
-                        datetime.fromtimestamp(when, utc),
-                        blob.data,
-                        deleted,
-                    )
+                    yield oid, blob, str(commit.id), epoch, when, deleted
 
 
 def _read_v1(repo: pygit2.Repository, commit: pygit2.Commit) -> list[_Found]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 
 import attrs
@@ -23,11 +24,13 @@ import pygit2
 
 from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
-from ._walk import RawMessage, Walk, WalkStats
+from ._load import load_messages
+from ._walk import RawMessage, Ref, Walk, WalkStats
+from .cache import Cache
 from .errors import InboxError, RevisionError
 from .assemble import assemble
 from .identity import DomainMap, Mailmap
-from .message import Message, parse_message
+from .message import Message
 from .report import Report, build_report
 from .series import Series
 
@@ -70,13 +73,28 @@ class Inbox:
     """A public-inbox archive opened for reading. Make one with :func:`open_inbox`.
 
     The object keeps its repositories open; tips are read when a walk starts, so one
-    ``Inbox`` sees mail that arrives while it lives.
+    ``Inbox`` sees mail that arrives while it lives. ``cache``, ``workers`` and
+    ``executor`` say how :meth:`messages` (and so :meth:`series` and :meth:`report`)
+    parse: see :func:`open_inbox`.
     """
 
-    def __init__(self, path: Path, layout: str, name: str, epochs: list[_OpenEpoch]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        layout: str,
+        name: str,
+        epochs: list[_OpenEpoch],
+        *,
+        cache: Cache | None = None,
+        workers: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
         self.path = path
         self.layout = layout
         self.name = name
+        self.cache = cache
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.executor = executor
         self._epochs = epochs
         self._by_number = {e.number: e for e in epochs}
 
@@ -154,7 +172,7 @@ class Inbox:
         :meth:`walk`, marked ``deleted``). Bad revisions raise here, at the call.
         """
         walk = self.walk(range, since=since, until=until, after=after)
-        return (parse_message(raw) for raw in walk if not raw.deleted)
+        return load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers)
 
     def series(
         self,
@@ -173,8 +191,8 @@ class Inbox:
         post. Bad revisions raise here, at the call. ``progress`` is called with the
         number of mails parsed so far, every 500 mails (for a progress bar).
         """
-        inside = self._inside(range, since=since, until=until, after=after)
-        everything = assemble(self._all_messages(progress))
+        messages, inside = self._select(range, since=since, until=until, after=after, progress=progress)
+        everything = assemble(messages)
         if inside is None:
             return list(everything)
         return [s for s in everything if any(m.oid in inside for m in s.messages)]
@@ -185,6 +203,7 @@ class Inbox:
         *,
         since: DateLike | None = None,
         until: DateLike | None = None,
+        after: Mapping[int | str, str] | None = None,
         top: int = 15,
         mailmap: Mailmap | None = None,
         domain_map: DomainMap | None = None,
@@ -194,9 +213,10 @@ class Inbox:
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
-        their status from the whole archive. See :mod:`patchtrack.report`."""
-        inside = self._inside(range, since=since, until=until, after=None)
-        messages = self._all_messages(progress)
+        their status from the whole archive. ``after`` (a cursor from :meth:`tips`)
+        reports what arrived since the cursor was saved: a cron job's weekly update.
+        See :mod:`patchtrack.report`."""
+        messages, inside = self._select(range, since=since, until=until, after=after, progress=progress)
         start, _, end = (range or "").partition("..")
         return build_report(
             self.name.split(".")[0],
@@ -211,41 +231,85 @@ class Inbox:
             merge_names=merge_names,
         )
 
-    def _all_messages(self, progress: Callable[[int], None] | None) -> list[Message]:
-        """Every message of the archive, parsed, reporting progress as it goes."""
-        found: list[Message] = []
-        for message in self.messages():
-            found.append(message)
-            if progress is not None and len(found) % 500 == 0:
-                progress(len(found))
-        if progress is not None:
-            progress(len(found))
-        return found
-
-    def _inside(
+    def _select(
         self,
         range: str | None,
         *,
         since: DateLike | None,
         until: DateLike | None,
         after: Mapping[int | str, str] | None,
-    ) -> set[str] | None:
-        """The blob ids of the mails in a selection; ``None`` for the whole archive."""
-        selected = self.walk(range, since=since, until=until, after=after)
-        if range is None and since is None and until is None and after is None:
-            return None
-        return {raw.oid for raw in selected if not raw.deleted}
+        progress: Callable[[int], None] | None,
+    ) -> tuple[list[Message], set[str] | None]:
+        """Every message of the archive, parsed, and the blob ids of those selected
+        (``None``: all of them), reporting progress as it goes.
+
+        Date bounds are applied to the whole-archive walk's arrival times, so no
+        second walk is needed: a mail is in the window when its first delivery is.
+        A range or a cursor is walked on its own (a short walk)."""
+        selected = self.walk(range, since=since, until=until, after=after)  # raises now if bad
+        by_range = range is not None or after is not None
+        inside = {str(ref[0]) for ref in selected.refs() if not ref[5]} if by_range else None
+        lo = hi = None
+        if not by_range and (since is not None or until is not None):
+            lo, hi = selected.window
+            inside = set()
+        found: list[Message] = []
+        times: dict[str, int] = {}
+
+        def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
+            for ref in refs:
+                times[str(ref[0])] = ref[4]
+                yield ref
+
+        walk = self.walk()
+        for message in load_messages(
+            tap(walk.refs()), cache=self.cache, executor=self.executor, workers=self.workers
+        ):
+            found.append(message)
+            if progress is not None and len(found) % 500 == 0:
+                progress(len(found))
+            if inside is not None and not by_range:
+                when = times.pop(message.oid)
+                if (lo is None or when >= lo) and (hi is None or when <= hi):
+                    inside.add(message.oid)
+        if progress is not None:
+            progress(len(found))
+        return found, inside
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
         return iter(self.walk())
 
 
-def open_inbox(path: str | os.PathLike[str]) -> Inbox:
+def open_inbox(
+    path: str | os.PathLike[str],
+    *,
+    cache: Cache | str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> Inbox:
     """Open the public-inbox archive at ``path``: a v2 inbox, one v2 epoch, or v1.
+
+    ``cache`` (a :class:`~patchtrack.cache.Cache` or the path of its file) keeps
+    parsed messages across runs; without one, every walk parses. Parsing runs on
+    ``executor`` when given (any :class:`concurrent.futures.Executor`), otherwise on
+    a process pool of ``workers`` processes (default: one per core; ``1`` parses in
+    this process) that starts only when a walk has enough uncached mail to share.
+    Output is the same whichever way it is parsed.
 
     Raises :class:`InboxError` when the path does not exist or is not an archive.
     """
+    inbox = _open(path)
+    inbox.cache = Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache
+    if workers is not None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        inbox.workers = workers
+    inbox.executor = executor
+    return inbox
+
+
+def _open(path: str | os.PathLike[str]) -> Inbox:
     root = Path(path).expanduser()
     if not root.exists():
         raise InboxError(f"{path}: no such file or directory")

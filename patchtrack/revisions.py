@@ -70,6 +70,8 @@ def _linked_msgids(series: Series) -> set[str]:
     texts += [p.message.notes or "" for p in series.patches]
     found = set()
     for text in texts:
+        if "://" not in text:  # most notes and covers link nothing: skip the line scan
+            continue
         lines = text.splitlines()
         notes = {}  # "[1] https://…" footnotes, cited as "[1]" in a sentence
         for line in lines:
@@ -124,8 +126,11 @@ class _Features:
         """A patch title in common, or the same files changed and explained alike."""
         if self.patch_titles & other.patch_titles:
             return True
-        files, words = _jaccard(self.files, other.files), _jaccard(self.words, other.words)
-        return (files >= 0.5 and words >= 0.25) or (files > 0 and words >= 0.6)
+        files = _jaccard(self.files, other.files)
+        if files == 0:
+            return False
+        words = _jaccard(self.words, other.words)
+        return (files >= 0.5 and words >= 0.25) or words >= 0.6
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

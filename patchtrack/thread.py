@@ -81,8 +81,20 @@ class Threads:
     def threads(self) -> tuple[Thread, ...]:
         """Every tree with at least one message, ordered by its first message."""
         by_root: dict[str, list[Message]] = {}
+        roots: dict[str, str] = {}  # memo: a long thread is climbed once, not per mail
         for msgid, message in self.messages.items():
-            by_root.setdefault(self.root(msgid), []).append(message)
+            path = []
+            current = msgid
+            while current not in roots:
+                path.append(current)
+                parent = self.parents.get(current)
+                if parent is None or parent in path:  # the top (``parents`` has no loops)
+                    roots[current] = current
+                    break
+                current = parent
+            top = roots[current]
+            roots.update(dict.fromkeys(path, top))
+            by_root.setdefault(top, []).append(message)
         trees = [Thread(root, tuple(sorted(found, key=arrival_key))) for root, found in by_root.items()]
         return tuple(sorted(trees, key=lambda t: arrival_key(t.messages[0])))
 

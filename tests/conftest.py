@@ -28,6 +28,13 @@ def git(*args: str, cwd: str | os.PathLike[str] | None = None, input: str | None
     ).stdout
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI caches parsed mail under $XDG_CACHE_HOME by default: never the
+    user's own cache during tests."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 def _need_corpus() -> None:
     if not BUNDLES:
         if os.environ.get("PATCHTRACK_REQUIRE_CORPUS") == "1":

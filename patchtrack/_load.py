@@ -1,0 +1,145 @@
+"""Walk references → parsed messages, through the cache and an executor.
+
+This is :meth:`patchtrack.Inbox.messages` under the hood. References come from
+:meth:`patchtrack.Walk.refs` in chunks; each chunk's cached messages are looked up
+by blob id, the rest are read and parsed — in this process, or on an
+:class:`concurrent.futures.Executor` (a process pool, or anything with the same
+``submit``: Dask's, for one) — and stored. Several chunks are in flight at once, and
+they are yielded in walk order, so the output is the same as a serial run's. Memory
+holds the chunks in flight, not the archive.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from datetime import datetime, timezone
+
+import attrs
+
+from . import _codec
+from ._walk import RawMessage, Ref
+from .cache import Cache
+from .identity import Person
+from .message import Message, parse_message
+
+__all__ = ["load", "load_messages", "parse_encoded"]
+
+CHUNK = 200
+"""Mails per unit of work: large enough that a process pool's per-task cost
+(pickling, a round trip) is small next to parsing, small enough to keep every
+worker busy on a short range."""
+
+_DATE_FROM_ARRIVAL = ("no-date", "bad-date")
+
+
+def parse_encoded(raws: list[RawMessage]) -> list[bytes]:
+    """Parse mails and return them encoded: the unit of work sent to executors.
+
+    Encoded messages cross a process boundary several times faster than pickled
+    records (see :mod:`patchtrack._codec`)."""
+    return [_codec.encode(parse_message(raw)) for raw in raws]
+
+
+def load_messages(
+    refs: Iterator[Ref],
+    *,
+    cache: Cache | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
+) -> Iterator[Message]:
+    """Messages for the non-removal references in ``refs``, in their order (see
+    :func:`load`)."""
+    return (message for _, message in load(refs, cache=cache, executor=executor, workers=workers))
+
+
+def load(
+    refs: Iterator[Ref],
+    *,
+    cache: Cache | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
+    removals: bool = False,
+) -> Iterator[tuple[Ref, Message]]:
+    """Each reference in ``refs`` with its message, in walk order; removal commits
+    are left out unless ``removals`` (their message is the mail they removed).
+
+    With ``cache``, a mail already parsed is decoded instead of parsed, and newly
+    parsed mails are stored. Parsing runs on ``executor`` when given; otherwise,
+    with ``workers`` > 1, on a process pool of that size, started only when a whole
+    chunk of mail needs parsing (a warm or short walk starts no process) and shut
+    down when the iteration ends.
+    """
+    persons: dict[tuple[str, str], Person] = {}
+    pending: deque[tuple[list[Ref], dict[str, Message], Future[list[bytes]] | list[Message]]] = deque()
+    owned: ProcessPoolExecutor | None = None
+    try:
+        for chunk in _chunks(refs, removals):
+            known = cache.get_many([str(r[0]) for r in chunk], persons) if cache is not None else {}
+            raws = [_raw(r) for r in chunk if str(r[0]) not in known]
+            if executor is None and workers > 1 and len(raws) >= CHUNK // 2:
+                executor = owned = ProcessPoolExecutor(workers)
+            work: Future[list[bytes]] | list[Message]
+            if executor is not None and raws:
+                work = executor.submit(parse_encoded, raws)
+            else:
+                work = [parse_message(raw) for raw in raws]
+            pending.append((chunk, known, work))
+            # Keep two chunks per worker queued so no worker waits on this loop.
+            while len(pending) > (2 * max(workers, 2) if executor is not None else 0):
+                yield from _finish(*pending.popleft(), cache, persons)
+        while pending:
+            yield from _finish(*pending.popleft(), cache, persons)
+    finally:
+        if owned is not None:
+            owned.shutdown(wait=True, cancel_futures=True)
+
+
+def _chunks(refs: Iterator[Ref], removals: bool) -> Iterator[list[Ref]]:
+    chunk: list[Ref] = []
+    for ref in refs:
+        if ref[5] and not removals:
+            continue
+        chunk.append(ref)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _raw(ref: Ref) -> RawMessage:
+    oid, blob, commit, epoch, when, deleted = ref
+    return RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, timezone.utc), blob.data, deleted)
+
+
+def _finish(
+    chunk: list[Ref],
+    known: dict[str, Message],
+    work: Future[list[bytes]] | list[Message],
+    cache: Cache | None,
+    persons: dict[tuple[str, str], Person],
+) -> Iterator[tuple[Ref, Message]]:
+    if isinstance(work, Future):
+        parsed = [_codec.decode(data, persons) for data in work.result()]
+    else:
+        parsed = work
+    if cache is not None:
+        cache.put_many(parsed)
+    fresh = iter(parsed)
+    for ref in chunk:
+        message = known.get(str(ref[0]))
+        yield ref, next(fresh) if message is None else _rebind(message, ref)
+
+
+def _rebind(message: Message, ref: Ref) -> Message:
+    """A cached message as this delivery of its blob would have parsed: the same
+    blob may be stored by another commit (a duplicate delivery, a cross-post)."""
+    _, _, commit, epoch, when, _ = ref
+    if message.commit == commit and message.epoch == epoch:
+        return message
+    changes: dict[str, object] = {"commit": commit, "epoch": epoch}
+    if any(p in _DATE_FROM_ARRIVAL or p.startswith("unparsable:") for p in message.problems):
+        changes["date"] = datetime.fromtimestamp(when, timezone.utc)
+    return attrs.evolve(message, **changes)

@@ -1,0 +1,169 @@
+"""A store of parsed messages keyed by blob id, so an archive is parsed once.
+
+A public-inbox mail is a git blob and a blob never changes, so its parse never
+changes either — until the parser does. :class:`Cache` keeps each
+:class:`~patchtrack.message.Message` in SQLite under its blob id, next to a
+fingerprint of the parser's source: when the parser, the records or the encoding
+change, the fingerprint changes and the old entries are dropped on open. A second
+walk of a range parses nothing; a walk after new mail arrived parses only the new
+mail. The same blob delivered to two lists (a cross-post) is parsed once.
+
+The library never opens a cache by itself: pass one to
+:func:`~patchtrack.open_inbox` (``cache=Cache.default()`` for ``~/.cache/patchtrack``,
+the CLI's default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+
+from . import _codec
+from .errors import PatchtrackError
+from .identity import Person
+from .message import Message
+
+__all__ = ["Cache", "CacheError", "default_cache_path", "FINGERPRINT"]
+
+_PARSER_MODULES = (
+    "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
+)
+_SCHEMA = 2
+_CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
+
+
+def _fingerprint() -> str:
+    """A hash of everything that decides a cached entry: the parsing modules'
+    source, the storage schema and the interpreter's ``marshal`` format."""
+    digest = hashlib.sha256(f"{_SCHEMA}:{sys.version_info[:2]}".encode())
+    here = Path(__file__).resolve().parent
+    for name in _PARSER_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+FINGERPRINT = _fingerprint()
+"""The parser fingerprint cached entries are stored under."""
+
+
+class CacheError(PatchtrackError):
+    """The cache file could not be opened or written (not a cache, no permission)."""
+
+
+def default_cache_path() -> Path:
+    """``$XDG_CACHE_HOME/patchtrack/messages.sqlite`` (``~/.cache`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "patchtrack" / "messages.sqlite"
+
+
+@attrs.define
+class CacheStats:
+    """What one :class:`Cache` served since it was opened."""
+
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+
+
+class Cache:
+    """Parsed messages in an SQLite file, keyed by blob id.
+
+    Usable from one thread at a time. Entries written under another parser
+    fingerprint are deleted when the file is opened.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self.stats = CacheStats()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            # Large pages and memory-mapped reads: a warm walk reads every row once,
+            # and most rows are a few kB (measured: 3.5x faster than the defaults).
+            self._db.execute("PRAGMA page_size=16384")
+            self._db.execute(f"PRAGMA mmap_size={1 << 30}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS message (oid TEXT PRIMARY KEY, data BLOB)"
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+            if row is None or row[0] != FINGERPRINT:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.execute("DELETE FROM message")
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (FINGERPRINT,)
+                    )
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(f"{self.path}: cannot use as a cache ({exc})") from None
+
+    @classmethod
+    def default(cls) -> Cache:
+        """The per-user cache at :func:`default_cache_path`."""
+        return cls(default_cache_path())
+
+    def __repr__(self) -> str:
+        return f"<Cache {str(self.path)!r} {len(self)} messages>"
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM message").fetchone()[0])
+
+    def get_many(
+        self, oids: Sequence[str], persons: dict[tuple[str, str], Person] | None = None
+    ) -> dict[str, Message]:
+        """The cached messages among ``oids``, by blob id (absent ones left out).
+
+        ``persons`` interns :class:`Person` records across calls (see
+        :func:`patchtrack._codec.decode`); pass one dict for a whole walk.
+        """
+        found: dict[str, Message] = {}
+        if persons is None:
+            persons = {}
+        decode = _codec.decode
+        for start in range(0, len(oids), _CHUNK):
+            chunk = oids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for oid, data in self._db.execute(
+                f"SELECT oid, data FROM message WHERE oid IN ({marks})", chunk  # noqa: S608
+            ):
+                found[oid] = decode(data, persons)
+        self.stats.hits += len(found)
+        self.stats.misses += len(oids) - len(found)
+        return found
+
+    def put_many(self, messages: Iterable[Message]) -> None:
+        """Store ``messages`` (keyed by ``oid``), replacing what was there."""
+        rows = [(m.oid, _codec.encode(m)) for m in messages]
+        if not rows:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO message VALUES (?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot write ({exc})") from None
+        self.stats.stored += len(rows)
+
+    def clear(self) -> None:
+        """Forget every cached message."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM message")
+
+    def close(self) -> None:
+        """Close the file; the object is unusable afterwards."""
+        self._db.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

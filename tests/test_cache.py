@@ -1,0 +1,219 @@
+"""The parsed-message cache and parallel parsing: whatever way a walk is parsed —
+serially, on a process pool, on an injected executor, from the cache — the
+messages are the same, in the same order. Fixture inboxes here; the corpora at the
+end."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import attrs
+import pytest
+
+import patchtrack
+from conftest import MAILS
+from patchtrack import _codec, _load
+from patchtrack.builder import V2Writer, mail_meta
+from patchtrack.cache import Cache, CacheError
+
+
+@pytest.fixture
+def v2(tmp_path: Path) -> Path:
+    return patchtrack.build_inbox(MAILS, tmp_path / "gizmo", epoch_size=15)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 3 mails, so a fixture inbox spans many chunks (and starts a pool)."""
+    monkeypatch.setattr(_load, "CHUNK", 3)
+
+
+def serial(path: Path, **kw) -> list[patchtrack.Message]:  # type: ignore[no-untyped-def]
+    return list(patchtrack.open_inbox(path, workers=1).messages(**kw))
+
+
+def test_codec_round_trips_every_fixture_message(mails: list[bytes]) -> None:
+    for raw in mails:
+        m = patchtrack.parse_message(raw)
+        back = _codec.decode(_codec.encode(m))
+        assert back == m
+        assert (back.date.isoformat() if back.date else None) == (m.date.isoformat() if m.date else None)
+        assert back.diff == m.diff  # stored as a length when it ends the body
+
+
+def test_second_walk_parses_nothing_and_gives_the_same_messages(v2: Path, tmp_path: Path) -> None:
+    expected = serial(v2)
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(v2, cache=cache, workers=1)
+    assert list(inbox.messages()) == expected
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.stored) == (0, len(expected), len(expected))
+    assert list(inbox.messages()) == expected
+    assert (cache.stats.hits, cache.stats.stored) == (len(expected), len(expected))
+    assert len(cache) == len(expected)
+    # a new process (a new Cache on the same file) sees the same entries
+    again = patchtrack.open_inbox(v2, cache=tmp_path / "c.sqlite", workers=1)
+    assert list(again.messages()) == expected and again.cache.stats.misses == 0
+
+
+def test_walk_after_new_mail_parses_only_the_new_mail(mails: list[bytes], tmp_path: Path) -> None:
+    writer = V2Writer(tmp_path / "inbox")
+    for raw in mails[:20]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    cache = Cache(tmp_path / "c.sqlite")
+    assert len(list(patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1).messages())) == 20
+    for raw in mails[20:]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    cache.stats = type(cache.stats)()
+    got = list(patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1).messages())
+    assert cache.stats.misses == len(mails) - 20 and cache.stats.hits == 20
+    assert got == serial(tmp_path / "inbox")
+
+
+def test_a_parser_change_invalidates_old_entries(v2: Path, tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    list(patchtrack.open_inbox(v2, cache=cache, workers=1).messages())
+    assert len(cache) > 0
+    cache.close()
+    with sqlite3.connect(path) as db:  # as if written by another parser version
+        db.execute("UPDATE meta SET value = 'older-parser' WHERE key = 'fingerprint'")
+    reopened = Cache(path)
+    assert len(reopened) == 0
+    list(patchtrack.open_inbox(v2, cache=reopened, workers=1).messages())
+    assert reopened.stats.hits == 0 and len(reopened) > 0
+
+
+def test_fingerprint_covers_the_parser_sources() -> None:
+    assert set(patchtrack.cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_codec"}
+    assert len(patchtrack.cache.FINGERPRINT) == 16
+
+
+def test_cached_blob_in_another_delivery_takes_that_commit(mails: list[bytes], tmp_path: Path) -> None:
+    """The same blob stored twice: a walk that only sees the second delivery gets
+    the second commit (and epoch), as an uncached parse would."""
+    writer = V2Writer(tmp_path / "inbox")
+    for raw in mails[:5]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    first = writer.add(mails[2], arrival=mail_meta(mails[4]).arrival)  # redelivered
+    writer.new_epoch()
+    second = writer.add(mails[2], arrival=mail_meta(mails[4]).arrival)  # and again, next epoch
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
+    list(inbox.messages())
+    for commit, epoch in ((first, 0), (second, 1)):
+        [cached] = inbox.messages(f"{commit}^!")
+        assert cache.stats.misses == 5  # nothing parsed again
+        assert (cached.commit, cached.epoch) == (commit, epoch)
+        [fresh] = patchtrack.open_inbox(tmp_path / "inbox", workers=1).messages(f"{commit}^!")
+        assert cached == fresh
+
+
+def test_date_from_arrival_follows_the_delivery(tmp_path: Path) -> None:
+    """A mail without Date: takes its delivery's arrival time; a cached copy
+    delivered again later takes the later time, as a fresh parse does."""
+    raw = b"From: A <a@example.org>\nSubject: no date\nMessage-ID: <nodate@x>\n\nhello\n"
+    writer = V2Writer(tmp_path / "inbox")
+    from datetime import datetime, timezone
+
+    early = writer.add(raw, arrival=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    late = writer.add(raw, arrival=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
+    [m] = inbox.messages(f"{early}^!")
+    assert "no-date" in m.problems and m.date == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    [later] = inbox.messages(f"{late}^!")
+    assert cache.stats.hits == 1
+    assert later.date == datetime(2024, 6, 1, tzinfo=timezone.utc) and later.commit == late
+    assert later == attrs.evolve(m, commit=late, date=later.date)
+
+
+def test_process_pool_gives_serial_output(v2: Path, small_chunks: None) -> None:
+    expected = serial(v2)
+    assert list(patchtrack.open_inbox(v2, workers=2).messages()) == expected
+    assert list(patchtrack.open_inbox(v2, workers=2).messages("..HEAD~3")) == serial(v2, range="..HEAD~3")
+
+
+def test_injected_executor_is_used_and_order_kept(v2: Path, small_chunks: None) -> None:
+    calls = []
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            calls.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    with Counting(3) as pool:
+        got = list(patchtrack.open_inbox(v2, executor=pool).messages())
+    assert got == serial(v2)
+    assert sum(calls) == len(got) and max(calls) == 3 and len(calls) > 5
+
+
+def test_pool_with_a_cache_stores_what_workers_parsed(v2: Path, tmp_path: Path, small_chunks: None) -> None:
+    cache = Cache(tmp_path / "c.sqlite")
+    got = list(patchtrack.open_inbox(v2, cache=cache, workers=2).messages())
+    assert got == serial(v2) and len(cache) == len(got)
+    warm = list(patchtrack.open_inbox(v2, cache=cache, workers=2).messages())
+    assert warm == got and cache.stats.hits == len(got)
+
+
+def test_series_and_report_are_the_same_from_the_cache(v2: Path, tmp_path: Path) -> None:
+    plain = patchtrack.open_inbox(v2, workers=1)
+    cached = patchtrack.open_inbox(v2, cache=tmp_path / "c.sqlite", workers=1)
+    for _ in range(2):  # cold, then warm
+        assert cached.series() == plain.series()
+        assert cached.report("HEAD~6..").to_dict() == plain.report("HEAD~6..").to_dict()
+    assert cached.cache.stats.hits > 0
+
+
+def test_report_with_dates_selects_by_arrival(v2: Path) -> None:
+    """``since``/``until`` are applied to the whole-archive walk's arrival times:
+    the same mails as a date-bounded walk."""
+    inbox = patchtrack.open_inbox(v2, workers=1)
+    raws = list(inbox.walk())
+    mid = raws[len(raws) // 2].time
+    walked = {r.oid for r in inbox.walk(since=mid)}
+    report = inbox.report(since=mid)
+    series = inbox.series(since=mid)
+    assert {m.oid for s in series for m in s.messages} & walked
+    assert all(any(m.oid in walked for m in s.messages) for s in series)
+    assert report.to_dict()["series"] and len(report.to_dict()["series"]) <= len(series)
+
+
+def test_bad_cache_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CacheError, match="cannot use as a cache"):
+        Cache(bad)
+    with pytest.raises(CacheError):
+        Cache(tmp_path)  # a directory
+
+
+def test_workers_must_be_positive(v2: Path) -> None:
+    with pytest.raises(ValueError):
+        patchtrack.open_inbox(v2, workers=0)
+
+
+# --- the corpora ---------------------------------------------------------------
+
+
+def test_corpus_cached_messages_equal_parsed(corpus_repo: Path, corpus_messages: list, tmp_path: Path) -> None:
+    """Every real message survives the cache: store the session's parse, walk warm."""
+    cache = Cache(tmp_path / "c.sqlite")
+    cache.put_many(corpus_messages)
+    warm = list(patchtrack.open_inbox(corpus_repo, cache=cache).messages())
+    assert cache.stats.misses == 0
+    assert warm == corpus_messages
+    assert [m.date.isoformat() if m.date else None for m in warm] == [
+        m.date.isoformat() if m.date else None for m in corpus_messages
+    ]
+
+
+def test_corpus_parallel_equals_serial(corpus_repo: Path, corpus_messages: list) -> None:
+    """The session parsed each corpus on a process pool; a serial parse of its
+    first 1,500 mails gives the same records in the same order."""
+    inbox = patchtrack.open_inbox(corpus_repo, workers=1)
+    refs = list(inbox.walk().refs())
+    stop = refs[min(1500, len(refs)) - 1][2]
+    got = list(inbox.messages(f"..{stop}"))
+    assert got == corpus_messages[: len(got)] and len(got) >= min(1400, len(corpus_messages))
