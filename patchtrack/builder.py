@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from email.parser import BytesHeaderParser

@@ -118,6 +118,10 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
         (["series", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["report", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["report", "{inbox}", "--top", "0"], "--top must be at least 1"),
+        (["series", "{inbox}", "--workers", "0"], "--workers must be at least 1"),
+        (["messages", "{inbox}", "--cache", "{tmp}"], "cannot use as a cache"),
+        (["report", "{inbox}", "--mailmap", "{tmp}/no.mailmap"], "cannot read"),
+        (["series", "{inbox}", "--domain-map", "{tmp}/no.map"], "cannot read"),
     ],
 )
 def test_caller_errors_are_one_line_and_exit_2(capsys, argv, message, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -137,3 +141,54 @@ def test_installed_command_has_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
     usage = subprocess.run([sys.executable, "-m", "patchtrack", "nosuchcommand"], capture_output=True, text=True)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_subcommands_share_their_options() -> None:
+    """--since/--until/--after-tips, --format, --mailmap/--domain-map and the cache
+    options mean the same on messages, series and report."""
+    from patchtrack.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command").choices
+    for name in ("messages", "series", "report"):
+        flags = {f for action in sub[name]._actions for f in action.option_strings}
+        assert flags >= {
+            "--since", "--until", "--after-tips", "--format", "--mailmap", "--domain-map",
+            "--cache", "--no-cache", "--workers",
+        }, name
+
+
+def test_cache_is_on_by_default_and_can_be_moved_or_off(capsys, inbox: Path, tmp_path: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+    from patchtrack.cache import Cache, default_cache_path
+
+    code, first, _ = run(capsys, "messages", str(inbox))
+    assert code == 0 and len(Cache(default_cache_path())) == len(mails)
+    code, again, _ = run(capsys, "messages", str(inbox))
+    assert again == first  # the same records, read from the cache
+    mine = tmp_path / "mine.sqlite"
+    code, out, _ = run(capsys, "series", str(inbox), "--cache", str(mine), "--format", "json")
+    assert code == 0 and len(Cache(mine)) == len(mails)
+    off = tmp_path / "off"
+    code, plain, _ = run(capsys, "messages", str(inbox), "--no-cache", "--cache", str(off))
+    assert plain == first and not off.exists()
+
+
+def test_identity_options_on_messages_and_series(capsys, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, "messages", str(inbox))
+    rows = [json.loads(line) for line in out.splitlines()]
+    someone = next(r["author"] for r in rows if r["kind"] == "patch")
+    mailmap = tmp_path / "mailmap"
+    mailmap.write_text(f"Canonical Name <canon@example.com> <{someone['email']}>\n")
+    domains = tmp_path / "emailmap"
+    domains.write_text(f"{someone['email'].rpartition('@')[2]}  Gizmo Corp\n")
+    code, out, _ = run(capsys, "messages", str(inbox), "--mailmap", str(mailmap), "--domain-map", str(domains))
+    mapped = [json.loads(line) for line in out.splitlines()]
+    hits = [m["author"] for m, r in zip(mapped, rows) if r["author"] and r["author"]["email"] == someone["email"]]
+    assert hits and all(a == {"name": "Canonical Name", "email": "canon@example.com", "organisation": None} for a in hits)
+    others = [m["author"] for m, r in zip(mapped, rows) if r["author"] and r["author"]["email"] != someone["email"]]
+    assert all("organisation" in a for a in others)
+    code, out, _ = run(capsys, "series", str(inbox), "--format", "jsonl", "--mailmap", str(mailmap))
+    authors = [json.loads(line)["author"] for line in out.splitlines()]
+    assert {"name": "Canonical Name", "email": "canon@example.com"} in authors
+    assert someone not in authors
+    code, text, _ = run(capsys, "series", str(inbox), "--domain-map", str(domains))
+    assert "(Gizmo Corp)" in text
