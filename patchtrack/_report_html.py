@@ -6,6 +6,7 @@ domains): no script, no network, readable in any browser and in a notebook.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -62,12 +63,27 @@ def _bars(rows: list[tuple[str, int]], *, width: int = 640, bar: int = 18, label
     return "".join(parts)
 
 
+def _calendar(days: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """``(YYYY-MM-DD, n)`` for every day from the first to the last, 0 where the
+    input has no entry: a time axis, so quiet days show as gaps."""
+    if not days:
+        return []
+    counts = dict(days)
+    first, last = date.fromisoformat(days[0][0]), date.fromisoformat(days[-1][0])
+    span = (last - first).days + 1
+    every = (first + timedelta(days=i) for i in range(span))
+    return [(d.isoformat(), counts.get(d.isoformat(), 0)) for d in every]
+
+
 def _columns(rows: list[tuple[str, int]], *, width: int = 640, height: int = 160) -> str:
-    """A column chart (one column per day) as inline SVG."""
+    """A column chart (one column per day, none drawn for a day without mail) as
+    inline SVG."""
     top = max((n for _, n in rows), default=1) or 1
     step = width / max(1, len(rows))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 20}" role="img">']
     for i, (day, n) in enumerate(rows):
+        if n == 0:
+            continue
         h = max(1, round(height * n / top))
         x = round(i * step, 1)
         parts.append(
@@ -104,7 +120,7 @@ def to_html(report: Report) -> str:
         "pre{background:#f6f6f6;padding:1em;overflow-x:auto}"
         "</style></head><body>"
         f"<h1>{escape(report.title)}</h1><p>Counted: {report.counted} {escape(COUNTED)}.</p>"
-        f"<h2>Messages per day</h2>{_columns(list(report.per_day))}"
+        f"<h2>Messages per day</h2>{_columns(_calendar(list(report.per_day)))}"
         f"<h2>Top contributor email domains</h2>{_bars([(c.label, c.count) for c in report.domains])}"
         f"{_table(report.domains, 'domain')}"
         f"<h2>Top contributors</h2>{_table(report.contributors, 'contributor')}{bots}"

@@ -73,6 +73,7 @@ class Report:
             "domains": [{"domain": c.label, "count": c.count} for c in self.domains],
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
+            "per_day": [{"day": day, "messages": n} for day, n in self.per_day],
             "series": [{"status": st, **s.to_dict()} for st, s in zip(self.statuses, self.series)],
         }
 
