@@ -3,6 +3,7 @@
 ``pickle`` of a frozen slotted attrs graph costs ~140 µs per kernel mail to load
 (every nested record goes through a Python ``__setstate__``); flattening the record
 into tuples of str/int and using :mod:`marshal` loads in a fraction of that. The
+diff is stored as the message stores it: as its offset in the body. The
 layout is positional, so any change to the records or to this module changes
 :data:`FINGERPRINT` (see :mod:`patchtrack.cache`) and invalidates cached entries.
 """
@@ -19,7 +20,10 @@ from .message import Message
 from .subject import Subject
 from .trailers import Trailer
 
-__all__ = ["encode", "decode"]
+__all__ = ["encode", "decode", "Interned"]
+
+Interned = dict[Any, Any]
+"""Records already built during one load (see :func:`decode`)."""
 
 _MARSHAL_VERSION = 4
 _ZONES: dict[int, timezone] = {}
@@ -49,11 +53,7 @@ def encode(m: Message) -> bytes:
          s.rfc, s.resend, s.reply, s.tags),
         _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
         tuple(map(_person, m.to)), tuple(map(_person, m.cc)),
-        m.body, m.commit_message, m.notes,
-        # The diff is the end of the body (measured: every patch mail of the corpora);
-        # store its length then, not the text twice.
-        len(m.diff) if m.diff and m.body.endswith(m.diff) else m.diff,
-        m.base_commit, m.change_id,
+        m.body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
         m.prerequisites,
         tuple((t.key, t.value, _person(t.person), t.comment, t.raw) for t in m.trailers),
         None if stat is None else (
@@ -72,12 +72,13 @@ def _zone(seconds: int) -> timezone:
     return zone
 
 
-def decode(data: bytes, persons: dict[tuple[str, str], Person] | None = None) -> Message:
+def decode(data: bytes, persons: Interned | None = None) -> Message:
     """The ``Message`` that :func:`encode` wrote.
 
-    ``persons`` interns :class:`Person` records across calls: a list's Cc lines name
-    the same few hundred people in thousands of mails, and building each once is
-    most of the saving when a whole archive is loaded. Pass one dict per load.
+    ``persons`` interns :class:`Person` records, and whole To/Cc lists, across
+    calls: a list's mails name the same few hundred people, often in the same Cc
+    list, and building each once is most of the saving when a whole archive is
+    loaded. Pass one dict per load.
     """
     (oid, commit, epoch, msgid, date, kind, subj, sender, author, in_reply_to, references,
      list_id, to, cc, body, commit_message, notes, diff, base_commit, change_id,
@@ -93,14 +94,18 @@ def decode(data: bytes, persons: dict[tuple[str, str], Person] | None = None) ->
             found = persons[p] = Person(*p)
         return found
 
-    if isinstance(diff, int):
-        diff = body[len(body) - diff:]
+    def people(group: tuple[tuple[str, str], ...]) -> tuple[Person, ...]:
+        found = persons.get(group)
+        if found is None:
+            found = persons[group] = tuple(map(person, group))
+        return found
+
     if date is not None:
         *fields, offset = date
         date = datetime(*fields, tzinfo=None if offset == -1 else _zone(offset))
     return Message(
         oid, commit, epoch, msgid, date, kind, Subject(*subj), person(sender), person(author),
-        in_reply_to, references, list_id, tuple(map(person, to)), tuple(map(person, cc)),
+        in_reply_to, references, list_id, people(to), people(cc),
         body, commit_message, notes, diff, base_commit, change_id, prerequisites,
         tuple(Trailer(k, v, person(p), c, r) for k, v, p, c, r in trailers),
         None if stat is None else Diffstat(tuple(FileChange(*f) for f in stat[0]), stat[1], stat[2]),

@@ -21,7 +21,6 @@ import attrs
 from . import _codec
 from ._walk import RawMessage, Ref
 from .cache import Cache
-from .identity import Person
 from .message import Message, parse_message
 
 __all__ = ["load", "load_messages", "parse_encoded"]
@@ -71,7 +70,7 @@ def load(
     chunk of mail needs parsing (a warm or short walk starts no process) and shut
     down when the iteration ends.
     """
-    persons: dict[tuple[str, str], Person] = {}
+    persons: _codec.Interned = {}
     pending: deque[tuple[list[Ref], dict[str, Message], Future[list[bytes]] | list[Message]]] = deque()
     owned: ProcessPoolExecutor | None = None
     try:
@@ -119,7 +118,7 @@ def _finish(
     known: dict[str, Message],
     work: Future[list[bytes]] | list[Message],
     cache: Cache | None,
-    persons: dict[tuple[str, str], Person],
+    persons: _codec.Interned,
 ) -> Iterator[tuple[Ref, Message]]:
     if isinstance(work, Future):
         parsed = [_codec.decode(data, persons) for data in work.result()]

@@ -26,7 +26,6 @@ import attrs
 
 from . import _codec
 from .errors import PatchtrackError
-from .identity import Person
 from .message import Message
 
 __all__ = ["Cache", "CacheError", "default_cache_path", "FINGERPRINT"]
@@ -102,6 +101,8 @@ class Cache:
                     self._db.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (FINGERPRINT,)
                     )
+                if row is not None:
+                    self._db.execute("VACUUM")  # give the old entries' space back
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"{self.path}: cannot use as a cache ({exc})") from None
 
@@ -117,11 +118,11 @@ class Cache:
         return int(self._db.execute("SELECT count(*) FROM message").fetchone()[0])
 
     def get_many(
-        self, oids: Sequence[str], persons: dict[tuple[str, str], Person] | None = None
+        self, oids: Sequence[str], persons: _codec.Interned | None = None
     ) -> dict[str, Message]:
         """The cached messages among ``oids``, by blob id (absent ones left out).
 
-        ``persons`` interns :class:`Person` records across calls (see
+        ``persons`` interns people and address lists across calls (see
         :func:`patchtrack._codec.decode`); pass one dict for a whole walk.
         """
         found: dict[str, Message] = {}

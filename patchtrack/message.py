@@ -86,7 +86,8 @@ class Message:
     body: str = attrs.field(default="", repr=False)
     commit_message: str | None = attrs.field(default=None, repr=False)
     notes: str | None = attrs.field(default=None, repr=False)
-    diff: str | None = attrs.field(default=None, repr=False)
+    _diff: str | int | None = attrs.field(default=None, repr=False)
+    """The diff, or where it starts in ``body`` (see :attr:`diff`)."""
     base_commit: str | None = None
     change_id: str | None = None
     prerequisites: tuple[str, ...] = ()
@@ -94,6 +95,16 @@ class Message:
     diffstat: Diffstat | None = None
     patch_id: str | None = None
     problems: tuple[str, ...] = ()
+
+    @property
+    def diff(self) -> str | None:
+        """The diff, from its first ``diff --git``/``---``/``Index:`` line to the end.
+
+        A diff is always the end of the body, so a parsed message stores where it
+        starts, not the text again (a third of an archive's size); ``diff=`` given to
+        the constructor may be either."""
+        d = self._diff
+        return self.body[d:] if isinstance(d, int) else d
 
     @property
     def fixes(self) -> tuple[Fixes, ...]:
@@ -281,7 +292,7 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         body=body,
         commit_message=commit_message,
         notes=notes,
-        diff=diff,
+        diff=len(body) - len(diff) if diff is not None and body.endswith(diff) else diff,
         base_commit=base.group(1) if base else None,
         change_id=change.group(1) if change else None,
         prerequisites=tuple(m.strip() for m in _PREREQ.findall(body)) if "prerequisite-" in body else (),

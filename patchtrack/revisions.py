@@ -99,28 +99,39 @@ _WORD = re.compile(r"[a-z_][a-z0-9_]{3,}")
 _TRAILER_LINE = re.compile(r"^[A-Za-z-]+-by:|^(?:Cc|Link|Fixes|Closes):", re.MULTILINE)
 
 
-@attrs.frozen
+@attrs.define
 class _Features:
-    """What two postings of one work keep in common, even under a new title."""
+    """What two postings of one work keep in common, even under a new title.
+
+    The commit messages' words are read only when a comparison gets that far
+    (few do: the files must overlap first), then kept."""
 
     authors: frozenset[str]
     patch_titles: frozenset[str]
     files: frozenset[str]
-    words: frozenset[str]
+    series: Series
+    _words: frozenset[str] | None = None
 
     @classmethod
     def of(cls, s: Series) -> _Features:
         people = [s.author] + [p.message.author for p in s.patches]
-        text = " ".join(
-            line for p in s.patches for line in (p.message.commit_message or "").lower().splitlines()[1:]
-            if not _TRAILER_LINE.match(line)
-        )
         return cls(
             authors=frozenset(a.email for a in people if a is not None and a.email),
             patch_titles=frozenset(_norm_title(p.message.subject.title) for p in s.patches),
             files=frozenset(f.path for p in s.patches if p.diffstat for f in p.diffstat.files),
-            words=frozenset(_WORD.findall(text)),
+            series=s,
         )
+
+    @property
+    def words(self) -> frozenset[str]:
+        if self._words is None:
+            text = " ".join(
+                line for p in self.series.patches
+                for line in (p.message.commit_message or "").lower().splitlines()[1:]
+                if not _TRAILER_LINE.match(line)
+            )
+            self._words = frozenset(_WORD.findall(text))
+        return self._words
 
     def same_work(self, other: _Features) -> bool:
         """A patch title in common, or the same files changed and explained alike."""

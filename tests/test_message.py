@@ -3,6 +3,8 @@ git's own tools as the oracle for every patch mail among them."""
 
 from __future__ import annotations
 
+import attrs
+
 import json
 import os
 import time
@@ -260,3 +262,12 @@ def test_mangled_real_mail_never_raises_and_stays_fast(data: bytes) -> None:
 @given(st.binary(max_size=4000))
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     assert isinstance(parse_message(data), Message)
+
+
+def test_diff_is_the_end_of_the_body_and_may_be_given_as_text(mails: list[bytes]) -> None:
+    patches = [m for m in map(parse_message, mails) if m.diff is not None]
+    assert patches
+    for m in patches:
+        assert m.body.endswith(m.diff) and m.diff.lstrip().startswith(("diff ", "--- ", "Index: "))
+    given = attrs.evolve(patches[0], diff="diff --git a/x b/x\n")
+    assert given.diff == "diff --git a/x b/x\n" and given != patches[0]

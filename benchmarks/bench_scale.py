@@ -1,0 +1,178 @@
+"""Archive scale: cold and warm runs, parallel parsing, reports, memory — in one run.
+
+Per archive, each phase runs in a fresh Python process (so "warm" means what it
+means for a cron job: only the on-disk cache is warm) and reports its time and
+peak RSS:
+
+- **floor**: ``git log | git cat-file --batch`` reading every mail (see bench_read);
+- **cold serial** / **cold parallel**: walk + parse + assemble series, no cache, one
+  process vs a process pool of one worker per core;
+- **cold + cache**: the parallel run filling an empty cache (a first CLI run);
+- **warm**: walk + assemble from the filled cache;
+- **report, one week** and **report, 1,000 mails**: ``patchtrack report`` on the
+  warm cache for the archive's last seven days and for its last 1,000 mails, timed
+  inside the process and as the whole command (interpreter start included);
+- **scaling**: cold parallel runs over the first 25 %, 50 % and 100 % of the archive.
+
+    python benchmarks/bench_scale.py [ARCHIVE ...] [--write docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import patchtrack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_read import clone_bundles, floor, write_section  # noqa: E402
+
+
+def _phase(name: str, path: str, cache: str, extra: list[str]) -> dict[str, float]:
+    """Run one phase in this (fresh) process; returns seconds, messages, peak RSS."""
+    start = time.perf_counter()
+    count = 0
+    if name.startswith("cold") or name == "warm":
+        workers = 1 if name == "cold-serial" else None
+        inbox = patchtrack.open_inbox(path, cache=cache if name in ("cold-cache", "warm") else None, workers=workers)
+        messages = list(inbox.messages(extra[0] if extra else None))
+        patchtrack.assemble(messages)
+        count = len(messages)
+    elif name == "report":
+        from patchtrack.cli import main
+
+        with open(os.devnull, "w") as sink:
+            stdout, sys.stdout = sys.stdout, sink
+            try:
+                code = main(["report", path, *extra, "--cache", cache])
+            finally:
+                sys.stdout = stdout
+        if code != 0:
+            raise SystemExit(f"report failed: {code}")
+    seconds = time.perf_counter() - start
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "messages": count, "rss_mb": rss_mb, "worker_rss_mb": children}
+
+
+def run_phase(name: str, path: str, cache: str, *extra: str) -> dict[str, float]:
+    """``_phase`` in a new interpreter; adds the whole command's wall time."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--phase", name, path, cache, *extra],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"phase {name} {extra} failed:\n{proc.stderr}")
+    result = json.loads(proc.stdout.splitlines()[-1])
+    result["wall"] = time.perf_counter() - start
+    return result
+
+
+def measure(path: str, tmp: Path) -> dict[str, object]:
+    inbox = patchtrack.open_inbox(path)
+    refs = [r for r in inbox.walk().refs() if not r[5]]
+    total = len(refs)
+    cache = str(tmp / f"{inbox.name}.sqlite")
+    n_floor, t_floor = floor([str(e.path) for e in inbox.epochs])
+    row: dict[str, object] = {"archive": inbox.name, "messages": total, "floor": n_floor / t_floor}
+    for phase in ("cold-serial", "cold-parallel", "cold-cache", "warm"):
+        row[phase] = run_phase(phase, path, cache)
+    last = datetime.fromtimestamp(refs[-1][4], timezone.utc).date()
+    week = ["--since", str(last - timedelta(days=6)), "--until", str(last)]
+    week_start = datetime.combine(last - timedelta(days=6), datetime.min.time(), timezone.utc).timestamp()
+    row["week_mails"] = sum(1 for r in refs if r[4] >= week_start)
+    row["report-week"] = run_phase("report", path, cache, *week)
+    span = min(1000, total)
+    start = f"{refs[total - span - 1][2]}" if total > span else ""
+    row["report-1000"] = run_phase("report", path, cache, f"{start}..{refs[-1][2]}")
+    row["span"] = span
+    row["scaling"] = {
+        share: run_phase("cold-parallel", path, cache, f"..{refs[max(1, total * share // 100) - 1][2]}")
+        for share in (25, 50, 100)
+    }
+    return row
+
+
+def table(rows: list[dict]) -> str:  # type: ignore[type-arg]
+    lines = [
+        "| archive | messages | floor (msg/s) | cold serial (msg/s) | cold parallel (msg/s) | "
+        "cold + cache (msg/s) | warm (msg/s) | peak RSS, parallel (MB: main + worker) | main RSS growth per 100k mails (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        n = r["messages"]
+        rate = {k: n / r[k]["seconds"] for k in ("cold-serial", "cold-parallel", "cold-cache", "warm")}
+        par = r["cold-parallel"]
+        quarter, whole = r["scaling"][25], r["scaling"][100]
+        growth = (whole["rss_mb"] - quarter["rss_mb"]) / max(1, whole["messages"] - quarter["messages"]) * 100_000
+        lines.append(
+            f"| {r['archive']} | {n:,} | {r['floor']:,.0f} | {rate['cold-serial']:,.0f} | "
+            f"{rate['cold-parallel']:,.0f} ({rate['cold-parallel'] / r['floor']:.0%} of floor) | "
+            f"{rate['cold-cache']:,.0f} | {rate['warm']:,.0f} | "
+            f"{par['rss_mb']:,.0f} + {par['worker_rss_mb']:,.0f} | {growth:,.0f} |"
+        )
+    lines += [
+        "",
+        "| archive | report, last 7 days (mails) | in process (s) | whole command (s) | "
+        "report, last 1,000 mails: in process (s) | whole command (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        week, span = r["report-week"], r["report-1000"]
+        lines.append(
+            f"| {r['archive']} | {r['week_mails']:,} | {week['seconds']:.2f} | {week['wall']:.2f} | "
+            f"{span['seconds']:.2f} | {span['wall']:.2f} |"
+        )
+    lines += [
+        "",
+        "| archive | cold parallel at 25 % | 50 % | 100 % (msg/s; s) |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [
+            f"{s['messages'] / s['seconds']:,.0f}; {s['seconds']:.1f}" for s in r["scaling"].values()
+        ]
+        lines.append(f"| {r['archive']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--phase"]:
+        name, path, cache, *extra = argv[1:]
+        print(json.dumps(_phase(name, path, cache, extra)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("archives", nargs="*", help="archives (default: the corpus bundles)")
+    parser.add_argument("--write", metavar="FILE", help="put the tables into FILE between markers")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        archives = args.archives or clone_bundles(Path(tmp))
+        if not archives:
+            print("no archives given and no corpus bundles found", file=sys.stderr)
+            return 2
+        rows = [measure(p, Path(tmp)) for p in archives]
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    text = (
+        f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, Python "
+        f"{platform.python_version()}), one run per phase, each in a fresh process.\n\n"
+        + table(rows) + "\n"
+    )
+    print(text)
+    if args.write:
+        write_section(Path(args.write), "bench_scale", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
