@@ -170,6 +170,8 @@ class Inbox:
 
         The same arguments as :meth:`walk`; removal commits are left out (they are in
         :meth:`walk`, marked ``deleted``). Bad revisions raise here, at the call.
+        Messages come from the inbox's cache when it has them; the rest are parsed on
+        its executor or process pool (see :func:`open_inbox`), in walk order either way.
         """
         walk = self.walk(range, since=since, until=until, after=after)
         return load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers)
@@ -258,7 +260,8 @@ class Inbox:
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
             for ref in refs:
-                times[str(ref[0])] = ref[4]
+                if not ref[5]:
+                    times.setdefault(str(ref[0]), ref[4])  # the first delivery's arrival
                 yield ref
 
         walk = self.walk()
@@ -269,7 +272,7 @@ class Inbox:
             if progress is not None and len(found) % 500 == 0:
                 progress(len(found))
             if inside is not None and not by_range:
-                when = times.pop(message.oid)
+                when = times[message.oid]
                 if (lo is None or when >= lo) and (hi is None or when <= hi):
                     inside.add(message.oid)
         if progress is not None:
