@@ -27,6 +27,7 @@ from .errors import InboxError, PatchtrackError, RevisionError
 from .export import rows, to_pandas
 from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
+from .mbox import MboxError, read_mbox
 from .message import Message, parse_message
 from .report import Report, build_report
 from .revisions import link_revisions
@@ -51,6 +52,7 @@ __all__ = [
     "InboxError",
     "Link",
     "Mailmap",
+    "MboxError",
     "Message",
     "Patch",
     "PatchtrackError",
@@ -82,6 +84,7 @@ __all__ = [
     "link_revisions",
     "open_inbox",
     "parse_message",
+    "read_mbox",
     "parse_person",
     "parse_subject",
     "parse_trailers",

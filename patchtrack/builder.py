@@ -60,6 +60,7 @@ def mail_meta(raw: bytes) -> MailMeta:
     arrival = _date(str(received[0]).rpartition(";")[2]) if received else None
     epoch0 = datetime.fromtimestamp(0, timezone.utc)
     subject = " ".join(_header(headers, "subject").split())
+    name, email, subject = _unraw(name), _unraw(email), _unraw(subject)
     return MailMeta(
         msgid=msgid,
         name=name or email or "unknown",
@@ -68,6 +69,19 @@ def mail_meta(raw: bytes) -> MailMeta:
         arrival=arrival or date or epoch0,
         subject=subject,
     )
+
+
+def _unraw(text: str) -> str:
+    """Text read from raw 8-bit header bytes (``git format-patch`` writes a cover
+    letter's ``From:`` that way): the parser keeps such bytes as surrogates; read them
+    as UTF-8, else Latin-1."""
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def v1_path(msgid: str) -> str:

@@ -26,6 +26,7 @@ from .demo import build_demo_inbox
 from .errors import PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
+from .mbox import added_trailers
 from .message import Message
 from .series import Series
 
@@ -127,6 +128,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     report.add_argument("--bots", action="store_true", help="count robots (test robot, syzbot…) in the rankings")
     report.set_defaults(run=_cmd_report)
+
+    am = sub.add_parser(
+        "am", parents=[inbox_opts], help="write a series as an mbox for git am",
+        description="Write a patch series as an mbox 'git am' applies: its newest revision "
+        "(unless --this), patches in order, with the review trailers replies gave them.",
+    )
+    am.add_argument("series", metavar="SERIES_OR_MSGID", help="a series id, or the Message-ID of any of its mails")
+    am.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the mbox ('-': stdout)")
+    am.add_argument("--this", action="store_true", help="this revision, not the newest")
+    am.add_argument("--cover", action="store_true", help="put the cover letter first (apply with git am --empty=drop)")
+    am.add_argument("--no-followups", action="store_true", help="the patches as posted, no trailers added")
+    am.add_argument(
+        "-l", "--link", nargs="?", const=True, default=False, metavar="MASK",
+        help="add a Link: trailer (default mask: https://patch.msgid.link/%%s)",
+    )
+    am.set_defaults(run=_cmd_am)
 
     tips = sub.add_parser(
         "tips", help="print the archive's per-epoch tips (a cursor for --after-tips)",
@@ -293,6 +310,31 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    return 0
+
+
+def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
+    inbox = _open(args)
+    wanted = args.series.strip().strip("<>")
+    with _progress(inbox) as tick:
+        everything = inbox.series(progress=tick)
+    found = next((s for s in everything if s.id == wanted), None) or next(
+        (s for s in everything if any(m.msgid == wanted for m in s.messages)), None
+    )
+    if found is None:
+        raise _UsageError(f"{args.series}: no series has this id or Message-ID")
+    if not args.this:
+        by_id = {s.id: s for s in everything}
+        while found.next is not None and found.next.id in by_id:
+            found = by_id[found.next.id]
+    target = sys.stdout.buffer if args.output == "-" else args.output
+    count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
+    added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)
+    print(
+        f"{PROG}: v{found.version} {found.title!r}: {count} patch(es), {added} follow-up trailer(s) "
+        f"→ {args.output}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -31,8 +31,9 @@ derived from its head mail's Message-ID.
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -243,6 +244,34 @@ class Series:
 
         return series_html(self)
 
+    def to_mbox(
+        self,
+        dest: str | os.PathLike[str] | BinaryIO,
+        *,
+        followups: bool = True,
+        link: str | bool = False,
+        cover: bool = False,
+    ) -> int:
+        """Write the series as an mbox ``git am`` applies; returns the patches written.
+
+        Each patch gets the unflagged follow-up trailers replies gave it, after its
+        own trailers, as ``b4 am`` adds them (``followups=False``: as posted).
+        ``link=True`` adds b4's ``Link: https://patch.msgid.link/<msgid>``; a string
+        is a mask (``%s`` or ``{msgid}``). ``cover`` puts the cover letter first
+        (then apply with ``git am --empty=drop``: git stops on a mail without a diff). ``dest`` is a path or a binary file. Raises
+        :class:`~patchtrack.mbox.MboxError` when a patch is missing. See
+        :mod:`patchtrack.mbox`.
+        """
+        from .mbox import LINK_MASK, am_mbox
+
+        data = am_mbox(self, followups=followups, link=LINK_MASK if link is True else (link or None), cover=cover)
+        if isinstance(dest, (str, os.PathLike)):
+            with open(dest, "wb") as fh:
+                fh.write(data)
+        else:
+            dest.write(data)
+        return len(self.patches)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields with the documented names (``docs/series.md``)."""
         return {
@@ -435,8 +464,10 @@ def _dedupe(followups: list[Followup]) -> tuple[Followup, ...]:
     return tuple(sorted(best.values(), key=_followup_order))
 
 
-def _followup_order(f: Followup) -> tuple[float, str, str]:
-    return (f.date.timestamp() if f.date else float("-inf"), f.from_msgid, f.trailer.raw)
+def _followup_order(f: Followup) -> tuple[float, str]:
+    """By the reply's date, then its Message-ID; a stable sort keeps the trailers of
+    one reply in the order it wrote them (as ``b4 am`` does)."""
+    return (f.date.timestamp() if f.date else float("-inf"), f.from_msgid)
 
 
 def _series_id(head: Message) -> str:

@@ -206,6 +206,7 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
     cover = lser.patches[0].msgid if lser.patches and lser.patches[0] is not None else None
     patches: dict[int, str] = {}
     followups: dict[int, list[TrailerKey]] = {}
+    ordered: dict[int, list[TrailerKey]] = {}
     origins: dict[int, list[tuple[str, str, str | None]]] = {}
     reroll_from: dict[int, int] = {}
     roundtrip_ok = True
@@ -220,6 +221,7 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
             roundtrip_ok = False
         added = after[len(before):]
         followups[index] = sorted(trailer_key(t) for t in added)
+        ordered[index] = [trailer_key(t) for t in added]
         if details:
             row = []
             for t in added:
@@ -228,7 +230,9 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
                 row.append((*trailer_key(t), origin))
             origins[index] = sorted(row, key=lambda r: (r[0], r[1], r[2] or ""))
 
-    view: dict[str, Any] = {"version": lser.revision, "cover": cover, "patches": patches, "followups": followups}
+    view: dict[str, Any] = {
+        "version": lser.revision, "cover": cover, "patches": patches, "followups": followups, "am_order": ordered,
+    }
     if details:
         view.update(
             {
@@ -264,7 +268,8 @@ def b4_view(mails: Iterable[bytes], *, msgid: str | None = None, details: bool =
         {"version": int,                 # the revision b4 assigned
          "cover": msgid | None,          # LoreSeries.patches[0] after get_series
          "patches": {index: msgid},      # LoreSeries.patches[1:], None slots omitted
-         "followups": {index: [(name_lower, email_lower_or_value), ...]}}  # sorted
+         "followups": {index: [(name_lower, email_lower_or_value), ...]},  # sorted
+         "am_order": {index: [...]}}     # the same trailers in the order b4 am writes them
 
     ``followups`` are the trailers ``b4 am`` writes into that patch's commit message
     beyond the ones the patch already carries (replies to the patch, reply chains,

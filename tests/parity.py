@@ -17,13 +17,14 @@ import attrs
 
 import patchtrack
 from patchtrack import Series, parse_message
+from patchtrack.mbox import am_followups
 
 
 @attrs.frozen
 class Difference:
     thread: str
     version: int
-    kind: str  # "patches", "followups"
+    kind: str  # "patches", "followups", "order" (same trailers, another order in the am mbox)
     index: int | None
     ours: Any
     b4: Any
@@ -46,12 +47,24 @@ def our_followups(series: Series) -> dict[int, list[tuple[str, str]]]:
     return found
 
 
-def compare(root: str, mails: list[bytes], b4: dict[int, dict[str, Any]]) -> tuple[int, int, list[Difference]]:
-    """(revisions compared, patches compared, differences) for one thread."""
+def our_am_order(series: Series) -> dict[int, list[tuple[str, str]]]:
+    """Per patch, the trailers our am mbox adds, in the order it writes them."""
+    return {
+        p.index: [trailer_key(f.key, f.person.email if f.person else None, f.trailer.value) for f in am_followups(p)]
+        for p in series.patches
+    }
+
+
+def compare(root: str, mails: list[bytes], b4: dict[int, dict[str, Any]]) -> tuple[int, int, int, list[Difference]]:
+    """(revisions compared, patches compared, patches whose order was compared,
+    differences) for one thread.
+
+    A patch whose follow-ups agree as a set is also compared in am order; it counts
+    as order-compared when b4 adds two or more trailers to it (where order can differ)."""
     ours = patchtrack.assemble(parse_message(m) for m in mails)
     holder = {p.msgid: s for s in ours for p in s.patches}
     diffs: list[Difference] = []
-    revisions = patches = 0
+    revisions = patches = ordered = 0
     for entry in b4.values():
         if "error" in entry or not entry["patches"]:
             continue
@@ -70,7 +83,13 @@ def compare(root: str, mails: list[bytes], b4: dict[int, dict[str, Any]]) -> tup
             b4_f = sorted({tuple(t) for t in entry["followups"].get(index, [])})
             if ours_f.get(index, []) != b4_f:
                 diffs.append(Difference(root, entry["version"], "followups", index, ours_f.get(index, []), b4_f))
-    return revisions, patches, diffs
+                continue
+            b4_order = [tuple(t) for t in entry["am_order"].get(index, [])]
+            mine_order = our_am_order(mine)[index] if mine else []
+            ordered += len(b4_order) >= 2
+            if mine_order != b4_order:
+                diffs.append(Difference(root, entry["version"], "order", index, mine_order, b4_order))
+    return revisions, patches, ordered, diffs
 
 
 def main(paths: list[str]) -> None:
@@ -79,13 +98,14 @@ def main(paths: list[str]) -> None:
 
     for path in paths:
         limit = 10 if "ksummit" in path else 70
-        revisions = patches = 0
+        revisions = patches = ordered = 0
         diffs: list[Difference] = []
         for t in select_thread_records(path, limit):
-            r, p, d = compare(t.root, t.mails, b4_view(t.mails))
-            revisions, patches = revisions + r, patches + p
+            r, p, o, d = compare(t.root, t.mails, b4_view(t.mails))
+            revisions, patches, ordered = revisions + r, patches + p, ordered + o
             diffs += d
-        print(f"## {path}: revisions {revisions}, patches {patches}, differences {len(diffs)}")
+        print(f"## {path}: revisions {revisions}, patches {patches} ({ordered} with 2+ trailers added), "
+              f"differences {len(diffs)}")
         for d in diffs:
             print(f"--- {d.kind} {d.thread} v{d.version} #{d.index}\n  ours: {d.ours}\n    b4: {d.b4}")
 

@@ -311,3 +311,21 @@ def test_comma_after_version_still_one_series() -> None:
     parts = [make(f"m{i}@x", f"[PATCH v4,{i}/2] m: part {i}", parent="m0@x", minutes=i) for i in (1, 2)]
     (s,) = series_of([cover] + parts)
     assert s.version == 4 and [p.index for p in s.patches] == [1, 2] and s.complete
+
+
+def test_one_replys_trailers_keep_their_written_order_and_am_order_follows_b4() -> None:
+    """Within a reply, follow-ups keep the order the reviewer wrote them (b4 does
+    too); across replies, by date; in the am mbox, replies to the patch come before
+    the cover letter's (b4's add_cover_trailers runs last)."""
+    from patchtrack.mbox import am_followups
+
+    cover = make("c@x", "[PATCH 0/1] t", body="cover\n")
+    patch = make("p1@x", "[PATCH 1/1] t", parent="c@x", minutes=1)
+    on_cover = make("a@x", "Re: [PATCH 0/1] t", parent="c@x", minutes=2,
+                    sender="Mo <mo@k.test>", body="Acked-by: Mo <mo@k.test>\n")
+    on_patch = make("r@x", "Re: [PATCH 1/1] t", parent="p1@x", refs=("c@x", "p1@x"), minutes=3,
+                    sender="Tab <tab@g.test>", body="Tested-by: Tab <tab@g.test>\nReviewed-by: Tab <tab@g.test>\n")
+    (s,) = series_of([cover, patch, on_cover, on_patch])
+    (p,) = s.patches
+    assert [f.key for f in p.followups] == ["Acked-by", "Tested-by", "Reviewed-by"]  # by date, then as written
+    assert [f.key for f in am_followups(p)] == ["Tested-by", "Reviewed-by", "Acked-by"]  # b4's am order
