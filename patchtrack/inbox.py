@@ -114,6 +114,19 @@ class Inbox:
         """
         return {e.number: str(e.tip) for e in self._epochs if e.tip is not None}
 
+    def raw(self, oid: str) -> bytes:
+        """The stored bytes of the mail whose blob id is ``oid`` (a :class:`Message`'s
+        ``oid``), from whichever epoch holds it. Raises :class:`InboxError` when no
+        epoch does."""
+        for e in self._epochs:
+            try:
+                obj = e.repo.get(oid)
+            except (ValueError, pygit2.GitError):
+                raise InboxError(f"{oid}: not a blob id") from None
+            if obj is not None and obj.type == pygit2.enums.ObjectType.BLOB:
+                return obj.data
+        raise InboxError(f"{oid}: no mail with this blob id in {self.name}")
+
     def resolve(self, rev: str) -> Position:
         """Resolve a revision (``ed37f1cc5``, ``HEAD~2``) to its epoch and full commit id."""
         return resolve(self._epochs, rev)
