@@ -31,6 +31,7 @@ from .message import Message, parse_message
 if TYPE_CHECKING:
     from .identity import Person
     from .series import Followup, Patch, Series
+    from .trailers import Trailer
 
 __all__ = ["MboxError", "LINK_MASK", "added_trailers", "am_followups", "am_mbox", "am_mail", "read_mbox", "split_mbox"]
 
@@ -144,13 +145,22 @@ def am_followups(patch: Patch) -> list[Followup]:
 
 def added_trailers(patch: Patch, *, followups: bool, link: str | None) -> list[str]:
     """Trailer lines ``am_mail`` appends: :func:`am_followups`, then the ``Link:``."""
-    lines = [f"{f.key}: {f.trailer.value}" for f in am_followups(patch)] if followups else []
+    lines = [_line(f.trailer) for f in am_followups(patch)] if followups else []
     if link:
         msgid = patch.message.msgid
         url = link.replace("{msgid}", msgid) if "{msgid}" in link else link.replace("%s", msgid)
         if not any(t.key == "Link" and t.value == url for t in patch.message.trailers):
             lines.append(f"Link: {url}")
     return lines
+
+
+def _line(trailer: Trailer) -> str:
+    """A follow-up as the reviewer wrote it (comment and continuation lines kept),
+    under the canonical key spelling."""
+    written = trailer.raw.strip()
+    if ":" not in written:
+        return f"{trailer.key}: {trailer.value}"
+    return f"{trailer.key}: {written.split(':', 1)[1].strip()}"
 
 
 def _trailer_key(key: str, person: Person | None, value: str) -> tuple[str, str]:

@@ -207,6 +207,7 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
     patches: dict[int, str] = {}
     followups: dict[int, list[TrailerKey]] = {}
     ordered: dict[int, list[TrailerKey]] = {}
+    lines: dict[int, list[str]] = {}
     origins: dict[int, list[tuple[str, str, str | None]]] = {}
     reroll_from: dict[int, int] = {}
     roundtrip_ok = True
@@ -222,6 +223,7 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
         added = after[len(before):]
         followups[index] = sorted(trailer_key(t) for t in added)
         ordered[index] = [trailer_key(t) for t in added]
+        lines[index] = [t.as_string() for t in added]
         if details:
             row = []
             for t in added:
@@ -232,6 +234,7 @@ def _revision_view(raws: list[bytes], msgid: str | None, revision: int, details:
 
     view: dict[str, Any] = {
         "version": lser.revision, "cover": cover, "patches": patches, "followups": followups, "am_order": ordered,
+        "am_lines": lines,
     }
     if details:
         view.update(
@@ -269,7 +272,8 @@ def b4_view(mails: Iterable[bytes], *, msgid: str | None = None, details: bool =
          "cover": msgid | None,          # LoreSeries.patches[0] after get_series
          "patches": {index: msgid},      # LoreSeries.patches[1:], None slots omitted
          "followups": {index: [(name_lower, email_lower_or_value), ...]},  # sorted
-         "am_order": {index: [...]}}     # the same trailers in the order b4 am writes them
+         "am_order": {index: [...]},     # the same trailers in the order b4 am writes them
+         "am_lines": {index: [str]}}     # and as the lines it writes
 
     ``followups`` are the trailers ``b4 am`` writes into that patch's commit message
     beyond the ones the patch already carries (replies to the patch, reply chains,

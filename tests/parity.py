@@ -17,14 +17,14 @@ import attrs
 
 import patchtrack
 from patchtrack import Series, parse_message
-from patchtrack.mbox import am_followups
+from patchtrack.mbox import added_trailers, am_followups
 
 
 @attrs.frozen
 class Difference:
     thread: str
     version: int
-    kind: str  # "patches", "followups", "order" (same trailers, another order in the am mbox)
+    kind: str  # "patches", "followups", "order" (same trailers, another order), "text" (same order, other words)
     index: int | None
     ours: Any
     b4: Any
@@ -89,6 +89,11 @@ def compare(root: str, mails: list[bytes], b4: dict[int, dict[str, Any]]) -> tup
             ordered += len(b4_order) >= 2
             if mine_order != b4_order:
                 diffs.append(Difference(root, entry["version"], "order", index, mine_order, b4_order))
+                continue
+            mine_lines = added_trailers(mine.patches[[p.index for p in mine.patches].index(index)], followups=True, link=None)
+            b4_lines = [" ".join(line.split()) for line in entry["am_lines"].get(index, [])]
+            if [" ".join(line.split()) for line in mine_lines] != b4_lines:
+                diffs.append(Difference(root, entry["version"], "text", index, mine_lines, b4_lines))
     return revisions, patches, ordered, diffs
 
 
