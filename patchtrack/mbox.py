@@ -4,8 +4,8 @@ Out: :func:`am_mbox` turns a :class:`~patchtrack.series.Series` into the mbox ``
 am`` applies — each patch's mail rebuilt from its parsed parts (author, date,
 subject, commit message, notes, diff), with the follow-up trailers reviewers gave in
 replies appended to the patch's trailer block the way ``b4 am`` does it (after the
-patch's own trailers, in the order they were given, none twice), and an optional
-``Link:``. ``Series.to_mbox`` writes it to a file.
+patch's own trailers, in b4's order — see :func:`am_followups` — none twice), and an
+optional ``Link:``. ``Series.to_mbox`` writes it to a file.
 
 In: :func:`read_mbox` reads an mbox (plain, ``git format-patch`` output, lore's
 mboxrd, gzipped or not) or a maildir into :class:`~patchtrack.message.Message`
