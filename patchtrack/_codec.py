@@ -1,4 +1,5 @@
-"""A compact, fast encoding of :class:`~patchtrack.message.Message` for the cache.
+"""A compact, fast encoding of :class:`~patchtrack.message.Message` (and of the
+structure of a :class:`~patchtrack.series.Series`) for the cache.
 
 ``pickle`` of a frozen slotted attrs graph costs ~140 µs per kernel mail to load
 (every nested record goes through a Python ``__setstate__``); flattening the record
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 import marshal
 from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
 from typing import Any
 
 from .diff import Diffstat, FileChange
 from .identity import Person
 from .message import Message
+from .series import Followup, Patch, RevisionLink, Series
 from .subject import Subject
 from .trailers import Trailer
 
-__all__ = ["encode", "decode", "Interned"]
+__all__ = ["encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "Interned"]
 
 Interned = dict[Any, Any]
 """Records already built during one load (see :func:`decode`)."""
@@ -100,14 +103,88 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
             found = persons[group] = tuple(map(person, group))
         return found
 
-    if date is not None:
-        *fields, offset = date
-        date = datetime(*fields, tzinfo=None if offset == -1 else _zone(offset))
     return Message(
-        oid, commit, epoch, msgid, date, kind, Subject(*subj), person(sender), person(author),
+        oid, commit, epoch, msgid, _datetime(date), kind, Subject(*subj), person(sender), person(author),
         in_reply_to, references, list_id, people(to), people(cc),
         body, commit_message, notes, diff, base_commit, change_id, prerequisites,
         tuple(Trailer(k, v, person(p), c, r) for k, v, p, c, r in trailers),
         None if stat is None else Diffstat(tuple(FileChange(*f) for f in stat[0]), stat[1], stat[2]),
         patch_id, problems,
     )
+
+
+# --- series: the structure, with messages by blob id -----------------------------------
+
+
+def _link(link: RevisionLink | None) -> tuple[Any, ...] | None:
+    return None if link is None else (link.id, link.version, link.msgid, _date(link.date))
+
+
+def encode_series(s: Series) -> tuple[Any, ...]:
+    """``s`` as marshal-ready tuples; its messages are named by blob id (they are
+    stored, and decoded, as messages)."""
+    return (
+        s.id, s.title, _person(s.author), _person(s.sender), s.version, s.rfc, s.resend,
+        s.cover.oid if s.cover is not None else None,
+        tuple(
+            (p.index, p.message.oid, tuple(
+                ((f.trailer.key, f.trailer.value, _person(f.trailer.person), f.trailer.comment, f.trailer.raw),
+                 f.from_msgid, _person(f.sender), _date(f.date), f.via, f.flagged)
+                for f in p.followups
+            ))
+            for p in s.patches
+        ),
+        s.total, s.missing, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
+        s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
+        s.evidence,
+    )
+
+
+def series_oids(row: tuple[Any, ...]) -> tuple[str, ...]:
+    """The blob ids of every message an encoded series holds."""
+    return row[16]
+
+
+def series_links(row: tuple[Any, ...]) -> tuple[str, str | None]:
+    """An encoded series' id and its previous revision's id."""
+    return row[0], row[18][0] if row[18] is not None else None
+
+
+def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons: Interned) -> Series:
+    """The :class:`Series` :func:`encode_series` wrote; ``messages`` by blob id."""
+    (sid, title, author, sender, version, rfc, resend, cover, patches, total, missing, duplicates,
+     first, last, list_id, change_id, oids, status, previous, next_, evidence) = row
+
+    def person(p: tuple[str, str] | None) -> Person | None:
+        if p is None:
+            return None
+        found = persons.get(p)
+        if found is None:
+            found = persons[p] = Person(*p)
+        return found
+
+    def link(value: tuple[Any, ...] | None) -> RevisionLink | None:
+        return None if value is None else RevisionLink(value[0], value[1], value[2], _datetime(value[3]))
+
+    return Series(
+        id=sid, title=title, author=person(author), sender=person(sender), version=version, rfc=rfc,
+        resend=resend, cover=messages[cover] if cover is not None else None,
+        patches=tuple(
+            Patch(index, messages[oid], tuple(
+                Followup(Trailer(k, v, person(tp), c, r), from_msgid, person(fs), _datetime(fd), via, flagged)
+                for (k, v, tp, c, r), from_msgid, fs, fd, via, flagged in followups
+            ))
+            for index, oid, followups in patches
+        ),
+        total=total, missing=missing, duplicates=tuple(messages[o] for o in duplicates),
+        first_date=_datetime(first), last_date=_datetime(last), list_id=list_id, change_id=change_id,
+        messages=tuple(messages[o] for o in oids), status=status, previous=link(previous), next=link(next_),
+        evidence=evidence,
+    )
+
+
+def _datetime(fields: tuple[int, ...] | None) -> datetime | None:
+    if fields is None:
+        return None
+    *parts, offset = fields
+    return datetime(*parts, tzinfo=None if offset == -1 else _zone(offset))

@@ -23,7 +23,7 @@ from ._walk import RawMessage, Ref
 from .cache import Cache
 from .message import Message, parse_message
 
-__all__ = ["load", "load_messages", "parse_encoded"]
+__all__ = ["load", "load_messages", "parse_encoded", "rebind"]
 
 CHUNK = 200
 """Mails per unit of work: large enough that a process pool's per-task cost
@@ -129,13 +129,13 @@ def _finish(
     fresh = iter(parsed)
     for ref in chunk:
         message = known.get(str(ref[0]))
-        yield ref, next(fresh) if message is None else _rebind(message, ref)
+        yield ref, next(fresh) if message is None else rebind(message, ref[2], ref[3], ref[4])
 
 
-def _rebind(message: Message, ref: Ref) -> Message:
-    """A cached message as this delivery of its blob would have parsed: the same
-    blob may be stored by another commit (a duplicate delivery, a cross-post)."""
-    _, _, commit, epoch, when, _ = ref
+def rebind(message: Message, commit: str, epoch: int, when: int) -> Message:
+    """A cached message as this delivery of its blob (``commit`` in ``epoch``,
+    arrived at ``when``) would have parsed: the same blob may be stored by another
+    commit (a duplicate delivery, a cross-post)."""
     if message.commit == commit and message.epoch == epoch:
         return message
     changes: dict[str, object] = {"commit": commit, "epoch": epoch}

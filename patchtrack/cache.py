@@ -19,6 +19,7 @@ import hashlib
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -34,7 +35,9 @@ _PARSER_MODULES = (
     "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
 )
 _SCHEMA = 2
-_CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
+_CHUNK = 500
+ASSEMBLIES_KEPT = 4
+"""Whole-archive assemblies kept (a few archives, or a few states of one)."""  # SQLite's default limit on host parameters is 999 (older builds)
 
 
 def _fingerprint() -> str:
@@ -68,6 +71,7 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     stored: int = 0
+    assemblies_read: int = 0
 
 
 class Cache:
@@ -93,11 +97,15 @@ class Cache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS message (oid TEXT PRIMARY KEY, data BLOB)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)"
+            )
             row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
             if row is None or row[0] != FINGERPRINT:
                 with self._db:
                     self._db.execute("BEGIN")
                     self._db.execute("DELETE FROM message")
+                    self._db.execute("DELETE FROM assembly")
                     self._db.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (FINGERPRINT,)
                     )
@@ -153,10 +161,30 @@ class Cache:
             raise CacheError(f"{self.path}: cannot write ({exc})") from None
         self.stats.stored += len(rows)
 
+    def get_assembly(self, key: str) -> bytes | None:
+        """A stored whole-archive assembly (see :mod:`patchtrack._index`), or ``None``."""
+        row = self._db.execute("SELECT data FROM assembly WHERE key = ?", (key,)).fetchone()
+        self.stats.assemblies_read += row is not None
+        return None if row is None else bytes(row[0])
+
+    def put_assembly(self, key: str, data: bytes, *, keep: int = ASSEMBLIES_KEPT) -> None:
+        """Store an assembly, keeping the ``keep`` most recently stored."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute("INSERT OR REPLACE INTO assembly VALUES (?, ?, ?)", (key, data, time.time()))
+                self._db.execute(
+                    "DELETE FROM assembly WHERE key NOT IN "
+                    "(SELECT key FROM assembly ORDER BY stored DESC LIMIT ?)", (keep,)
+                )
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot write ({exc})") from None
+
     def clear(self) -> None:
-        """Forget every cached message."""
+        """Forget every cached message and assembly."""
         with self._db:
             self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM assembly")
             self._db.execute("DELETE FROM message")
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ import pygit2
 
 from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
+from ._index import Assembly, arrived, assembly_key
 from ._load import load_messages
 from ._walk import RawMessage, Ref, Walk, WalkStats
 from .cache import Cache
@@ -206,11 +207,7 @@ class Inbox:
         post. Bad revisions raise here, at the call. ``progress`` is called with the
         number of mails parsed so far, every 500 mails (for a progress bar).
         """
-        messages, inside = self._select(range, since=since, until=until, after=after, progress=progress)
-        everything = assemble(messages)
-        if inside is None:
-            return list(everything)
-        return [s for s in everything if any(m.oid in inside for m in s.messages)]
+        return self._assembled(range, since, until, after, progress, history=False)[1]
 
     def report(
         self,
@@ -231,12 +228,12 @@ class Inbox:
         their status from the whole archive. ``after`` (a cursor from :meth:`tips`)
         reports what arrived since the cursor was saved: a cron job's weekly update.
         See :mod:`patchtrack.report`."""
-        messages, inside = self._select(range, since=since, until=until, after=after, progress=progress)
+        messages, series = self._assembled(range, since, until, after, progress, history=True)
         start, _, end = (range or "").partition("..")
         return build_report(
             self.name.split(".")[0],
-            [m for m in messages if inside is None or m.oid in inside],
-            assemble(messages),
+            messages,
+            series,
             start=start or since and str(since) or None,
             end=end or until and str(until) or None,
             top=top,
@@ -246,51 +243,66 @@ class Inbox:
             merge_names=merge_names,
         )
 
-    def _select(
+    def _assembled(
         self,
         range: str | None,
-        *,
         since: DateLike | None,
         until: DateLike | None,
         after: Mapping[int | str, str] | None,
         progress: Callable[[int], None] | None,
-    ) -> tuple[list[Message], set[str] | None]:
-        """Every message of the archive, parsed, and the blob ids of those selected
-        (``None``: all of them), reporting progress as it goes.
+        *,
+        history: bool,
+    ) -> tuple[list[Message], list[Series]]:
+        """The mails of a selection (in walk order) and the series with mail among
+        them, assembled from the whole archive — with ``history``, also every earlier
+        revision those series link to (a report names when a series was first seen).
 
-        Date bounds are applied to the whole-archive walk's arrival times, so no
-        second walk is needed: a mail is in the window when its first delivery is.
-        A range or a cursor is walked on its own (a short walk)."""
+        A mail is in a date window when its first delivery is. A range or a cursor
+        is walked on its own (a short walk). With a cache, the whole archive's
+        assembly is stored under the archive's state, and a later call on the same
+        state decodes only the series it returns (see :mod:`patchtrack._index`)."""
         selected = self.walk(range, since=since, until=until, after=after)  # raises now if bad
         by_range = range is not None or after is not None
         inside = {str(ref[0]) for ref in selected.refs() if not ref[5]} if by_range else None
-        lo = hi = None
-        if not by_range and (since is not None or until is not None):
-            lo, hi = selected.window
-            inside = set()
-        found: list[Message] = []
-        times: dict[str, int] = {}
+        lo, hi = selected.window
+        dated = not by_range and (lo is not None or hi is not None)
+        key = assembly_key(self.layout, self.tips()) if self.cache is not None else None
+        stored = self.cache.get_assembly(key) if self.cache is not None and key is not None else None
+        if stored is not None:
+            index = Assembly.decode(stored)
+            chosen = index.arrived(lo, hi) if dated else inside
+            picks = index.touching(chosen)
+            series = index.series(index.with_history(picks) if history else picks, self.cache)
+            messages = index.messages(chosen, self.cache)
+            if series is not None and messages is not None:
+                if progress is not None:
+                    progress(len(index.deliveries))
+                return messages, series
+        deliveries: dict[str, tuple[str, int, int]] = {}
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
             for ref in refs:
                 if not ref[5]:
-                    times.setdefault(str(ref[0]), ref[4])  # the first delivery's arrival
+                    deliveries.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))  # the first delivery
                 yield ref
 
-        walk = self.walk()
+        found: list[Message] = []
         for message in load_messages(
-            tap(walk.refs()), cache=self.cache, executor=self.executor, workers=self.workers
+            tap(self.walk().refs()), cache=self.cache, executor=self.executor, workers=self.workers
         ):
             found.append(message)
             if progress is not None and len(found) % 500 == 0:
                 progress(len(found))
-            if inside is not None and not by_range:
-                when = times[message.oid]
-                if (lo is None or when >= lo) and (hi is None or when <= hi):
-                    inside.add(message.oid)
         if progress is not None:
             progress(len(found))
-        return found, inside
+        everything = assemble(found)
+        if self.cache is not None and key is not None:
+            self.cache.put_assembly(key, Assembly.of(everything, deliveries).encode())
+        chosen = arrived(deliveries, lo, hi) if dated else inside
+        messages = found if chosen is None else [m for m in found if m.oid in chosen]
+        if chosen is None or history:
+            return messages, list(everything)
+        return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)]
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""

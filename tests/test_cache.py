@@ -166,6 +166,7 @@ def test_series_and_report_are_the_same_from_the_cache(v2: Path, tmp_path: Path)
         assert cached.series() == plain.series()
         assert cached.report("HEAD~6..").to_dict() == plain.report("HEAD~6..").to_dict()
     assert cached.cache.stats.hits > 0
+    assert cached.cache.stats.assemblies_read >= 3  # warm calls read the stored assembly
 
 
 def test_report_with_dates_selects_by_arrival(v2: Path) -> None:
@@ -235,3 +236,57 @@ def test_report_window_survives_a_mail_removed_and_readded(mails: list[bytes], t
     late = inbox.series(since="2029-12-31")
     assert late == []  # the re-added copy is not a new arrival of that mail
     assert inbox.report(until="2029-12-31").to_dict()["counted_messages"] >= 1
+
+
+def test_stored_assembly_follows_the_archive_state(mails: list[bytes], tmp_path: Path) -> None:
+    """An assembly is reused only for the same archive state: new mail makes a new
+    one, and the answers always equal a fresh assembly's."""
+    writer = V2Writer(tmp_path / "inbox")
+    for raw in mails[:25]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
+    first = inbox.series()
+    assert cache.stats.assemblies_read == 0
+    assert inbox.series() == first and cache.stats.assemblies_read == 1
+    for raw in mails[25:]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    grown = inbox.series()
+    assert cache.stats.assemblies_read == 1  # a new state: assembled again
+    assert grown == patchtrack.open_inbox(tmp_path / "inbox", workers=1).series()
+    assert inbox.series() == grown and cache.stats.assemblies_read == 2
+    # an assembly whose messages left the cache is not used
+    cache._db.execute("DELETE FROM message")
+    assert inbox.series() == grown
+
+
+def test_corpus_stored_assembly_gives_the_same_series_and_reports(
+    corpus_repo: Path, corpus_messages: list, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "c.sqlite")
+    cache.put_many(corpus_messages)
+    inbox = patchtrack.open_inbox(corpus_repo, cache=cache)
+    refs = [r for r in inbox.walk().refs() if not r[5]]
+    last = refs[-1][4]
+    from datetime import datetime, timezone
+
+    week = datetime.fromtimestamp(last - 7 * 86400, timezone.utc).isoformat()
+    span = f"{refs[-min(1000, len(refs) - 1) - 1][2]}..{refs[-1][2]}"
+
+    def assembled(call):  # type: ignore[no-untyped-def]
+        cache._db.execute("DELETE FROM assembly")  # force a fresh assembly (messages stay cached)
+        return call()
+
+    calls = {
+        "series": lambda: inbox.series(span),
+        "report": lambda: inbox.report(span).to_dict(),
+        "week": lambda: inbox.report(since=week).to_dict(),
+        "all": lambda: inbox.series(),
+    }
+    fresh = {name: assembled(call) for name, call in calls.items()}
+    assert cache.stats.assemblies_read == 0
+    for name, call in calls.items():
+        assert call() == fresh[name], name
+    assert cache.stats.assemblies_read == len(calls)
+    assert cache.stats.misses == 0
+    assert fresh["report"]["series"] and fresh["series"]

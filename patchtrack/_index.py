@@ -1,0 +1,112 @@
+"""A whole archive's assembly, kept in the cache, so a report reads only what it shows.
+
+Series and reports are assembled from the whole archive (a series' later patches,
+replies and earlier revisions can be anywhere), which costs a walk, every message
+decoded and the assembly itself — about 1.6 s for linux-pwm's 23,541 mails even with
+every message cached. The result depends only on the archive's content (its epochs'
+tips) and on the code that parses and assembles, so it is stored under a key made of
+both: :class:`Assembly` keeps each series' structure with its messages named by blob
+id, and each message's delivery (commit, epoch, arrival). Another report on the same
+archive state decodes the series it shows and their earlier revisions, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from . import _codec
+from ._load import rebind
+from .cache import FINGERPRINT, Cache
+from .message import Message
+from .series import Series
+
+__all__ = ["Assembly", "arrived", "assembly_key"]
+
+_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index")
+
+Delivery = tuple[str, int, int]
+"""A message's first delivery in the archive: commit, epoch, arrival (seconds)."""
+
+
+def arrived(deliveries: Mapping[str, Delivery], lo: float | None, hi: float | None) -> set[str]:
+    """Blob ids of the messages first delivered within ``lo``..``hi`` (inclusive)."""
+    return {
+        oid for oid, (_, _, when) in deliveries.items()
+        if (lo is None or when >= lo) and (hi is None or when <= hi)
+    }
+
+
+def assembly_key(layout: str, tips: Mapping[int, str]) -> str:
+    """The key of an archive state's assembly: the parser fingerprint, the source
+    of the assembling modules, and every epoch's tip."""
+    digest = hashlib.sha256(f"{FINGERPRINT}:{layout}:{sorted(tips.items())}".encode())
+    here = Path(__file__).resolve().parent
+    for name in _ASSEMBLY_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:24]
+
+
+class Assembly:
+    """Every series of an archive state, encoded, with every message's delivery."""
+
+    def __init__(self, rows: list[tuple], deliveries: dict[str, Delivery]) -> None:  # type: ignore[type-arg]
+        self.rows = rows
+        self.deliveries = deliveries  # in walk order
+
+    @classmethod
+    def of(cls, series: Iterable[Series], deliveries: dict[str, Delivery]) -> Assembly:
+        return cls([_codec.encode_series(s) for s in series], deliveries)
+
+    def encode(self) -> bytes:
+        return marshal.dumps((self.rows, self.deliveries), 4)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Assembly:
+        rows, deliveries = marshal.loads(data)
+        return cls(rows, deliveries)
+
+    def arrived(self, lo: float | None, hi: float | None) -> set[str]:
+        """Blob ids of the messages first delivered within ``lo``..``hi`` (inclusive)."""
+        return arrived(self.deliveries, lo, hi)
+
+    def touching(self, inside: set[str] | None) -> list[int]:
+        """Rows of the series with a message in ``inside`` (``None``: all), in order."""
+        if inside is None:
+            return list(range(len(self.rows)))
+        return [n for n, row in enumerate(self.rows) if any(o in inside for o in _codec.series_oids(row))]
+
+    def with_history(self, picks: Iterable[int]) -> list[int]:
+        """``picks`` and every earlier revision their ``previous`` links lead to."""
+        by_id = {_codec.series_links(row)[0]: n for n, row in enumerate(self.rows)}
+        found = set()
+        for n in picks:
+            while n is not None and n not in found:
+                found.add(n)
+                previous = _codec.series_links(self.rows[n])[1]
+                n = by_id.get(previous) if previous is not None else None
+        return sorted(found)
+
+    def series(self, picks: Iterable[int], cache: Cache) -> list[Series] | None:
+        """The series of these rows, their messages decoded from ``cache``; ``None``
+        when the cache no longer holds one of them."""
+        rows = [self.rows[n] for n in picks]
+        persons: _codec.Interned = {}
+        messages = self.messages({o for row in rows for o in _codec.series_oids(row)}, cache, persons)
+        if messages is None:
+            return None
+        by_oid = {m.oid: m for m in messages}
+        return [_codec.decode_series(row, by_oid, persons) for row in rows]
+
+    def messages(
+        self, oids: set[str] | None, cache: Cache, persons: _codec.Interned | None = None
+    ) -> list[Message] | None:
+        """The messages with these blob ids (``None``: all), in walk order, as the
+        walk gave them; ``None`` when the cache no longer holds one of them."""
+        wanted = [o for o in self.deliveries if oids is None or o in oids]
+        found = cache.get_many(wanted, persons)
+        if len(found) != len(wanted):
+            return None
+        return [rebind(found[o], *self.deliveries[o]) for o in wanted]
