@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import marshal
 from datetime import datetime, timedelta, timezone
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .diff import Diffstat, FileChange
@@ -68,6 +68,20 @@ def encode(m: Message) -> bytes:
     return marshal.dumps(row, _MARSHAL_VERSION)
 
 
+def _interner(persons: Interned) -> Callable[[tuple[str, str] | None], Person | None]:
+    """``(name, email)`` → the one :class:`Person` for it in ``persons``."""
+
+    def person(p: tuple[str, str] | None) -> Person | None:
+        if p is None:
+            return None
+        found = persons.get(p)
+        if found is None:
+            found = persons[p] = Person(*p)
+        return found
+
+    return person
+
+
 def _zone(seconds: int) -> timezone:
     zone = _ZONES.get(seconds)
     if zone is None:
@@ -89,13 +103,7 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
     if persons is None:
         persons = {}
 
-    def person(p: tuple[str, str] | None) -> Person | None:
-        if p is None:
-            return None
-        found = persons.get(p)
-        if found is None:
-            found = persons[p] = Person(*p)
-        return found
+    person = _interner(persons)
 
     def people(group: tuple[tuple[str, str], ...]) -> tuple[Person, ...]:
         found = persons.get(group)
@@ -155,13 +163,7 @@ def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons
     (sid, title, author, sender, version, rfc, resend, cover, patches, total, missing, duplicates,
      first, last, list_id, change_id, oids, status, previous, next_, evidence) = row
 
-    def person(p: tuple[str, str] | None) -> Person | None:
-        if p is None:
-            return None
-        found = persons.get(p)
-        if found is None:
-            found = persons[p] = Person(*p)
-        return found
+    person = _interner(persons)
 
     def link(value: tuple[Any, ...] | None) -> RevisionLink | None:
         return None if value is None else RevisionLink(value[0], value[1], value[2], _datetime(value[3]))
