@@ -116,3 +116,27 @@ def test_without_the_charts_no_chart_colour_is_drawn(report: patchtrack.Report, 
     html = re.sub(r"<svg.*?</svg>", "", report.to_html(), flags=re.DOTALL)
     image = screenshot(html, tmp_path)
     assert not runs(image, DOMAIN_BAR) and not runs(image, DAY_BAR)
+
+
+def test_corpus_report_charts_render(corpus_clones: dict[str, Path], tmp_path: Path) -> None:
+    """A real report (kvm-ppc, its last 400 mails) renders both charts too."""
+    archive = corpus_clones.get("kvm-ppc.vger.kernel.org.0")
+    if archive is None:
+        pytest.skip("uses the kvm-ppc corpus")
+    report = patchtrack.open_inbox(archive).report("HEAD~400..")
+    domains = report.to_dict()["domains"]
+    assert len(domains) >= 3
+    image = screenshot(report.to_html(), tmp_path, height=3000)
+    lengths = bars(image, DOMAIN_BAR)
+    assert len(lengths) == len(domains)
+    scale = lengths[0] / domains[0]["count"]
+    assert all(abs(got - row["count"] * scale) <= 2 for got, row in zip(lengths, domains))
+    # the per-day columns may be narrower than a pixel over a long range: look for
+    # green-dominant pixels rather than the exact colour
+    pixels = image.load()
+    width, height = image.size
+    green = sum(
+        1 for y in range(0, height, 2) for x in range(0, width, 2)
+        if (p := pixels[x, y])[1] > p[0] + 30 and p[1] > p[2] + 30
+    )
+    assert green >= 20
