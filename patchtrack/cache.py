@@ -100,6 +100,7 @@ class Cache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)"
             )
+            self._db.execute("CREATE TABLE IF NOT EXISTS upstream (key TEXT PRIMARY KEY, data BLOB)")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
             if row is None or row[0] != FINGERPRINT:
                 with self._db:
@@ -180,11 +181,26 @@ class Cache:
         except sqlite3.Error as exc:
             raise CacheError(f"{self.path}: cannot write ({exc})") from None
 
+    def get_upstream(self, key: str) -> bytes | None:
+        """A stored upstream index (see :mod:`patchtrack.track`), or ``None``."""
+        row = self._db.execute("SELECT data FROM upstream WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_upstream(self, key: str, data: bytes) -> None:
+        """Store an upstream index under ``key`` (the repository and range it covers)."""
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.execute("INSERT OR REPLACE INTO upstream VALUES (?, ?)", (key, data))
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot write ({exc})") from None
+
     def clear(self) -> None:
         """Forget every cached message and assembly."""
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM assembly")
+            self._db.execute("DELETE FROM upstream")
             self._db.execute("DELETE FROM message")
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
 from .series import Series
+from .track import Upstream, track
 
 __all__ = ["main"]
 
@@ -148,6 +149,17 @@ def _parser() -> argparse.ArgumentParser:
         help="add a Link: trailer (default mask: https://patch.msgid.link/%%s)",
     )
     am.set_defaults(run=_cmd_am)
+
+    trk = sub.add_parser(
+        "track", parents=[inbox_opts, range_opts], help="which series of a range landed upstream",
+        description="Match the patches of the series with mail in a range to the commits of an "
+        "upstream git repository (by Link:/Message-ID: trailer, patch-id, or title, author and "
+        "similar lines): applied, partly applied, not applied, or applied as a later revision.",
+    )
+    trk.add_argument("--upstream", metavar="REPO", required=True, help="the project's git repository")
+    trk.add_argument("--upstream-range", metavar="R", help="upstream commits to index (git range; default: HEAD)")
+    trk.add_argument("--format", choices=("text", "json"), default="text")
+    trk.set_defaults(run=_cmd_track)
 
     tips = sub.add_parser(
         "tips", help="print the archive's per-epoch tips (a cursor for --after-tips)",
@@ -339,6 +351,40 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
         f"→ {args.output}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
+    inbox = _open(args)
+    selected = inbox.walk(args.range, since=args.since, until=args.until, after=_after(args))
+    upstream = Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache)
+    with _progress(inbox) as tick:
+        everything = inbox.series(progress=tick)  # all of them: later revisions count
+    if args.range or args.since or args.until or args.after_tips:
+        inside = {str(ref[0]) for ref in selected.refs() if not ref[5]}
+        chosen = {s.id for s in everything if any(m.oid in inside for m in s.messages)}
+    else:
+        chosen = {s.id for s in everything}
+    tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
+    if args.format == "json":
+        json.dump([t.to_dict() for t in tracks], out, indent=1, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    for t in tracks:
+        s = t.series
+        when = f", {t.time_to_merge.days} days after first posting" if t.time_to_merge else ""
+        later = f" (v{t.later.version})" if t.later else ""
+        out.write(f"{s.first_date.date() if s.first_date else '?'}  v{s.version} {s.title}: {t.state}{later}{when}\n")
+        for p in t.patches:
+            how = (
+                f"{p.landing.commit.id[:12]} ({p.landing.method}, {p.landing.confidence:.2f})"
+                + (f" resend of <{p.landing.resend_of}>" if p.landing.resend_of else "")
+                if p.landing else "-"
+            )
+            out.write(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}\n")
+    counts = {state: sum(t.state == state for t in tracks) for state in
+              ("applied", "partly applied", "applied as a later revision", "not applied")}
+    print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
     return 0
 
 
