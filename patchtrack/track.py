@@ -46,6 +46,9 @@ __all__ = ["Upstream", "UpstreamCommit", "Landing", "PatchTrack", "SeriesTrack",
 SUBJECT_WINDOW = timedelta(days=365)
 """How long after posting a commit with the same title and author can be the patch."""
 
+SAME_CHANGE = 0.6 + 0.35 * 0.8
+"""A subject match this sure (80 % of the changed lines alike) is the same change."""
+
 _BARE_MSGID = re.compile(r"^<?([^<>\s@]+@[^<>\s]+?)>?$")
 _TITLE_PREFIX = re.compile(r"^(?:\[[^\]]*\]\s*)+")
 
@@ -291,13 +294,25 @@ def track(series: Iterable[Series], upstream: Upstream) -> list[SeriesTrack]:
     Pass every series that could be another's later revision (e.g. ``inbox.series()``)
     to see "applied as a later revision"."""
     found = list(series)
-    # strongest evidence first; between equals, the mail posted first claims the commit
+    # Strongest evidence first. Between equals, the mail posted first claims the
+    # commit — except by subject, where the version posted last (closest to what
+    # was applied) does. A commit that is exactly another mail's patch (its
+    # patch-id) is claimed by subject only when the lines are nearly the same: the
+    # same change, posted again in another form (then it is a resend).
+    exact = {p.message.patch_id for s in found for p in s.patches if p.message.patch_id}
     candidates: list[tuple[float, float, int, Patch, Landing]] = []
     for s in found:
         for p in s.patches:
             posted = p.message.date.timestamp() if p.message.date else float("-inf")
             for landing in _candidates(p, upstream):
-                candidates.append((-landing.confidence, posted, len(candidates), p, landing))
+                if landing.method == "subject":
+                    if (landing.commit.patch_id in exact and landing.commit.patch_id != p.message.patch_id
+                            and landing.confidence < SAME_CHANGE):
+                        continue
+                    order = -posted
+                else:
+                    order = posted
+                candidates.append((-landing.confidence, order, len(candidates), p, landing))
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
     claimed: dict[str, Patch] = {}  # commit id → the mail that claimed it
     landed: dict[str, Landing] = {}  # patch msgid → landing
@@ -308,7 +323,9 @@ def track(series: Iterable[Series], upstream: Upstream) -> list[SeriesTrack]:
         if owner is None:
             claimed[landing.commit.id] = p
             landed[p.msgid] = landing
-        elif owner.message.patch_id and owner.message.patch_id == p.message.patch_id:
+        elif (owner.message.patch_id and owner.message.patch_id == p.message.patch_id) or (
+            landing.method == "subject" and landing.confidence >= SAME_CHANGE
+        ):
             landed[p.msgid] = attrs.evolve(landing, resend_of=owner.msgid)
     by_id = {s.id: s for s in found}
     tracks = {s.id: _series_track(s, landed, by_id) for s in found}

@@ -207,3 +207,26 @@ def test_upstream_index_is_cached_and_incremental(world: dict, tmp_path: Path, m
     grown = Upstream.index(up, cache=cache)
     assert len(made) == 1 and grown.commits[:-1] == first.commits and grown.commits[-1].title == "gizmo: later"
     assert grown.commits == Upstream.index(up).commits  # the same as indexing afresh
+
+
+@pytest.mark.skipif(not os.environ.get("PATCHTRACK_UPSTREAM_MANPAGES"), reason="needs a man-pages clone")
+def test_hand_checked_decisions(corpus_clones: dict[str, Path]) -> None:
+    """180 decisions checked by hand (tests/data/track_decisions.json): 150 claimed
+    commits and 30 'not applied'. Precision on them must stay >= 99 %."""
+    import json
+
+    archive = corpus_clones.get("linux-man.vger.kernel.org.0")
+    if archive is None:
+        pytest.skip("needs the linux-man corpus")
+    checked = json.loads((Path(__file__).parent / "data" / "track_decisions.json").read_text())["decisions"]
+    assert len(checked) >= 150
+    upstream = Upstream.index(os.environ["PATCHTRACK_UPSTREAM_MANPAGES"])
+    decided = {
+        p.patch.msgid: p.landing.commit.id if p.landing else None
+        for t in track(patchtrack.open_inbox(archive).series(), upstream) for p in t.patches
+    }
+    claims = [(decided[c["msgid"]], c["expected"]) for c in checked if decided[c["msgid"]] is not None]
+    precision = sum(got == expected for got, expected in claims) / len(claims)
+    assert precision >= 0.99, precision
+    agree = sum(decided[c["msgid"]] == c["expected"] for c in checked) / len(checked)
+    assert agree >= 0.97, agree
