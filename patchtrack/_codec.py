@@ -153,9 +153,10 @@ def series_oids(row: tuple[Any, ...]) -> tuple[str, ...]:
     return row[16]
 
 
-def series_links(row: tuple[Any, ...]) -> tuple[str, str | None]:
-    """An encoded series' id and its previous revision's id."""
-    return row[0], row[18][0] if row[18] is not None else None
+def series_links(row: tuple[Any, ...]) -> tuple[str, ...]:
+    """An encoded series' id, then the ids of its previous and next revisions
+    (those it has)."""
+    return (row[0], *(link[0] for link in (row[18], row[19]) if link is not None))
 
 
 def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons: Interned) -> Series:

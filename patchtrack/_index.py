@@ -79,14 +79,16 @@ class Assembly:
         return [n for n, row in enumerate(self.rows) if any(o in inside for o in _codec.series_oids(row))]
 
     def with_history(self, picks: Iterable[int]) -> list[int]:
-        """``picks`` and every earlier revision their ``previous`` links lead to."""
+        """``picks`` and every other revision their ``previous``/``next`` links lead to."""
         by_id = {_codec.series_links(row)[0]: n for n, row in enumerate(self.rows)}
-        found = set()
-        for n in picks:
-            while n is not None and n not in found:
-                found.add(n)
-                previous = _codec.series_links(self.rows[n])[1]
-                n = by_id.get(previous) if previous is not None else None
+        found: set[int] = set()
+        todo = list(picks)
+        while todo:
+            n = todo.pop()
+            if n in found:
+                continue
+            found.add(n)
+            todo += [by_id[other] for other in _codec.series_links(self.rows[n])[1:] if other in by_id]
         return sorted(found)
 
     def series(self, picks: Iterable[int], cache: Cache) -> list[Series] | None:

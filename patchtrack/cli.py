@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--top", type=int, default=15, metavar="N", help="rows in each ranking (default 15)")
     report.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     report.add_argument("--bots", action="store_true", help="count robots (test robot, syzbot…) in the rankings")
+    report.add_argument("--upstream", metavar="REPO", help="mark each series applied or not in this git repository")
+    report.add_argument("--upstream-range", metavar="R", help="upstream commits to index (git range; default: HEAD)")
     report.set_defaults(run=_cmd_report)
 
     am = sub.add_parser(
@@ -315,6 +317,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             mailmap=mailmap,
             domain_map=domain_map,
             include_bots=args.bots,
+            upstream=Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache) if args.upstream else None,
             progress=tick,
         )
     if args.format == "json":

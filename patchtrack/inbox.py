@@ -34,6 +34,7 @@ from .identity import DomainMap, Mailmap
 from .message import Message
 from .report import Report, build_report
 from .series import Series
+from .track import Upstream, track
 
 __all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
 
@@ -221,13 +222,15 @@ class Inbox:
         domain_map: DomainMap | None = None,
         include_bots: bool = False,
         merge_names: bool = True,
+        upstream: Upstream | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
         their status from the whole archive. ``after`` (a cursor from :meth:`tips`)
         reports what arrived since the cursor was saved: a cron job's weekly update.
-        See :mod:`patchtrack.report`."""
+        With ``upstream`` (an indexed repository), each series says whether it was
+        applied there (see :mod:`patchtrack.track`). See :mod:`patchtrack.report`."""
         messages, series = self._assembled(range, since, until, after, progress, history=True)
         start, _, end = (range or "").partition("..")
         return build_report(
@@ -241,6 +244,7 @@ class Inbox:
             domain_map=domain_map,
             include_bots=include_bots,
             merge_names=merge_names,
+            upstream={t.series.id: t.state for t in track(series, upstream)} if upstream is not None else None,
         )
 
     def _assembled(
@@ -254,8 +258,9 @@ class Inbox:
         history: bool,
     ) -> tuple[list[Message], list[Series]]:
         """The mails of a selection (in walk order) and the series with mail among
-        them, assembled from the whole archive — with ``history``, also every earlier
-        revision those series link to (a report names when a series was first seen).
+        them, assembled from the whole archive — with ``history``, also every other
+        revision those series link to (a report names when a series was first seen,
+        and which revision landed upstream).
 
         A mail is in a date window when its first delivery is. A range or a cursor
         is walked on its own (a short walk). With a cache, the whole archive's

@@ -14,7 +14,7 @@ assembled from the whole archive. :meth:`patchtrack.Inbox.report` does the readi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timezone
 from typing import Any
 
@@ -55,6 +55,10 @@ class Report:
     """Robots among the authors, kept out of the rankings (unless asked in)."""
     per_day: tuple[tuple[str, int], ...] = ()
     """Every mail of the range (replies too) by day (UTC), for the HTML chart."""
+    upstream: tuple[str | None, ...] = ()
+    """With an upstream repository: each series' state there (``applied``, ``partly
+    applied``, ``not applied``, ``applied as a later revision``), in the order of
+    ``series``; empty without one."""
 
     @property
     def title(self) -> str:
@@ -74,7 +78,10 @@ class Report:
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
             "per_day": [{"day": day, "messages": n} for day, n in self.per_day],
-            "series": [{"status": st, **s.to_dict()} for st, s in zip(self.statuses, self.series)],
+            "series": [
+                {"status": st, **({"upstream": up} if self.upstream else {}), **s.to_dict()}
+                for st, up, s in zip(self.statuses, self.upstream or (None,) * len(self.series), self.series)
+            ],
         }
 
     def to_text(self) -> str:
@@ -115,7 +122,11 @@ class Report:
 
 def series_lines(report: Report) -> list[str]:
     """One patch-list line per series: status, marker, title, author, size, reviews."""
-    return [_list_line(status, s, report.list_name) for status, s in zip(report.statuses, report.series)]
+    states = report.upstream or (None,) * len(report.series)
+    return [
+        _list_line(status, s, report.list_name) + (f" [{state} upstream]" if state else "")
+        for status, state, s in zip(report.statuses, states, report.series)
+    ]
 
 
 def lore_link(list_name: str, msgid: str) -> str:
@@ -247,6 +258,7 @@ def build_report(
     domain_map: DomainMap | None = None,
     include_bots: bool = False,
     merge_names: bool = True,
+    upstream: Mapping[str, str] | None = None,
 ) -> Report:
     """The report over ``messages`` (the mails of the range), listing the ``series``
     that have a patch or cover letter among them (``series`` are assembled from the
@@ -281,6 +293,7 @@ def build_report(
         per_day=tuple(sorted(Counter(m.date.astimezone(timezone.utc).date().isoformat() for m in messages if m.date).items())),
         series=listed,
         statuses=tuple(status_line(s, by_id) for s in listed),
+        upstream=tuple(upstream.get(s.id) for s in listed) if upstream is not None else (),
     )
 
 

@@ -230,3 +230,24 @@ def test_hand_checked_decisions(corpus_clones: dict[str, Path]) -> None:
     assert precision >= 0.99, precision
     agree = sum(decided[c["msgid"]] == c["expected"] for c in checked) / len(checked)
     assert agree >= 0.97, agree
+
+
+def test_report_marks_what_landed_upstream(world: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def,type-arg]
+    import json
+
+    upstream = Upstream.index(world["upstream"], f"{world['base']}..up")
+    states = {t.series.id: t.state for t in track(patchtrack.open_inbox(world["inbox"], workers=1).series(), upstream)}
+    cached = patchtrack.open_inbox(world["inbox"], workers=1, cache=tmp_path / "c.sqlite")
+    for _ in range(2):  # assembled, then from the stored assembly
+        report = cached.report(upstream=upstream)
+        rows = report.to_dict()["series"]
+        assert rows and all(r["upstream"] == states[r["id"]] for r in rows)
+    assert cached.cache.stats.assemblies_read == 1
+    assert {r["upstream"] for r in rows} >= {"applied", "not applied", "applied as a later revision"}
+    assert "upstream" not in cached.report().to_dict()["series"][0]  # only when asked
+    code = main(["report", str(world["inbox"]), "--upstream", str(world["upstream"]),
+                 "--upstream-range", f"{world['base']}..up", "--no-cache"])
+    text = capsys.readouterr().out
+    assert code == 0 and "gizmo: three things" in text
+    line = next(x for x in text.splitlines() if "gizmo: three things" in x and "patches" in x)
+    assert line.endswith("[applied upstream]")
