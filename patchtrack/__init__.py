@@ -4,13 +4,15 @@ The pipeline, one module per stage::
 
     inbox (walk a public-inbox archive) → message → thread → series → revisions → report
 
-Here so far: :func:`open_inbox` and :meth:`Inbox.walk`, which yield
+See README.md for a tour. The stages: :func:`open_inbox` and :meth:`Inbox.walk`, which yield
 :class:`RawMessage` records; :func:`parse_message` and :meth:`Inbox.messages`, which
 turn them into typed :class:`Message` records; :func:`thread` (reply trees),
 :func:`assemble` and :meth:`Inbox.series`, which give linked :class:`Series` with
 their :class:`Patch` records and review :class:`Followup` trailers; and
 :mod:`patchtrack.builder`, which writes v1/v2 archives from mail files (for tests and
-the demo).
+the demo); :class:`Cache` (parsed mail and assemblies on disk); :meth:`Series.to_mbox`
+and :func:`read_mbox` (b4 workflows); :func:`track` and :class:`Upstream` (what landed
+upstream).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .series import Followup, Patch, RevisionLink, Series, group_series
 from .subject import Subject, parse_subject
 from .thread import Thread, Threads, thread
 from .trailers import Fixes, Link, StableRequest, Trailer, parse_trailers
+from .upstream import SeriesTrack, Upstream, UpstreamError, track
 
 __version__ = "0.1.0"
 
@@ -64,11 +67,14 @@ __all__ = [
     "RevisionLink",
     "Segment",
     "Series",
+    "SeriesTrack",
     "StableRequest",
     "Subject",
     "Thread",
     "Threads",
     "Trailer",
+    "Upstream",
+    "UpstreamError",
     "V1Writer",
     "V2Writer",
     "Walk",
@@ -93,4 +99,5 @@ __all__ = [
     "rows",
     "thread",
     "to_pandas",
+    "track",
 ]

@@ -182,7 +182,7 @@ class Cache:
             raise CacheError(f"{self.path}: cannot write ({exc})") from None
 
     def get_upstream(self, key: str) -> bytes | None:
-        """A stored upstream index (see :mod:`patchtrack.track`), or ``None``."""
+        """A stored upstream index (see :mod:`patchtrack.upstream`), or ``None``."""
         row = self._db.execute("SELECT data FROM upstream WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 

@@ -29,7 +29,7 @@ from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
 from .series import Series
-from .track import Upstream, track
+from .upstream import Upstream, track
 
 __all__ = ["main"]
 

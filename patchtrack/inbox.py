@@ -34,7 +34,7 @@ from .identity import DomainMap, Mailmap
 from .message import Message
 from .report import Report, build_report
 from .series import Series
-from .track import Upstream, track
+from .upstream import Upstream, track
 
 __all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
 
@@ -230,7 +230,7 @@ class Inbox:
         their status from the whole archive. ``after`` (a cursor from :meth:`tips`)
         reports what arrived since the cursor was saved: a cron job's weekly update.
         With ``upstream`` (an indexed repository), each series says whether it was
-        applied there (see :mod:`patchtrack.track`). See :mod:`patchtrack.report`."""
+        applied there (see :mod:`patchtrack.upstream`). See :mod:`patchtrack.report`."""
         messages, series = self._assembled(range, since, until, after, progress, history=True)
         start, _, end = (range or "").partition("..")
         return build_report(

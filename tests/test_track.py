@@ -6,6 +6,7 @@ clone of the upstream is given (``PATCHTRACK_UPSTREAM_MANPAGES``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 import patchtrack
 from conftest import git
 from patchtrack.cli import main
-from patchtrack.track import Upstream, UpstreamError, track
+from patchtrack.upstream import Upstream, UpstreamError, track
 
 DEV = ("Dana Dev", "dana@dev.example")
 MAINT = ("Max Maint", "max@maint.example")
@@ -152,8 +153,6 @@ def test_track_command(world: dict, capsys) -> None:  # type: ignore[no-untyped-
                  "--upstream-range", f"{world['base']}..up", "--format", "json", "--no-cache"])
     out = capsys.readouterr().out
     assert code == 0
-    import json
-
     rows = {r["title"]: r for r in json.loads(out)}
     assert rows["gizmo: three things"]["state"] == "applied"
     assert [p["method"] for p in rows["gizmo: three things"]["patches"]] == ["patch-id", "link", "subject"]
@@ -187,7 +186,7 @@ def test_linux_man_against_man_pages(corpus_clones: dict[str, Path]) -> None:
 
 
 def test_upstream_index_is_cached_and_incremental(world: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
-    import patchtrack.track as tracking
+    import patchtrack.upstream as tracking
     from patchtrack.cache import Cache
 
     up = tmp_path / "up"
@@ -213,8 +212,6 @@ def test_upstream_index_is_cached_and_incremental(world: dict, tmp_path: Path, m
 def test_hand_checked_decisions(corpus_clones: dict[str, Path]) -> None:
     """180 decisions checked by hand (tests/data/track_decisions.json): 150 claimed
     commits and 30 'not applied'. Precision on them must stay >= 99 %."""
-    import json
-
     archive = corpus_clones.get("linux-man.vger.kernel.org.0")
     if archive is None:
         pytest.skip("needs the linux-man corpus")
@@ -233,8 +230,6 @@ def test_hand_checked_decisions(corpus_clones: dict[str, Path]) -> None:
 
 
 def test_report_marks_what_landed_upstream(world: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def,type-arg]
-    import json
-
     upstream = Upstream.index(world["upstream"], f"{world['base']}..up")
     states = {t.series.id: t.state for t in track(patchtrack.open_inbox(world["inbox"], workers=1).series(), upstream)}
     cached = patchtrack.open_inbox(world["inbox"], workers=1, cache=tmp_path / "c.sqlite")

@@ -41,7 +41,10 @@ from .identity import Person, same_person
 from .series import Patch, Series
 from .trailers import msgid_from_url, parse_trailers
 
-__all__ = ["Upstream", "UpstreamCommit", "Landing", "PatchTrack", "SeriesTrack", "track", "SUBJECT_WINDOW"]
+__all__ = [
+    "Upstream", "UpstreamCommit", "UpstreamError", "Landing", "PatchTrack", "SeriesTrack", "track",
+    "SUBJECT_WINDOW", "SAME_CHANGE",
+]
 
 SUBJECT_WINDOW = timedelta(days=365)
 """How long after posting a commit with the same title and author can be the patch."""
@@ -197,7 +200,7 @@ def _index_key(repo: pygit2.Repository, hide: pygit2.Oid | None, floor: float | 
     and the source of the code that computes it."""
     digest = hashlib.sha256(f"{os.path.realpath(repo.path)}:{hide}:{floor}".encode())
     here = Path(__file__).resolve().parent
-    for name in ("track", "diff", "trailers", "identity"):
+    for name in ("upstream", "diff", "trailers", "identity"):
         digest.update((here / f"{name}.py").read_bytes())
     return digest.hexdigest()[:24]
 
