@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import attrs
 
 from . import _codec
-from ._walk import RawMessage, Ref
+from ._walk import RawMessage, Ref, raw_message
 from .cache import Cache
 from .message import Message, parse_message
 
@@ -76,7 +76,7 @@ def load(
     try:
         for chunk in _chunks(refs, removals):
             known = cache.get_many([str(r[0]) for r in chunk], persons) if cache is not None else {}
-            raws = [_raw(r) for r in chunk if str(r[0]) not in known]
+            raws = [raw_message(r) for r in chunk if str(r[0]) not in known]
             if executor is None and workers > 1 and len(raws) >= CHUNK // 2:
                 executor = owned = ProcessPoolExecutor(workers)
             work: Future[list[bytes]] | list[Message]
@@ -108,11 +108,6 @@ def _chunks(refs: Iterator[Ref], removals: bool) -> Iterator[list[Ref]]:
         yield chunk
 
 
-def _raw(ref: Ref) -> RawMessage:
-    oid, blob, commit, epoch, when, deleted = ref
-    return RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, timezone.utc), blob.data, deleted)
-
-
 def _finish(
     chunk: list[Ref],
     known: dict[str, Message],
@@ -121,11 +116,14 @@ def _finish(
     persons: _codec.Interned,
 ) -> Iterator[tuple[Ref, Message]]:
     if isinstance(work, Future):
-        parsed = [_codec.decode(data, persons) for data in work.result()]
+        encoded = work.result()
+        parsed = [_codec.decode(data, persons) for data in encoded]
+        if cache is not None:  # store the workers' bytes as they are: no second encoding
+            cache.put_encoded([(m.oid, data) for m, data in zip(parsed, encoded)])
     else:
         parsed = work
-    if cache is not None:
-        cache.put_many(parsed)
+        if cache is not None:
+            cache.put_many(parsed)
     fresh = iter(parsed)
     for ref in chunk:
         message = known.get(str(ref[0]))

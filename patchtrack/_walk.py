@@ -18,7 +18,7 @@ import pygit2
 
 from ._revs import Segment
 
-__all__ = ["RawMessage", "WalkStats", "Walk"]
+__all__ = ["RawMessage", "WalkStats", "Walk", "Ref", "raw_message"]
 
 _ORDER = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
 _ADDED = (pygit2.enums.DeltaStatus.ADDED, pygit2.enums.DeltaStatus.MODIFIED)
@@ -123,9 +123,9 @@ class Walk(Iterator[RawMessage]):
         return next(self._it)
 
     def _run(self) -> Iterator[RawMessage]:
-        utc = timezone.utc
-        for oid, blob, commit, epoch, when, deleted in self.refs():
-            yield RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, utc), blob.data, deleted)
+        # a generator: the refs are taken at the first ``next``, so ``refs()`` stays
+        # available until the walk is iterated
+        yield from map(raw_message, self.refs())
 
     def refs(self) -> Iterator[Ref]:
         """The same walk without reading any mail: one :data:`Ref` per record.
@@ -189,6 +189,12 @@ class Walk(Iterator[RawMessage]):
                             present.add(oid)
                         counts["messages"] += 1
                     yield oid, blob, str(commit.id), epoch, when, deleted
+
+
+def raw_message(ref: Ref) -> RawMessage:
+    """The :class:`RawMessage` of a reference from :meth:`Walk.refs` (reads the mail)."""
+    oid, blob, commit, epoch, when, deleted = ref
+    return RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, timezone.utc), blob.data, deleted)
 
 
 def _read_v1(repo: pygit2.Repository, commit: pygit2.Commit) -> list[_Found]:
