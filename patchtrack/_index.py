@@ -15,11 +15,10 @@ from __future__ import annotations
 import hashlib
 import marshal
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from . import _codec
 from ._load import rebind
-from .cache import FINGERPRINT, Cache
+from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
 from .series import Series
 
@@ -42,11 +41,8 @@ def arrived(deliveries: Mapping[str, Delivery], lo: float | None, hi: float | No
 def assembly_key(layout: str, tips: Mapping[int, str]) -> str:
     """The key of an archive state's assembly: the parser fingerprint, the source
     of the assembling modules, and every epoch's tip."""
-    digest = hashlib.sha256(f"{FINGERPRINT}:{layout}:{sorted(tips.items())}".encode())
-    here = Path(__file__).resolve().parent
-    for name in _ASSEMBLY_MODULES:
-        digest.update((here / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:24]
+    text = f"{FINGERPRINT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}:{sorted(tips.items())}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 class Assembly:

@@ -15,6 +15,7 @@ the CLI's default).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -29,7 +30,7 @@ from . import _codec
 from .errors import PatchtrackError
 from .message import Message
 
-__all__ = ["Cache", "CacheError", "default_cache_path", "FINGERPRINT"]
+__all__ = ["Cache", "CacheError", "default_cache_path", "source_digest", "FINGERPRINT"]
 
 _PARSER_MODULES = (
     "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
@@ -40,17 +41,20 @@ ASSEMBLIES_KEPT = 4
 """Whole-archive assemblies kept (a few archives, or a few states of one)."""  # SQLite's default limit on host parameters is 999 (older builds)
 
 
-def _fingerprint() -> str:
-    """A hash of everything that decides a cached entry: the parsing modules'
-    source, the storage schema and the interpreter's ``marshal`` format."""
-    digest = hashlib.sha256(f"{_SCHEMA}:{sys.version_info[:2]}".encode())
+@functools.cache
+def source_digest(*modules: str) -> str:
+    """A hash of these patchtrack modules' source: part of every key whose stored
+    value that code computes, so a code change invalidates it (read once a process)."""
+    digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in _PARSER_MODULES:
+    for name in modules:
         digest.update((here / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
-FINGERPRINT = _fingerprint()
+FINGERPRINT = hashlib.sha256(
+    f"{_SCHEMA}:{sys.version_info[:2]}:{source_digest(*_PARSER_MODULES)}".encode()
+).hexdigest()[:16]
 """The parser fingerprint cached entries are stored under."""
 
 
@@ -151,7 +155,11 @@ class Cache:
 
     def put_many(self, messages: Iterable[Message]) -> None:
         """Store ``messages`` (keyed by ``oid``), replacing what was there."""
-        rows = [(m.oid, _codec.encode(m)) for m in messages]
+        self.put_encoded([(m.oid, _codec.encode(m)) for m in messages])
+
+    def put_encoded(self, rows: list[tuple[str, bytes]]) -> None:
+        """Store messages already encoded by :func:`patchtrack._codec.encode`, as
+        ``(oid, bytes)`` pairs (what parsing workers send back)."""
         if not rows:
             return
         try:

@@ -29,15 +29,15 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import attrs
 import pygit2
 
-from .cache import Cache
+from .cache import Cache, source_digest
 from .diff import patch_id
 from .errors import PatchtrackError
 from .identity import Person, same_person
+from .revisions import first_revision
 from .series import Patch, Series
 from .trailers import msgid_from_url, parse_trailers
 
@@ -198,11 +198,9 @@ class Upstream:
 def _index_key(repo: pygit2.Repository, hide: pygit2.Oid | None, floor: float | None) -> str:
     """Where an index is stored: the repository, the range's start, the date floor,
     and the source of the code that computes it."""
-    digest = hashlib.sha256(f"{os.path.realpath(repo.path)}:{hide}:{floor}".encode())
-    here = Path(__file__).resolve().parent
-    for name in ("upstream", "diff", "trailers", "identity"):
-        digest.update((here / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:24]
+    code = source_digest("upstream", "diff", "trailers", "identity")
+    text = f"{code}:{os.path.realpath(repo.path)}:{hide}:{floor}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _encode_commit(c: UpstreamCommit) -> tuple[object, ...]:
@@ -383,11 +381,7 @@ def _series_track(s: Series, landed: dict[str, Landing], by_id: dict[str, Series
 
 def _merge_time(s: Series, patches: Sequence[PatchTrack], by_id: dict[str, Series]) -> timedelta | None:
     """From the first revision's first post to the last landed patch's commit."""
-    first = s
-    seen = {s.id}
-    while first.previous is not None and first.previous.id in by_id and first.previous.id not in seen:
-        first = by_id[first.previous.id]
-        seen.add(first.id)
+    first = first_revision(s, by_id)
     dates = [t.landing.commit.commit_date for t in patches if t.landing is not None]
     if not dates or first.first_date is None:
         return None
