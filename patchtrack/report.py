@@ -23,6 +23,7 @@ import attrs
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
 from ._report_html import to_html, to_markdown
 from .message import Message
+from .revisions import first_revision
 from .series import Series, is_series_mail
 
 __all__ = ["Count", "Report", "build_report", "lore_link", "series_lines", "status_line"]
@@ -140,11 +141,7 @@ def status_line(series: Series, by_id: dict[str, Series]) -> str:
         return "New"
     if series.previous.version == series.version:
         return "Resend"
-    first = series
-    seen = {series.id}
-    while first.previous is not None and first.previous.id in by_id and first.previous.id not in seen:
-        first = by_id[first.previous.id]
-        seen.add(first.id)
+    first = first_revision(series, by_id)
     when = first.first_date.date().isoformat() if first.first_date else "an unknown date"
     return f"v{series.version} revision of a series first seen on {when}"
 

@@ -27,7 +27,7 @@ same patch-id (``via="carried"``) unless that patch already has them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 import attrs
@@ -36,7 +36,7 @@ from .identity import same_person
 from .series import Series, series_order
 from .trailers import msgid_from_url
 
-__all__ = ["EVIDENCE", "TITLE_WINDOW", "link_revisions"]
+__all__ = ["EVIDENCE", "TITLE_WINDOW", "first_revision", "link_revisions"]
 
 EVIDENCE = ("change-id", "link", "in-reply-to", "patch-id", "title", "content")
 """The kinds of evidence for a revision link, strongest first."""
@@ -315,3 +315,14 @@ def link_revisions(series: Iterable[Series], parents: dict[str, str] | None = No
             )
         )
     return tuple(result)
+
+
+def first_revision(series: Series, by_id: Mapping[str, Series]) -> Series:
+    """The earliest revision ``series``' ``previous`` links lead to among ``by_id``
+    (``series`` itself when it has none there)."""
+    first = series
+    seen = {series.id}
+    while first.previous is not None and first.previous.id in by_id and first.previous.id not in seen:
+        first = by_id[first.previous.id]
+        seen.add(first.id)
+    return first
