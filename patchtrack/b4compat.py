@@ -22,6 +22,7 @@ from .assemble import assemble
 from .inbox import Inbox
 from .message import parse_message
 from .series import Series
+from .thread import arrival_key
 
 __all__ = ["to_b4", "to_b4_mailbox", "from_b4"]
 
@@ -35,7 +36,7 @@ def to_b4_mailbox(series: Series | Iterable[Series], raw: Inbox | RawReader) -> 
     read = raw.raw if isinstance(raw, Inbox) else raw
     found = [series] if isinstance(series, Series) else list(series)
     mails = {m.oid: m for s in found for m in s.messages}
-    ordered = sorted(mails.values(), key=lambda m: (m.date.timestamp() if m.date else float("-inf"), m.msgid))
+    ordered = sorted(mails.values(), key=arrival_key)
     box = b4.LoreMailbox()
     for m in ordered:
         box.add_message(liblore.utils.parse_message(read(m.oid)))

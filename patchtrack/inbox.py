@@ -271,14 +271,15 @@ class Inbox:
         inside = {str(ref[0]) for ref in selected.refs() if not ref[5]} if by_range else None
         lo, hi = selected.window
         dated = not by_range and (lo is not None or hi is not None)
-        key = assembly_key(self.layout, self.tips()) if self.cache is not None else None
-        stored = self.cache.get_assembly(key) if self.cache is not None and key is not None else None
-        if stored is not None:
+        cache = self.cache
+        key = assembly_key(self.layout, self.tips()) if cache is not None else ""
+        stored = cache.get_assembly(key) if cache is not None else None
+        if cache is not None and stored is not None:
             index = Assembly.decode(stored)
             chosen = index.arrived(lo, hi) if dated else inside
             picks = index.touching(chosen)
-            series = index.series(index.with_history(picks) if history else picks, self.cache)
-            messages = index.messages(chosen, self.cache)
+            series = index.series(index.with_history(picks) if history else picks, cache)
+            messages = index.messages(chosen, cache)
             if series is not None and messages is not None:
                 if progress is not None:
                     progress(len(index.deliveries))
@@ -293,7 +294,7 @@ class Inbox:
 
         found: list[Message] = []
         for message in load_messages(
-            tap(self.walk().refs()), cache=self.cache, executor=self.executor, workers=self.workers
+            tap(self.walk().refs()), cache=cache, executor=self.executor, workers=self.workers
         ):
             found.append(message)
             if progress is not None and len(found) % 500 == 0:
@@ -301,8 +302,8 @@ class Inbox:
         if progress is not None:
             progress(len(found))
         everything = assemble(found)
-        if self.cache is not None and key is not None:
-            self.cache.put_assembly(key, Assembly.of(everything, deliveries).encode())
+        if cache is not None:
+            cache.put_assembly(key, Assembly.of(everything, deliveries).encode())
         chosen = arrived(deliveries, lo, hi) if dated else inside
         messages = found if chosen is None else [m for m in found if m.oid in chosen]
         if chosen is None or history:

@@ -35,6 +35,16 @@ def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
+def git_env(name: str, email: str, when: str) -> dict[str, str]:
+    """The environment for a git command run as ``name <email>`` at ``when``
+    (author and committer alike): repositories built by tests are reproducible."""
+    return {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": when,
+    }
+
+
 def _need_corpus() -> None:
     if not BUNDLES:
         if os.environ.get("PATCHTRACK_REQUIRE_CORPUS") == "1":

@@ -8,14 +8,13 @@ from __future__ import annotations
 import email.utils
 import gzip
 import mailbox
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import patchtrack
-from conftest import git
+from conftest import git, git_env
 from patchtrack.cli import main
 from patchtrack.mbox import MboxError, read_mbox, split_mbox
 
@@ -24,20 +23,12 @@ REVIEWER = ("Rita Reviewer", "rita@acme.example")
 MAINTAINER = ("Mo Maintainer", "mo@kernel.example")
 
 
-def _env(name: str, mail: str, when: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail, "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": mail, "GIT_COMMITTER_DATE": when,
-    }
-
-
 def _commit(repo: Path, files: dict[str, str], message: str, when: str) -> str:
     for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", message], cwd=repo, check=True, env=_env(*AUTHOR, when))
+    subprocess.run(["git", "commit", "-q", "-m", message], cwd=repo, check=True, env=git_env(*AUTHOR, when))
     return git("rev-parse", "HEAD", cwd=repo).strip()
 
 
@@ -76,7 +67,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[typ
     subprocess.run(
         ["git", "format-patch", "-q", "--cover-letter", "--thread=shallow", "-o", str(out),
          "--to=linux-gizmo@vger.example", f"--base={base}", f"{base}..{head}"],
-        cwd=repo, check=True, env=_env(*AUTHOR, "2026-03-03T09:00:00+01:00"),
+        cwd=repo, check=True, env=git_env(*AUTHOR, "2026-03-03T09:00:00+01:00"),
     )
     posted = sorted(out.glob("*.patch"))
     mails = [p.read_bytes() for p in posted]
@@ -109,7 +100,7 @@ def _apply(scene: dict, mbox: Path, name: str, *options: str) -> Path:  # type: 
     git("clone", "-q", str(scene["repo"]), str(work))
     git("checkout", "-q", "-b", "applied", scene["base"], cwd=work)
     subprocess.run(
-        ["git", "am", "-q", *options, str(mbox)], cwd=work, check=True, env=_env(*MAINTAINER, "2026-03-05T10:00:00+00:00")
+        ["git", "am", "-q", *options, str(mbox)], cwd=work, check=True, env=git_env(*MAINTAINER, "2026-03-05T10:00:00+00:00")
     )
     return work
 
@@ -166,7 +157,7 @@ def test_mbox_reads_back_into_the_same_series(scene: dict) -> None:  # type: ign
     # git format-patch --stdout output, gzipped
     stdout = subprocess.run(
         ["git", "format-patch", "--stdout", "--thread=shallow", "--cover-letter", f"{scene['base']}..{scene['head']}"],
-        cwd=scene["repo"], check=True, capture_output=True, env=_env(*AUTHOR, "2026-03-03T09:00:00+01:00"),
+        cwd=scene["repo"], check=True, capture_output=True, env=git_env(*AUTHOR, "2026-03-03T09:00:00+01:00"),
     ).stdout
     packed = scene["tmp"] / "fp.mbox.gz"
     packed.write_bytes(gzip.compress(stdout))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import patchtrack
-from conftest import git
+from conftest import git, git_env
 from patchtrack.cli import main
 from patchtrack.upstream import Upstream, UpstreamError, track
 
@@ -24,16 +24,8 @@ DEV = ("Dana Dev", "dana@dev.example")
 MAINT = ("Max Maint", "max@maint.example")
 
 
-def _env(who: tuple[str, str], when: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GIT_AUTHOR_NAME": who[0], "GIT_AUTHOR_EMAIL": who[1], "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_NAME": who[0], "GIT_COMMITTER_EMAIL": who[1], "GIT_COMMITTER_DATE": when,
-    }
-
-
 def _run(repo: Path, *args: str, who: tuple[str, str] = DEV, when: str = "2026-03-02T10:00:00+00:00") -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=_env(who, when)).stdout
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=git_env(*who, when)).stdout
 
 
 def _commit(repo: Path, files: dict[str, str], message: str, when: str) -> None:
