@@ -28,6 +28,7 @@ from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
+from .revisions import last_revision
 from .series import Series
 from .upstream import Upstream, track
 
@@ -343,9 +344,7 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     if found is None:
         raise _UsageError(f"{args.series}: no series has this id or Message-ID")
     if not args.this:
-        by_id = {s.id: s for s in everything}
-        while found.next is not None and found.next.id in by_id:
-            found = by_id[found.next.id]
+        found = last_revision(found, {s.id: s for s in everything})
     target = sys.stdout.buffer if args.output == "-" else args.output
     count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
     added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)

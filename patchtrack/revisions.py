@@ -36,7 +36,7 @@ from .identity import same_person
 from .series import Series, series_order
 from .trailers import msgid_from_url
 
-__all__ = ["EVIDENCE", "TITLE_WINDOW", "first_revision", "link_revisions"]
+__all__ = ["EVIDENCE", "TITLE_WINDOW", "first_revision", "last_revision", "link_revisions"]
 
 EVIDENCE = ("change-id", "link", "in-reply-to", "patch-id", "title", "content")
 """The kinds of evidence for a revision link, strongest first."""
@@ -320,9 +320,18 @@ def link_revisions(series: Iterable[Series], parents: dict[str, str] | None = No
 def first_revision(series: Series, by_id: Mapping[str, Series]) -> Series:
     """The earliest revision ``series``' ``previous`` links lead to among ``by_id``
     (``series`` itself when it has none there)."""
-    first = series
+    return _chain_end(series, by_id, "previous")
+
+
+def last_revision(series: Series, by_id: Mapping[str, Series]) -> Series:
+    """The newest revision ``series``' ``next`` links lead to among ``by_id``."""
+    return _chain_end(series, by_id, "next")
+
+
+def _chain_end(series: Series, by_id: Mapping[str, Series], direction: str) -> Series:
+    end = series
     seen = {series.id}
-    while first.previous is not None and first.previous.id in by_id and first.previous.id not in seen:
-        first = by_id[first.previous.id]
-        seen.add(first.id)
-    return first
+    while (link := getattr(end, direction)) is not None and link.id in by_id and link.id not in seen:
+        end = by_id[link.id]
+        seen.add(end.id)
+    return end
