@@ -181,7 +181,9 @@ def _adopt(header: PatchedFile, body: PatchedFile) -> None:
 
 
 def diffstat(diff: str) -> Diffstat:
-    """Read a diff with unidiff into a :class:`Diffstat`; never raises.
+    """Read a diff into a :class:`Diffstat`; never raises. Plain ``git format-patch``
+    diffs are counted directly, everything else is read with unidiff (both give the
+    same records: see the fast path below).
 
     The text may start with anything (a commit message, ``---`` and git's diffstat:
     reading begins at :func:`diff_start`) and end in mail junk. Files are ``diff
@@ -197,6 +199,12 @@ def diffstat(diff: str) -> Diffstat:
     text = diff[start:]
     if "\r" in text:
         text = text.replace("\r\n", "\n")
+    fast = _plain_git_diffstat(text)
+    return fast if fast is not None else _unidiff_diffstat(text)
+
+
+def _unidiff_diffstat(text: str) -> Diffstat:
+    """:func:`diffstat`'s general path: unidiff's files, named as git apply names them."""
     changes: list[FileChange] = []
     strip = 1  # git apply's -p: 1, unless a traditional diff shows names without a slash
     for patched in _read_files(io.StringIO(text).readlines()):
@@ -215,6 +223,122 @@ def diffstat(diff: str) -> Diffstat:
         insertions=sum(c.added for c in changes),
         deletions=sum(c.removed for c in changes),
     )
+
+
+# The fast path: most mail diffs are plain ``git format-patch`` output, read here with
+# string counts instead of unidiff's line-by-line parse (2.5 times faster). Anything
+# else — renames, copies, binary files, quoted names, hunk counts that do not add up,
+# a blank context line, a second diff in the junk — returns None and unidiff reads it.
+# ``tests/test_corpus_diff.py`` checks both give the same Diffstat on every corpus diff.
+_PLAIN_HEADER_LINES = ("index ", "new file mode ", "deleted file mode ", "old mode ", "new mode ")
+_PLAIN_HUNK = re.compile(r"@@ -[0-9]{1,9}(?:,([0-9]{1,9}))? \+[0-9]{1,9}(?:,([0-9]{1,9}))? @@")
+_JUNK_THAT_MAY_READ_AS_DIFF = ("\n--- ", "\n+++ ", "\n@@ ", "\ndiff ", "\nIndex: ", "\nBinary files ")
+
+
+def _plain_git_diffstat(text: str) -> Diffstat | None:
+    """The Diffstat of a plain ``diff --git`` text, or None to leave it to unidiff."""
+    if not text.startswith("diff --git "):
+        return None
+    files = text.split("\ndiff --git ")
+    changes: list[FileChange] = []
+    for n, chunk in enumerate(files):
+        change = _plain_file(chunk if n == 0 else "diff --git " + chunk, last=n == len(files) - 1)
+        if change is None:
+            return None
+        changes.append(change)
+    return Diffstat(
+        files=tuple(changes),
+        insertions=sum(c.added for c in changes),
+        deletions=sum(c.removed for c in changes),
+    )
+
+
+def _plain_file(chunk: str, last: bool) -> FileChange | None:
+    """One file of a plain git diff, or None when it is not plain."""
+    header, sep, body = chunk.partition("\n--- ")
+    if not sep or '"' in header or "\t" in header:
+        return None
+    status = "modified"
+    for line in header.split("\n")[1:]:
+        if not line.startswith(_PLAIN_HEADER_LINES):
+            return None
+        if line.startswith("new file mode "):
+            status = "added"
+        elif line.startswith("deleted file mode "):
+            status = "deleted"
+    old, _, body = body.partition("\n")
+    new, _, body = body.partition("\n")
+    if not new.startswith("+++ ") or not body.startswith("@@ "):
+        return None
+    new = new[4:]
+    name = new if new != _DEV_NULL else old
+    if not name.startswith(("a/", "b/")) or "//" in name or "\t" in name or '"' in name or name.endswith(" "):
+        return None
+    if (status == "added") != (old == _DEV_NULL) or (status == "deleted") != (new == _DEV_NULL):
+        return None
+    hunks = body.split("\n@@ ")
+    added = removed = 0
+    for k, hunk in enumerate(hunks):
+        head, _, lines = hunk.partition("\n")
+        found = _PLAIN_HUNK.match(head if k == 0 else "@@ " + head)
+        if not found:
+            return None
+        before = int(found[1]) if found[1] is not None else 1
+        after = int(found[2]) if found[2] is not None else 1
+        if last and k == len(hunks) - 1:
+            # the diff ends at the signature in most mails: try there before counting lines
+            signature = lines.find("\n-- \n")
+            counts = _hunk_lines(lines[:signature]) if signature >= 0 else None
+            if counts is None or counts[1] + counts[2] != before or counts[0] + counts[2] != after:
+                cut, junk = _cut_hunk(lines, before, after)
+                if cut is None or any(mark in junk for mark in _JUNK_THAT_MAY_READ_AS_DIFF):
+                    return None
+                counts = _hunk_lines(cut)
+            elif any(mark in lines[signature:] for mark in _JUNK_THAT_MAY_READ_AS_DIFF):
+                return None
+        else:
+            counts = _hunk_lines(lines)
+        if counts is None or counts[1] + counts[2] != before or counts[0] + counts[2] != after:
+            return None
+        added, removed = added + counts[0], removed + counts[1]
+    return FileChange(path=name[2:], old_path=None, added=added, removed=removed, binary=False, status=status)
+
+
+def _hunk_lines(lines: str) -> tuple[int, int, int] | None:
+    """Added, removed and context lines of a hunk's lines; None when a line is of no
+    known kind (a blank context line a mailer stripped, mail junk)."""
+    block = "\n" + lines
+    plus, minus, context = block.count("\n+"), block.count("\n-"), block.count("\n ")
+    total = block.count("\n")
+    if plus + minus + context != total and plus + minus + context + block.count("\n\\") != total:
+        return None
+    return plus, minus, context
+
+
+def _cut_hunk(lines: str, before: int, after: int) -> tuple[str | None, str]:
+    """The last hunk's lines, where its counts say it ends, and the junk after it."""
+    at = 0
+    while before > 0 or after > 0:
+        end = lines.find("\n", at)
+        if end < 0:
+            return None, ""
+        first = lines[at : at + 1]
+        if first == "+":
+            after -= 1
+        elif first == "-":
+            before -= 1
+        elif first == " ":
+            before -= 1
+            after -= 1
+        elif first != "\\":
+            return None, ""
+        at = end + 1
+    if lines.startswith("\\", at):  # "\ No newline at end of file" after the last line
+        end = lines.find("\n", at)
+        at = len(lines) if end < 0 else end + 1
+    if before or after:
+        return None, ""
+    return lines[: max(at - 1, 0)], "\n" + lines[at:]
 
 
 def _git_change(patched: PatchedFile, info: list[str], strip: int) -> FileChange:

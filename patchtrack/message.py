@@ -45,6 +45,7 @@ request, or anything else (bot reports, discussion, announcements)."""
 
 _ANGLED = re.compile(r"<([^<>\s]+)>")
 _INBODY = re.compile(r"^(from|subject|date)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
+_INBODY_FIRST = re.compile(r"\s*(?:from|subject|date)[ \t]*:", re.IGNORECASE)  # could there be one?
 _BASE = re.compile(r"^base-commit:[ \t]*([0-9a-f]{7,64})[ \t]*$", re.MULTILINE)
 _CHANGE_ID = re.compile(r"^change-id:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
 _PREREQ = re.compile(r"^(prerequisite-(?:patch|change|message)-id:[ \t]*\S+)[ \t]*$", re.MULTILINE)
@@ -56,7 +57,8 @@ _DIFFSTAT_LINE = re.compile(
     r"|mode change \d+ => \d+ .*)$"
 )
 _PULL_MARKERS = ("are available in the Git repository at", "are available in the git repository at")
-_PATCH_BREAK = re.compile(r"^(?:diff -|Index: |---[ \t\r\f\v]*$|--- (?=\S))", re.MULTILINE)
+# Searched over "\n" + text, like _mime's headers: a literal first character is fast.
+_PATCH_BREAK = re.compile(r"\n(?:diff -|Index: |---[ \t\r\f\v]*$|--- (?=\S))", re.MULTILINE)
 
 
 @attrs.frozen
@@ -336,6 +338,8 @@ def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
     ``git mailinfo`` reads them (blank lines before them skipped, one blank line
     after them dropped); returns them and the rest of the body."""
     found: dict[str, str] = {}
+    if not _INBODY_FIRST.match(body):
+        return found, body  # most mails: no need to split the body into lines
     lines = body.split("\n")
     i = 0
     while i < len(lines) and not lines[i].strip():
@@ -363,7 +367,7 @@ def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
 def _patch_break(text: str) -> tuple[str, str | None]:
     """Split at the first line ``git mailinfo`` treats as the end of the message: a
     ``---`` line (alone or followed by blanks), ``--- <file>``, ``diff -``, ``Index: ``."""
-    m = _PATCH_BREAK.search(text)
+    m = _PATCH_BREAK.search("\n" + text)
     return (text[: m.start()], text[m.start() :]) if m else (text, None)
 
 

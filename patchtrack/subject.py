@@ -24,6 +24,7 @@ See ``docs/subject.md`` for the grammar, the ambiguous cases and the corpus figu
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -128,6 +129,7 @@ class Subject:
         return self.index == 0
 
 
+@functools.lru_cache(maxsize=1 << 15)  # replies repeat their patch's subject: read each once
 def parse_subject(text: str) -> Subject:
     """Read a decoded subject line into a :class:`Subject`.
 

@@ -327,8 +327,8 @@ def _make(key: str, full_value: str, raw: str) -> Trailer:
 _REPLY_LINE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<key>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(?P<value>\S.*)$"
 )
-_CANDIDATE = re.compile(  # a line that could be a reply trailer: one search rules most replies out
-    r"^[ \t]*(?:[A-Za-z][A-Za-z0-9-]*-by|cc|fixes|link|closes|buglink)[ \t]*:", re.MULTILINE | re.IGNORECASE
+_CANDIDATE = re.compile(  # a line that could be a reply trailer: one search over "\n" + body rules most out
+    r"\n[ \t]*(?:[A-Za-z][A-Za-z0-9-]*-by|cc|fixes|link|closes|buglink)[ \t]*:", re.IGNORECASE
 )
 _HAS_ADDR = re.compile(r"\S@[^\s@]*\.\S")
 _HEX_START = re.compile(r"(?:commit\s+)?[0-9a-fA-F]{6,40}(?![0-9A-Za-z_])")
@@ -423,7 +423,7 @@ def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
     line and a ``[…]`` line after a person trailer are joined to the trailer.
     docs/trailers.md has the reasons and the corpus check.
     """
-    if not _CANDIDATE.search(body):
+    if not _CANDIDATE.search("\n" + body):
         return ()  # most replies: no line could be a trailer
     lines = body.replace("\r\n", "\n").split("\n")
     lines = lines[: _reply_end(lines)]

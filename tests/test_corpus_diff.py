@@ -282,3 +282,23 @@ def main(paths: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def test_fast_path_equals_unidiff_on_every_diff(corpus_name: str, corpus_messages: list) -> None:
+    """Issue 6: plain git diffs are counted without unidiff; on every diff of the
+    corpus where that path answers, the Diffstat is unidiff's, and it answers for most."""
+    from patchtrack.diff import _plain_git_diffstat, _unidiff_diffstat, diff_start
+
+    diffs = answered = 0
+    for message in corpus_messages:
+        start = diff_start(message.diff) if message.diff else None
+        if start is None:
+            continue
+        text = message.diff[start:].replace("\r\n", "\n")
+        diffs += 1
+        fast = _plain_git_diffstat(text)
+        if fast is not None:
+            answered += 1
+            assert fast == _unidiff_diffstat(text), message.oid
+    if diffs >= 100:  # ksummit has a dozen
+        assert answered / diffs > 0.9, f"{corpus_name}: fast path took {answered} of {diffs}"

@@ -532,6 +532,35 @@ def mail_diffs(draw: st.DrawFn) -> str:
     return text
 
 
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mail_diffs() | diff_like)
+def test_fast_path_gives_unidiffs_diffstat(text: str) -> None:
+    """The direct count of plain git diffs, where it answers, is what unidiff reads."""
+    from patchtrack.diff import _plain_git_diffstat, _unidiff_diffstat, diff_start
+
+    start = diff_start(text)
+    if start is not None:
+        body = text[start:].replace("\r\n", "\n")
+        fast = _plain_git_diffstat(body)
+        assert fast is None or fast == _unidiff_diffstat(body)
+
+
+def test_fast_path_declines_what_it_cannot_count() -> None:
+    from patchtrack.diff import _plain_git_diffstat
+
+    plain = "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n-- \n2.43.0\n"
+    assert _plain_git_diffstat(plain) == diffstat(plain)
+    assert diffstat(plain).files[0].added == 1
+    for odd in (
+        plain.replace(" a\n", "\n"),  # a blank context line a mailer stripped
+        plain.replace("+1,2 @@", "+1,4 @@"),  # counts that do not add up
+        plain.replace("index 1..2 100644", "similarity index 90%\nrename from x\nrename to y"),
+        plain.replace("-- \n", "--- a/y\n+++ b/y\n"),  # a second diff after the hunk
+        plain.replace("a/x", '"a/\\303x"'),  # a quoted name
+    ):
+        assert _plain_git_diffstat(odd) is None, odd
+
+
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mail_diffs())
 def test_numstat_is_git_applys_on_generated_diffs(text: str) -> None:
