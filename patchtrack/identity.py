@@ -27,7 +27,7 @@ _NAME_THEN_ADDRESS = re.compile(r"^(?P<name>[^<>@]*[^<>@\s])\s+(?P<email>[^\s<>@
 _LIST_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|<[^>]*>?|\([^)]*\)?|[^,"<(])+')
 _BARE = re.compile(r"^(?P<email>[^\s<>@,;\"]+@[^\s<>@,;\"]+)(?:\s*\((?P<name>[^()]*)\))?$")
 _ADDRESS = re.compile(r"^[^\s<>@,;\"]+@[^\s<>@,;\"]+$")
-_SPLIT_NEEDS_REGEX = re.compile(r'["(]|<[^>]*(?:,|$)')  # a comma that may not end an item
+_COMMA_IN_ANGLE = re.compile(r"<[^>,]*(?:,|$)")  # a "<" with a comma, or the end, before its ">"
 
 _MEMO = 1 << 15
 """Entries kept by each memoised reader: the same people, subjects and encoded names
@@ -123,6 +123,7 @@ def parse_person(text: str) -> Person | None:
     return people[0] if people else None
 
 
+@functools.lru_cache(maxsize=_MEMO)  # three in four To/Cc lists repeat one seen before
 def parse_people(text: str) -> tuple[Person, ...]:
     """Every address of an address-list header (``To:``, ``Cc:``), in order.
 
@@ -133,7 +134,8 @@ def parse_people(text: str) -> tuple[Person, ...]:
     to mail); only odd items (RFC 822 groups) go through the standard library's
     slower address parser.
     """
-    items = _LIST_ITEM.findall(text) if _SPLIT_NEEDS_REGEX.search(text) else text.split(",")
+    plain = '"' not in text and "(" not in text and not _COMMA_IN_ANGLE.search(text)
+    items = text.split(",") if plain else _LIST_ITEM.findall(text)
     found: list[Person] = []
     for item in items:
         found += _list_item(item.strip())

@@ -244,7 +244,7 @@ class _Markers:
     def read_group(self, inner: str) -> None:
         """Read one bracket group's words: split on spaces, commas and semicolons,
         stray brackets and a trailing colon taken off."""
-        if "/" in inner:
+        if " /" in inner or "/ " in inner:
             inner = _COUNTER_SPACES.sub(r"\1/\2", inner)
         words = [w.strip("[]").rstrip(":") for w in _WORD_SPLIT.split(inner)]
         # A word with no letter or digit ("/" in "[MAINTAINERS / KERNEL SUMMIT]") says nothing.
