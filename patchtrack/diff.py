@@ -28,7 +28,7 @@ import attrs
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
-__all__ = ["FileChange", "Diffstat", "diff_start", "diffstat", "patch_id"]
+__all__ = ["FileChange", "Diffstat", "diff_start", "diffstat", "diffstat_and_patch_id", "patch_id"]
 
 @attrs.frozen
 class FileChange:
@@ -237,29 +237,40 @@ _JUNK_THAT_MAY_READ_AS_DIFF = ("\n--- ", "\n+++ ", "\n@@ ", "\ndiff ", "\nIndex:
 
 def _plain_git_diffstat(text: str) -> Diffstat | None:
     """The Diffstat of a plain ``diff --git`` text, or None to leave it to unidiff."""
+    plain = _plain_git(text, hashed=None)
+    return plain[0] if plain is not None else None
+
+
+def _plain_git(text: str, hashed: list[int] | None) -> tuple[Diffstat, str | None] | None:
+    """Diffstat and, with ``hashed`` (a list to collect file sums in), the patch-id of
+    a plain ``diff --git`` text; None to leave it to the general readers."""
     if not text.startswith("diff --git "):
         return None
     files = text.split("\ndiff --git ")
     changes: list[FileChange] = []
     for n, chunk in enumerate(files):
-        change = _plain_file(chunk if n == 0 else "diff --git " + chunk, last=n == len(files) - 1)
+        change = _plain_file(chunk if n == 0 else "diff --git " + chunk, n == len(files) - 1, hashed)
         if change is None:
             return None
         changes.append(change)
-    return Diffstat(
+    stat = Diffstat(
         files=tuple(changes),
         insertions=sum(c.added for c in changes),
         deletions=sum(c.removed for c in changes),
     )
+    return stat, None if hashed is None else (sum(hashed) % _SUM).to_bytes(20, "little").hex()
 
 
-def _plain_file(chunk: str, last: bool) -> FileChange | None:
-    """One file of a plain git diff, or None when it is not plain."""
+def _plain_file(chunk: str, last: bool, hashed: list[int] | None) -> FileChange | None:
+    """One file of a plain git diff, or None when it is not plain. With ``hashed``,
+    appends the file's ``git patch-id --stable`` sum: the SHA-1 of its lines less
+    ``index``, hunk-header and ``\\ No newline`` lines, whitespace removed."""
     header, sep, body = chunk.partition("\n--- ")
     if not sep or '"' in header or "\t" in header:
         return None
     status = "modified"
-    for line in header.split("\n")[1:]:
+    header_lines = header.split("\n")
+    for line in header_lines[1:]:
         if not line.startswith(_PLAIN_HEADER_LINES):
             return None
         if line.startswith("new file mode "):
@@ -270,6 +281,7 @@ def _plain_file(chunk: str, last: bool) -> FileChange | None:
     new, _, body = body.partition("\n")
     if not new.startswith("+++ ") or not body.startswith("@@ "):
         return None
+    pieces = [line for line in header_lines if not line.startswith("index ")] + ["--- " + old, new]
     new = new[4:]
     name = new if new != _DEV_NULL else old
     if not name.startswith(("a/", "b/")) or "//" in name or "\t" in name or '"' in name or name.endswith(" "):
@@ -293,15 +305,49 @@ def _plain_file(chunk: str, last: bool) -> FileChange | None:
                 cut, junk = _cut_hunk(lines, before, after)
                 if cut is None or any(mark in junk for mark in _JUNK_THAT_MAY_READ_AS_DIFF):
                     return None
+                lines = cut
                 counts = _hunk_lines(cut)
             elif any(mark in lines[signature:] for mark in _JUNK_THAT_MAY_READ_AS_DIFF):
                 return None
+            else:
+                lines = lines[:signature]
         else:
             counts = _hunk_lines(lines)
         if counts is None or counts[1] + counts[2] != before or counts[0] + counts[2] != after:
             return None
         added, removed = added + counts[0], removed + counts[1]
+        if hashed is not None:
+            if "\n\\" in "\n" + lines:  # git hashes no "\ No newline at end of file" line
+                split = lines.split("\n")
+                if not all(_is_no_newline_note(x) for x in split if x[:1] == "\\"):
+                    return None  # a short "\" line git would hash: leave it to patch_id
+                lines = "\n".join(x for x in split if x[:1] != "\\")
+            pieces.append(lines)
+    if hashed is not None:
+        if "\0" in chunk:
+            return None  # git reads each line only up to a NUL: leave it to patch_id
+        hashed.append(int.from_bytes(hashlib.sha1(_encode("".join(pieces)).translate(None, _WHITESPACE)).digest(), "little"))
     return FileChange(path=name[2:], old_path=None, added=added, removed=removed, binary=False, status=status)
+
+
+def _is_no_newline_note(line: str) -> bool:
+    """A ``\\ No newline at end of file`` line (in any language), as git patch-id
+    skips it: ``\\ `` and, with its line break, more than 12 bytes."""
+    return line[:2] == "\\ " and len(_encode(line)) >= 12
+
+
+def diffstat_and_patch_id(diff: str) -> tuple[Diffstat, str | None]:
+    """``(diffstat(diff), patch_id(diff))``, read in one pass when the diff is plain
+    ``git format-patch`` output (the usual case: see the fast path above)."""
+    start = diff_start(diff)
+    if start is not None and diff.startswith("diff --git ", start):
+        first = 0 if diff.startswith("diff ") else diff.find("\ndiff ") + 1
+        if first == start:  # patch_id starts at the first "diff " line: the same one
+            text = diff[start:]
+            plain = _plain_git(text.replace("\r\n", "\n") if "\r" in text else text, [])
+            if plain is not None:
+                return plain
+    return diffstat(diff), patch_id(diff)
 
 
 def _hunk_lines(lines: str) -> tuple[int, int, int] | None:

@@ -22,7 +22,7 @@ import pygit2
 
 from ._mime import first, split_mail
 from ._walk import RawMessage
-from .diff import Diffstat, diff_start, diffstat, patch_id
+from .diff import Diffstat, diff_start, diffstat_and_patch_id
 from .identity import Person, decode_words, parse_people, parse_person
 from .subject import Subject, parse_subject
 from .trailers import (
@@ -264,8 +264,7 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     if rest is not None and start is not None:
         diff = rest[start:]
         notes = _notes(rest[:start])
-        stat = diffstat(diff)
-        pid = patch_id(diff)
+        stat, pid = diffstat_and_patch_id(diff)
     elif kind == "patch":
         problems.append("no-diff")
 

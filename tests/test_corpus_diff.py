@@ -285,9 +285,11 @@ if __name__ == "__main__":
 
 
 def test_fast_path_equals_unidiff_on_every_diff(corpus_name: str, corpus_messages: list) -> None:
-    """Issue 6: plain git diffs are counted without unidiff; on every diff of the
-    corpus where that path answers, the Diffstat is unidiff's, and it answers for most."""
-    from patchtrack.diff import _plain_git_diffstat, _unidiff_diffstat, diff_start
+    """Issue 6: plain git diffs are counted without unidiff and hashed without the
+    line-by-line patch-id; on every diff of the corpus where that path answers, the
+    Diffstat is unidiff's and the patch-id the general one's (which the tests above
+    hold to git's), and it answers for most."""
+    from patchtrack.diff import _plain_git_diffstat, _unidiff_diffstat, diff_start, diffstat_and_patch_id
 
     diffs = answered = 0
     for message in corpus_messages:
@@ -296,6 +298,7 @@ def test_fast_path_equals_unidiff_on_every_diff(corpus_name: str, corpus_message
             continue
         text = message.diff[start:].replace("\r\n", "\n")
         diffs += 1
+        assert diffstat_and_patch_id(message.diff) == (diffstat(message.diff), patch_id(message.diff)), message.oid
         fast = _plain_git_diffstat(text)
         if fast is not None:
             answered += 1

@@ -545,6 +545,25 @@ def test_fast_path_gives_unidiffs_diffstat(text: str) -> None:
         assert fast is None or fast == _unidiff_diffstat(body)
 
 
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mail_diffs() | diff_like)
+def test_one_pass_gives_diffstat_and_patch_id(text: str) -> None:
+    from patchtrack.diff import diffstat_and_patch_id
+
+    assert diffstat_and_patch_id(text) == (diffstat(text), patch_id(text))
+
+
+def test_one_pass_skips_no_newline_notes_as_git_does() -> None:
+    from patchtrack.diff import _plain_git, diffstat_and_patch_id
+
+    text = "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+b\n"
+    assert _plain_git(text, []) is not None  # the one-pass path answers…
+    assert diffstat_and_patch_id(text) == (diffstat(text), patch_id(text)) == (diffstat(text), git_patch_id(text))
+    short = text.replace("\\ No newline at end of file", "\\ x")  # …and leaves a short "\\" line to patch_id
+    assert _plain_git(short, []) is None
+    assert diffstat_and_patch_id(short) == (diffstat(short), patch_id(short))
+
+
 def test_fast_path_declines_what_it_cannot_count() -> None:
     from patchtrack.diff import _plain_git_diffstat
 
