@@ -5,9 +5,11 @@ Three pure functions over the diff text a mail carries (``git mailinfo``'s patch
 
 - :func:`diff_start` finds the first line of the diff, as ``git mailinfo``/``git
   apply`` would;
-- :func:`diffstat` reads it with **unidiff** into a :class:`Diffstat` of
-  :class:`FileChange` records — the numbers ``git apply --numstat`` prints;
-- :func:`patch_id` hashes it exactly as ``git patch-id --stable`` does.
+- :func:`diffstat` reads it into a :class:`Diffstat` of :class:`FileChange`
+  records — the numbers ``git apply --numstat`` prints — counting plain ``git
+  format-patch`` diffs directly and reading every other diff with **unidiff**;
+- :func:`patch_id` hashes it exactly as ``git patch-id --stable`` does;
+- :func:`diffstat_and_patch_id` gives both, in one pass for a plain diff.
 
 Mail diffs end in junk (the ``-- `` signature and version line, list footers, quoted
 replies) and are sometimes mangled (CRLF, stripped blanks, wrong hunk counts). These
@@ -326,7 +328,8 @@ def _plain_file(chunk: str, last: bool, hashed: list[int] | None) -> FileChange 
     if hashed is not None:
         if "\0" in chunk:
             return None  # git reads each line only up to a NUL: leave it to patch_id
-        hashed.append(int.from_bytes(hashlib.sha1(_encode("".join(pieces)).translate(None, _WHITESPACE)).digest(), "little"))
+        digest = hashlib.sha1(_encode("".join(pieces)).translate(None, _WHITESPACE)).digest()
+        hashed.append(int.from_bytes(digest, "little"))
     return FileChange(path=name[2:], old_path=None, added=added, removed=removed, binary=False, status=status)
 
 

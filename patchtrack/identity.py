@@ -52,7 +52,6 @@ class Person:
         return f"{self.name} <{self.email}>" if self.name else f"<{self.email}>"
 
 
-@functools.lru_cache(maxsize=_MEMO)
 def decode_words(text: str) -> str:
     """Decode RFC 2047 encoded words in ``text``.
 
@@ -60,8 +59,11 @@ def decode_words(text: str) -> str:
     does not decode in its declared charset is read as UTF-8, else Latin-1, so no
     ``=?…?=`` is left behind. Only a word that is not RFC 2047 at all stays as written.
     """
-    if "=?" not in text:
-        return text
+    return text if "=?" not in text else _decode_words(text)  # most text has no encoded word
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _decode_words(text: str) -> str:
     try:
         return str(make_header(decode_header(text)))
     except (LookupError, ValueError, UnicodeError, AssertionError):

@@ -75,12 +75,13 @@ def _linked_msgids(series: Series) -> set[str]:
         lines = text.splitlines()
         notes = {}  # "[1] https://…" footnotes, cited as "[1]" in a sentence
         for line in lines:
-            m = _FOOTNOTE.match(line)
+            m = _FOOTNOTE.match(line) if "[" in line else None
             if m:
                 notes[m["mark"]] = _ARCHIVE_URL.findall(line)
         above = ""
         for line in lines:
-            urls = [] if _FOOTNOTE.match(line) else _ARCHIVE_URL.findall(line)
+            # only a line with "://" can hold a URL: most lines skip both expressions
+            urls = _ARCHIVE_URL.findall(line) if "://" in line and not _FOOTNOTE.match(line) else []
             if urls and (_VERSION_CONTEXT.search(_ARCHIVE_URL.sub("", line)) or _VERSION_CONTEXT.search(above)):
                 found.update(_msgids(urls))
             if notes and _VERSION_CONTEXT.search(line):
