@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import attrs
 
 from . import _codec
-from ._walk import RawMessage, Ref, raw_message
+from ._walk import Ref, raw_from, raw_message
 from .cache import Cache
 from .message import Message, parse_message
 
@@ -41,13 +41,10 @@ def parse_encoded(rows: list[Row]) -> list[bytes]:
     """Parse mails and return them encoded: the unit of work sent to executors.
 
     Both ways the data is plain: tuples pickle in half the time of the
-    :class:`RawMessage` records they become here, and encoded messages cross a
+    :class:`~patchtrack.RawMessage` records they become here, and encoded messages cross a
     process boundary several times faster than pickled records (see
     :mod:`patchtrack._codec`)."""
-    return [
-        _codec.encode(parse_message(RawMessage(oid, commit, epoch, datetime.fromtimestamp(when, timezone.utc), data)))
-        for oid, commit, epoch, when, data in rows
-    ]
+    return [_codec.encode(parse_message(raw_from(*row))) for row in rows]
 
 
 def load_messages(

@@ -18,7 +18,7 @@ import pygit2
 
 from ._revs import Segment
 
-__all__ = ["RawMessage", "WalkStats", "Walk", "Ref", "raw_message"]
+__all__ = ["RawMessage", "WalkStats", "Walk", "Ref", "raw_from", "raw_message"]
 
 _ORDER = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
 _ADDED = (pygit2.enums.DeltaStatus.ADDED, pygit2.enums.DeltaStatus.MODIFIED)
@@ -194,7 +194,12 @@ class Walk(Iterator[RawMessage]):
 def raw_message(ref: Ref) -> RawMessage:
     """The :class:`RawMessage` of a reference from :meth:`Walk.refs` (reads the mail)."""
     oid, blob, commit, epoch, when, deleted = ref
-    return RawMessage(str(oid), commit, epoch, datetime.fromtimestamp(when, timezone.utc), blob.data, deleted)
+    return raw_from(str(oid), commit, epoch, when, blob.data, deleted)
+
+
+def raw_from(oid: str, commit: str, epoch: int, when: int, data: bytes, deleted: bool = False) -> RawMessage:
+    """A :class:`RawMessage` from plain values, ``when`` in seconds since the epoch."""
+    return RawMessage(oid, commit, epoch, datetime.fromtimestamp(when, timezone.utc), data, deleted)
 
 
 def _read_v1(repo: pygit2.Repository, commit: pygit2.Commit) -> list[_Found]:

@@ -196,11 +196,16 @@ def diffstat(diff: str) -> Diffstat:
     broken one, and the files after it. Text without a diff gives an empty Diffstat.
     """
     start = diff_start(diff)
-    if start is None:
-        return _EMPTY
-    text = diff[start:]
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
+    return _EMPTY if start is None else _stat_of(_lf(diff[start:]))
+
+
+def _lf(text: str) -> str:
+    """``text`` with CRLF line ends made LF, as both diffstat paths read it."""
+    return text.replace("\r\n", "\n") if "\r" in text else text
+
+
+def _stat_of(text: str) -> Diffstat:
+    """The Diffstat of a diff text that starts at :func:`diff_start` (LF ends)."""
     fast = _plain_git_diffstat(text)
     return fast if fast is not None else _unidiff_diffstat(text)
 
@@ -343,14 +348,16 @@ def diffstat_and_patch_id(diff: str) -> tuple[Diffstat, str | None]:
     """``(diffstat(diff), patch_id(diff))``, read in one pass when the diff is plain
     ``git format-patch`` output (the usual case: see the fast path above)."""
     start = diff_start(diff)
-    if start is not None and diff.startswith("diff --git ", start):
+    if start is None:
+        return _EMPTY, patch_id(diff)
+    text = _lf(diff[start:])
+    if text.startswith("diff --git "):
         first = 0 if diff.startswith("diff ") else diff.find("\ndiff ") + 1
         if first == start:  # patch_id starts at the first "diff " line: the same one
-            text = diff[start:]
-            plain = _plain_git(text.replace("\r\n", "\n") if "\r" in text else text, [])
+            plain = _plain_git(text, [])
             if plain is not None:
                 return plain
-    return diffstat(diff), patch_id(diff)
+    return _stat_of(text), patch_id(diff)
 
 
 def _hunk_lines(lines: str) -> tuple[int, int, int] | None:

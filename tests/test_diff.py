@@ -14,7 +14,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patchtrack.diff import Diffstat, FileChange, diff_start, diffstat, patch_id
+from patchtrack.diff import (
+    Diffstat,
+    FileChange,
+    _plain_git,
+    _plain_git_diffstat,
+    _unidiff_diffstat,
+    diff_start,
+    diffstat,
+    diffstat_and_patch_id,
+    patch_id,
+)
 
 SIGNATURE = "-- \n2.43.0\n\n"
 
@@ -536,8 +546,6 @@ def mail_diffs(draw: st.DrawFn) -> str:
 @given(mail_diffs() | diff_like)
 def test_fast_path_gives_unidiffs_diffstat(text: str) -> None:
     """The direct count of plain git diffs, where it answers, is what unidiff reads."""
-    from patchtrack.diff import _plain_git_diffstat, _unidiff_diffstat, diff_start
-
     start = diff_start(text)
     if start is not None:
         body = text[start:].replace("\r\n", "\n")
@@ -548,14 +556,10 @@ def test_fast_path_gives_unidiffs_diffstat(text: str) -> None:
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mail_diffs() | diff_like)
 def test_one_pass_gives_diffstat_and_patch_id(text: str) -> None:
-    from patchtrack.diff import diffstat_and_patch_id
-
     assert diffstat_and_patch_id(text) == (diffstat(text), patch_id(text))
 
 
 def test_one_pass_skips_no_newline_notes_as_git_does() -> None:
-    from patchtrack.diff import _plain_git, diffstat_and_patch_id
-
     text = "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+b\n"
     assert _plain_git(text, []) is not None  # the one-pass path answers…
     assert diffstat_and_patch_id(text) == (diffstat(text), patch_id(text)) == (diffstat(text), git_patch_id(text))
@@ -565,8 +569,6 @@ def test_one_pass_skips_no_newline_notes_as_git_does() -> None:
 
 
 def test_fast_path_declines_what_it_cannot_count() -> None:
-    from patchtrack.diff import _plain_git_diffstat
-
     plain = "diff --git a/x b/x\nindex 1..2 100644\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n-- \n2.43.0\n"
     assert _plain_git_diffstat(plain) == diffstat(plain)
     assert diffstat(plain).files[0].added == 1
