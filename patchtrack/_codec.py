@@ -19,11 +19,15 @@ from typing import Any
 from .diff import Diffstat, FileChange
 from .identity import Person
 from .message import Message
+from .revisions import LinkKey
 from .series import Followup, Patch, RevisionLink, Series
 from .subject import Subject
 from .trailers import Trailer
 
-__all__ = ["encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "Interned"]
+__all__ = [
+    "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "relink_row",
+    "encode_key", "decode_key", "Interned",
+]
 
 Interned = dict[Any, Any]
 """Records already built during one load (see :func:`decode`)."""
@@ -145,6 +149,37 @@ def encode_series(s: Series) -> tuple[Any, ...]:
         s.total, s.missing, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
         s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
         s.evidence,
+    )
+
+
+def relink_row(
+    row: tuple[Any, ...],
+    previous: RevisionLink | None,
+    next: RevisionLink | None,
+    status: str,
+    evidence: tuple[str, ...],
+) -> tuple[Any, ...]:
+    """An encoded series with new links and status (:func:`patchtrack.revisions.links`):
+    what an assembly keeps of a series whose content did not change."""
+    return row[:17] + (status, _link(previous), _link(next), evidence)
+
+
+def encode_key(k: LinkKey) -> tuple[Any, ...]:
+    """What revision linking reads of a series (see :class:`LinkKey`), marshal-ready."""
+    return (
+        k.id, k.order, k.version, k.resend, _date(k.first_date), _person(k.author), k.change_id, k.title,
+        k.authors, k.patch_titles, k.files, k.patch_ids, k.msgids, k.linked, k.parents, k.msgid,
+    )
+
+
+def decode_key(row: tuple[Any, ...], source: Callable[[], Series], persons: Interned) -> LinkKey:
+    """The :class:`LinkKey` :func:`encode_key` wrote; ``source`` gives the series
+    itself, if its words are needed."""
+    (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
+     patch_ids, msgids, linked, parents, msgid) = row
+    return LinkKey(
+        sid, order, version, resend, _datetime(first), _interner(persons)(author), change_id, title,
+        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid, source,
     )
 
 

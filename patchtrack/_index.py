@@ -8,6 +8,11 @@ tips) and on the code that parses and assembles, so it is stored under a key mad
 both: :class:`Assembly` keeps each series' structure with its messages named by blob
 id, and each message's delivery (commit, epoch, arrival). Another report on the same
 archive state decodes the series it shows and their earlier revisions, nothing else.
+
+With it is stored a :class:`State` (each message's threading skeleton, the reply
+forest, each series' link key and group span): after new mail, the newest stored
+state of which the archive grew is extended by :mod:`patchtrack._reassemble` instead
+of assembling everything again.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
 from .series import Series
 
-__all__ = ["Assembly", "arrived", "assembly_key"]
+__all__ = ["Assembly", "State", "arrived", "assembly_key", "assembly_scope"]
 
-_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index")
+_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index", "_reassemble")
 
 Delivery = tuple[str, int, int]
 """A message's first delivery in the archive: commit, epoch, arrival (seconds)."""
@@ -38,11 +43,58 @@ def arrived(deliveries: Mapping[str, Delivery], lo: float | None, hi: float | No
     }
 
 
+def assembly_scope(layout: str) -> str:
+    """What assemblies that can stand for one another share: the parser fingerprint,
+    the source of the assembling modules, the archive layout."""
+    return f"{FINGERPRINT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}"
+
+
 def assembly_key(layout: str, tips: Mapping[int, str]) -> str:
-    """The key of an archive state's assembly: the parser fingerprint, the source
-    of the assembling modules, and every epoch's tip."""
-    text = f"{FINGERPRINT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}:{sorted(tips.items())}"
+    """The key of an archive state's assembly: its scope and every epoch's tip."""
+    text = f"{assembly_scope(layout)}:{sorted(tips.items())}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+Skeleton = tuple[float, str, tuple[str, ...]]
+"""What threading reads of a message: its date as a timestamp (``-inf`` without
+one), its Message-ID, and the ids it names (:func:`patchtrack.thread.chain`)."""
+
+GroupSpan = tuple[tuple[int, bool, int, str], float | None, float | None]
+"""A series' :func:`~patchtrack.series.group_key` and its first and last post."""
+
+
+class State:
+    """What re-assembling an archive state after new mail starts from (see
+    :mod:`patchtrack._reassemble`): every message's skeleton, the reply forest's
+    parents and kept copies, and each series' link key and group span, by row."""
+
+    def __init__(
+        self,
+        skeleton: dict[str, Skeleton],
+        parents: dict[str, str],
+        kept: dict[str, str],
+        keys: list[tuple],  # type: ignore[type-arg]
+        spans: list[GroupSpan],
+    ) -> None:
+        self.skeleton = skeleton  # by blob id
+        self.parents = parents
+        self.kept = kept  # Message-ID → blob id of the copy kept
+        self.keys = keys  # encoded LinkKey, one per Assembly row
+        self.spans = spans  # one per Assembly row
+
+    def encode(self) -> bytes:
+        # one object per id, so marshal writes each id once and loads it once
+        ids: dict[str, str] = {}
+        one = ids.setdefault
+        skeleton = {oid: (when, one(msgid, msgid), tuple(one(i, i) for i in chain))
+                    for oid, (when, msgid, chain) in self.skeleton.items()}
+        parents = {one(i, i): one(p, p) for i, p in self.parents.items()}
+        kept = {one(i, i): oid for i, oid in self.kept.items()}
+        return marshal.dumps((skeleton, parents, kept, self.keys, self.spans), 4)
+
+    @classmethod
+    def decode(cls, data: bytes) -> State:
+        return cls(*marshal.loads(data))
 
 
 class Assembly:

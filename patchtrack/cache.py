@@ -76,6 +76,7 @@ class CacheStats:
     misses: int = 0
     stored: int = 0
     assemblies_read: int = 0
+    assemblies_updated: int = 0  # built from a stored one after new mail
 
 
 class Cache:
@@ -104,6 +105,9 @@ class Cache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS assembly_state (key TEXT PRIMARY KEY, scope TEXT, tips TEXT, data BLOB)"
+            )
             self._db.execute("CREATE TABLE IF NOT EXISTS upstream (key TEXT PRIMARY KEY, data BLOB)")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
             if row is None or row[0] != FINGERPRINT:
@@ -111,6 +115,7 @@ class Cache:
                     self._db.execute("BEGIN")
                     self._db.execute("DELETE FROM message")
                     self._db.execute("DELETE FROM assembly")
+                    self._db.execute("DELETE FROM assembly_state")
                     self._db.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (FINGERPRINT,)
                     )
@@ -176,18 +181,45 @@ class Cache:
         self.stats.assemblies_read += row is not None
         return None if row is None else bytes(row[0])
 
-    def put_assembly(self, key: str, data: bytes, *, keep: int = ASSEMBLIES_KEPT) -> None:
-        """Store an assembly, keeping the ``keep`` most recently stored."""
+    def put_assembly(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        state: bytes | None = None,
+        scope: str = "",
+        tips: str = "",
+        keep: int = ASSEMBLIES_KEPT,
+    ) -> None:
+        """Store an assembly, keeping the ``keep`` most recently stored; ``state`` is
+        what a later assembly of the same archive (``scope``) after new mail starts
+        from, and ``tips`` (JSON) the archive state it describes."""
         try:
             with self._db:
                 self._db.execute("BEGIN")
                 self._db.execute("INSERT OR REPLACE INTO assembly VALUES (?, ?, ?)", (key, data, time.time()))
+                if state is not None:
+                    self._db.execute("INSERT OR REPLACE INTO assembly_state VALUES (?, ?, ?, ?)", (key, scope, tips, state))
                 self._db.execute(
                     "DELETE FROM assembly WHERE key NOT IN "
                     "(SELECT key FROM assembly ORDER BY stored DESC LIMIT ?)", (keep,)
                 )
+                self._db.execute("DELETE FROM assembly_state WHERE key NOT IN (SELECT key FROM assembly)")
         except sqlite3.Error as exc:
             raise CacheError(f"{self.path}: cannot write ({exc})") from None
+
+    def assembly_bases(self, scope: str) -> list[tuple[str, str]]:
+        """``(key, tips)`` of the stored assemblies of ``scope`` that keep a state,
+        newest first."""
+        return list(self._db.execute(
+            "SELECT s.key, s.tips FROM assembly_state s JOIN assembly a ON a.key = s.key "
+            "WHERE s.scope = ? ORDER BY a.stored DESC", (scope,)
+        ))
+
+    def get_assembly_state(self, key: str) -> bytes | None:
+        """The state stored with the assembly ``key``, or ``None``."""
+        row = self._db.execute("SELECT data FROM assembly_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def get_upstream(self, key: str) -> bytes | None:
         """A stored upstream index (see :mod:`patchtrack.upstream`), or ``None``."""
@@ -208,6 +240,7 @@ class Cache:
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM assembly")
+            self._db.execute("DELETE FROM assembly_state")
             self._db.execute("DELETE FROM upstream")
             self._db.execute("DELETE FROM message")
 

@@ -13,6 +13,7 @@ Three layouts are read:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -24,12 +25,12 @@ import pygit2
 
 from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
-from ._index import Assembly, arrived, assembly_key
+from ._index import Assembly, State, arrived, assembly_key, assembly_scope
+from ._reassemble import assemble_stored, reassemble
 from ._load import load_messages
 from ._walk import RawMessage, Ref, Walk, WalkStats
 from .cache import Cache
 from .errors import InboxError, RevisionError
-from .assemble import assemble
 from .identity import DomainMap, Mailmap
 from .message import Message
 from .report import Report, build_report
@@ -272,10 +273,14 @@ class Inbox:
         lo, hi = selected.window
         dated = not by_range and (lo is not None or hi is not None)
         cache = self.cache
-        key = assembly_key(self.layout, self.tips()) if cache is not None else ""
+        tips = self.tips()
+        key = assembly_key(self.layout, tips) if cache is not None else ""
         stored = cache.get_assembly(key) if cache is not None else None
-        if cache is not None and stored is not None:
-            index = Assembly.decode(stored)
+        index = Assembly.decode(stored) if stored is not None else None
+        if cache is not None and index is None and (grown := self._reassembled(cache, tips)) is not None:
+            index = self._store(cache, key, tips, *grown)
+            cache.stats.assemblies_updated += 1
+        if cache is not None and index is not None:
             chosen = index.arrived(lo, hi) if dated else inside
             picks = index.touching(chosen)
             series = index.series(index.with_history(picks) if history else picks, cache)
@@ -301,14 +306,64 @@ class Inbox:
                 progress(len(found))
         if progress is not None:
             progress(len(found))
-        everything = assemble(found)
+        everything, index, state = assemble_stored(found, deliveries)
         if cache is not None:
-            cache.put_assembly(key, Assembly.of(everything, deliveries).encode())
+            self._store(cache, key, tips, index, state)
         chosen = arrived(deliveries, lo, hi) if dated else inside
         messages = found if chosen is None else [m for m in found if m.oid in chosen]
         if chosen is None or history:
             return messages, list(everything)
         return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)]
+
+    def _store(self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State) -> Assembly:
+        """Keep an archive state's assembly, with what extending it later needs."""
+        cache.put_assembly(
+            key, index.encode(), state=state.encode(), scope=assembly_scope(self.layout), tips=json.dumps(tips)
+        )
+        return index
+
+    def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State] | None:
+        """The assembly of the archive as it is now, from the newest stored one of an
+        earlier state of it (see :mod:`patchtrack._reassemble`): only mail that
+        arrived since is walked, and parsed when the cache lacks it. ``None`` when no
+        stored state is an earlier state of this archive."""
+        for stored_key, saved in cache.assembly_bases(assembly_scope(self.layout)):
+            before = {int(n): commit for n, commit in json.loads(saved).items()}
+            if not self._grew_from(before, tips):
+                continue
+            data, state = cache.get_assembly(stored_key), cache.get_assembly_state(stored_key)
+            if data is None or state is None:
+                continue
+            base = Assembly.decode(data)
+            deliveries: dict[str, tuple[str, int, int]] = {}
+            refs = []
+            for ref in self.walk(after=before).refs():
+                oid = str(ref[0])
+                if not ref[5] and oid not in base.deliveries and oid not in deliveries:
+                    deliveries[oid] = (ref[2], ref[3], ref[4])
+                    refs.append(ref)
+            new = list(load_messages(iter(refs), cache=cache, executor=self.executor, workers=self.workers))
+            return reassemble(base, State.decode(state), new, deliveries, cache)
+        return None
+
+    def _grew_from(self, before: Mapping[int, str], tips: Mapping[int, str]) -> bool:
+        """Whether the archive now is ``before`` with mail appended: every epoch
+        kept, only the last one grown (by descendants of its old tip), new epochs
+        after it — so walking what arrived since extends the old walk order."""
+        if not before:
+            return False
+        last = max(before)
+        for number, commit in before.items():
+            now = tips.get(number)
+            if now is None or (now != commit and number != last):
+                return False
+            if now != commit:
+                try:
+                    if not self._by_number[number].repo.descendant_of(now, commit):
+                        return False
+                except (KeyError, ValueError, pygit2.GitError):
+                    return False
+        return all(number > last for number in tips if number not in before)
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""

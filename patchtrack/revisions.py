@@ -27,13 +27,14 @@ same patch-id (``via="carried"``) unless that patch already has them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
-from .identity import same_person
-from .series import Series, series_order
+from .identity import Person, same_person
+from .series import RevisionLink, Series, series_order
 from .trailers import msgid_from_url
 
 __all__ = ["EVIDENCE", "TITLE_WINDOW", "first_revision", "last_revision", "link_revisions"]
@@ -101,40 +102,75 @@ _TRAILER_LINE = re.compile(r"^[A-Za-z-]+-by:|^(?:Cc|Link|Fixes|Closes):", re.MUL
 
 
 @attrs.define
-class _Features:
-    """What two postings of one work keep in common, even under a new title.
+class LinkKey:
+    """What revision linking reads of a series: its place, its version and the
+    evidence it can give or take. Linking runs on these, so a stored assembly can
+    re-link a few series against all the others without decoding them.
 
-    The commit messages' words are read only when a comparison gets that far
-    (few do: the files must overlap first), then kept."""
+    The commit messages' words (for ``content`` evidence) are read only when a
+    comparison gets that far (few do: the files must overlap first), from
+    ``source``, then kept."""
 
+    id: str
+    order: tuple[float, str]
+    version: int
+    resend: bool
+    first_date: datetime | None
+    author: Person | None
+    change_id: str | None
+    title: str
     authors: frozenset[str]
     patch_titles: frozenset[str]
     files: frozenset[str]
-    series: Series
-    _words: frozenset[str] | None = None
+    patch_ids: frozenset[str | None]
+    msgids: tuple[str, ...]
+    linked: frozenset[str]
+    parents: frozenset[str]
+    msgid: str
+    source: Callable[[], Series] = attrs.field(eq=False, repr=False)
+    _words: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
-    def of(cls, s: Series) -> _Features:
+    def of(cls, s: Series, parents: Mapping[str, str]) -> LinkKey:
+        """``s``'s key; ``parents`` is the reply forest's parent map."""
         people = [s.author] + [p.message.author for p in s.patches]
+        mails = [s.head] + [p.message for p in s.patches]
         return cls(
+            id=s.id,
+            order=series_order(s),
+            version=s.version,
+            resend=s.resend,
+            first_date=s.first_date,
+            author=s.author,
+            change_id=s.change_id,
+            title=_norm_title(s.title),
             authors=frozenset(a.email for a in people if a is not None and a.email),
             patch_titles=frozenset(_norm_title(p.message.subject.title) for p in s.patches),
             files=frozenset(f.path for p in s.patches if p.diffstat for f in p.diffstat.files),
-            series=s,
+            patch_ids=frozenset(p.patch_id for p in s.patches),
+            msgids=tuple(m.msgid for m in s.messages),
+            linked=frozenset(_linked_msgids(s)),
+            parents=frozenset(parent for m in mails if (parent := parents.get(m.msgid)) is not None),
+            msgid=s.msgid,
+            source=lambda: s,
         )
+
+    def link(self) -> RevisionLink:
+        """The series as the target of a revision link (:meth:`Series.link`)."""
+        return RevisionLink(self.id, self.version, self.msgid, self.first_date)
 
     @property
     def words(self) -> frozenset[str]:
         if self._words is None:
             text = " ".join(
-                line for p in self.series.patches
+                line for p in self.source().patches
                 for line in (p.message.commit_message or "").lower().splitlines()[1:]
                 if not _TRAILER_LINE.match(line)
             )
             self._words = frozenset(_WORD.findall(text))
         return self._words
 
-    def same_work(self, other: _Features) -> bool:
+    def same_work(self, other: LinkKey) -> bool:
         """A patch title in common, or the same files changed and explained alike."""
         if self.patch_titles & other.patch_titles:
             return True
@@ -144,16 +180,22 @@ class _Features:
         words = _jaccard(self.words, other.words)
         return (files >= 0.5 and words >= 0.25) or words >= 0.6
 
+    def same_author(self, other: LinkKey) -> bool:
+        """The head authors are one person, or an author of a patch is in both."""
+        if self.author is not None and other.author is not None and same_person(self.author, other.author):
+            return True
+        return bool(self.authors & other.authors)
+
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
 @attrs.frozen
-class _Index:
-    """Lookups from a series' features to the series that share them."""
+class LinkIndex:
+    """Lookups from evidence to the series (positions in ``keys``) that give it."""
 
-    features: list[_Features]
+    keys: Sequence[LinkKey]
     by_msgid: dict[str, int]
     by_change: dict[str, list[int]]
     by_patch_id: dict[str, list[int]]
@@ -161,30 +203,36 @@ class _Index:
     by_author: dict[str, list[int]]
 
     @classmethod
-    def of(cls, series: Sequence[Series]) -> _Index:
-        index = cls([_Features.of(s) for s in series], {}, {}, {}, {}, {})
-        for n, s in enumerate(series):
-            for m in s.messages:
-                index.by_msgid.setdefault(m.msgid, n)
-            if s.change_id:
-                index.by_change.setdefault(s.change_id, []).append(n)
-            for pid in {p.patch_id for p in s.patches if p.patch_id}:
-                index.by_patch_id.setdefault(pid, []).append(n)
-            index.by_title.setdefault(_norm_title(s.title), []).append(n)
-            for email in index.features[n].authors:
+    def of(cls, keys: Sequence[LinkKey]) -> LinkIndex:
+        """The index of ``keys``, which are in :func:`series_order`."""
+        index = cls(keys, {}, {}, {}, {}, {})
+        for n, k in enumerate(keys):
+            for msgid in k.msgids:
+                index.by_msgid.setdefault(msgid, n)
+            if k.change_id:
+                index.by_change.setdefault(k.change_id, []).append(n)
+            for pid in k.patch_ids:
+                if pid:
+                    index.by_patch_id.setdefault(pid, []).append(n)
+            index.by_title.setdefault(k.title, []).append(n)
+            for email in k.authors:
                 index.by_author.setdefault(email, []).append(n)
         return index
 
-    def same_author(self, s: Series, n: int, other: Series, m: int) -> bool:
-        """The head authors are one person, or an author of a patch is in both."""
-        if s.author is not None and other.author is not None and same_person(s.author, other.author):
-            return True
-        return bool(self.features[n].authors & self.features[m].authors)
+    def previous(self, n: int) -> tuple[int, tuple[str, ...]] | None:
+        """The revision the ``n``-th series follows, with the kinds of evidence."""
+        s = self.keys[n]
+        candidates = _candidates(s, {m: (self.keys[m], kinds) for m, kinds in _evidence(n, self).items()})
+        if not candidates:
+            return None
+        m, kinds = max(candidates, key=lambda c: (self.keys[c[0]].version, _strength(c[1]), self.keys[c[0]].order))
+        return m, tuple(k for k in EVIDENCE if k in kinds)
 
 
-def _evidence(n: int, series: Sequence[Series], index: _Index, parents: dict[str, str]) -> dict[int, set[str]]:
+def _evidence(n: int, index: LinkIndex) -> dict[int, set[str]]:
     """Other series that evidence points at, with the kinds of evidence."""
-    s = series[n]
+    keys = index.keys
+    s = keys[n]
     found: dict[int, set[str]] = {}
 
     def add(m: int, kind: str) -> None:
@@ -194,23 +242,21 @@ def _evidence(n: int, series: Sequence[Series], index: _Index, parents: dict[str
     if s.change_id:
         for m in index.by_change.get(s.change_id, ()):
             add(m, "change-id")
-    for msgid in _linked_msgids(s):
+    for msgid in s.linked:
         if msgid in index.by_msgid:
             add(index.by_msgid[msgid], "link")
-    for mail in [s.head] + [p.message for p in s.patches]:
-        parent = parents.get(mail.msgid)
-        if parent is not None and parent in index.by_msgid:
+    for parent in s.parents:
+        if parent in index.by_msgid:
             add(index.by_msgid[parent], "in-reply-to")
-    for pid in {p.patch_id for p in s.patches if p.patch_id}:
-        for m in index.by_patch_id.get(pid, ()):
+    for pid in s.patch_ids:
+        for m in index.by_patch_id.get(pid, ()) if pid else ():
             add(m, "patch-id")
-    for m in index.by_title.get(_norm_title(s.title), ()):
-        if index.same_author(s, n, series[m], m):
+    for m in index.by_title.get(s.title, ()):
+        if s.same_author(keys[m]):
             add(m, "title")
     if s.version > 1 or s.resend:  # it says it has a past: look for it under other titles
-        mine = index.features[n]
-        for m in {m for email in mine.authors for m in index.by_author.get(email, ())}:
-            if m not in found and series[m].version <= s.version and mine.same_work(index.features[m]):
+        for m in {m for email in s.authors for m in index.by_author.get(email, ())}:
+            if m not in found and keys[m].version <= s.version and s.same_work(keys[m]):
                 add(m, "content")
     return found
 
@@ -218,32 +264,31 @@ def _evidence(n: int, series: Sequence[Series], index: _Index, parents: dict[str
 _WEAK = frozenset({"title", "content"})
 
 
-def _earlier_version(s: Series, other: Series, kinds: set[str]) -> bool:
+def _earlier_version(s: LinkKey, other: LinkKey, kinds: set[str]) -> bool:
     """``other`` was posted before ``s`` with a lower version — or the same version,
     when ``s`` is a RESEND or carries the very same patches."""
-    if other.first_date is None or s.first_date is None or series_order(other) >= series_order(s):
+    if other.first_date is None or s.first_date is None or other.order >= s.order:
         return False
     if other.version > s.version:
         return False
     if other.version == s.version:
-        same_patches = {p.patch_id for p in s.patches} == {p.patch_id for p in other.patches}
-        return s.resend or ("patch-id" in kinds and same_patches)
+        return s.resend or ("patch-id" in kinds and s.patch_ids == other.patch_ids)
     return True
 
 
-def _candidates(s: Series, evidence: dict[int, tuple[Series, set[str]]]) -> list[tuple[int, set[str]]]:
+def _candidates(s: LinkKey, evidence: dict[int, tuple[LinkKey, set[str]]]) -> list[tuple[int, set[str]]]:
     """The earlier versions evidence allows. Title or content alone count within
     :data:`TITLE_WINDOW` — or beyond it for a version between a strongly linked one
     and ``s`` (v14 linked by URL makes a same-title v15 of later date v14's successor)."""
     earlier = {m: (o, kinds) for m, (o, kinds) in evidence.items() if _earlier_version(s, o, kinds)}
     strong = [o for o, kinds in earlier.values() if not kinds <= _WEAK]
-    floor = max(strong, key=lambda o: (o.version, series_order(o)), default=None)
+    floor = max(strong, key=lambda o: (o.version, o.order), default=None)
     chosen = []
     for m, (o, kinds) in earlier.items():
         if kinds <= _WEAK:
             assert s.first_date is not None and o.first_date is not None
             recent = s.first_date - o.first_date <= TITLE_WINDOW
-            bridged = floor is not None and o.version > floor.version and series_order(o) > series_order(floor)
+            bridged = floor is not None and o.version > floor.version and o.order > floor.order
             if not (recent or bridged):
                 continue
         chosen.append((m, kinds))
@@ -254,7 +299,7 @@ def _strength(kinds: set[str]) -> int:
     return max(len(EVIDENCE) - EVIDENCE.index(k) for k in kinds)
 
 
-def _carry(s: Series, previous: Series) -> Series:
+def carry(s: Series, previous: Series) -> Series:
     """Give ``s``'s patches the unflagged follow-ups of the previous revision's
     patches with the same patch-id, unless they already carry them."""
     earlier = {p.patch_id: p for p in previous.patches if p.patch_id}
@@ -275,47 +320,74 @@ def _carry(s: Series, previous: Series) -> Series:
     return attrs.evolve(s, patches=tuple(patches))
 
 
-def link_revisions(series: Iterable[Series], parents: dict[str, str] | None = None) -> tuple[Series, ...]:
+def status_of(s: LinkKey, previous: LinkKey | None, superseded: bool) -> str:
+    """``new``, ``revision``, ``resend`` or ``superseded``."""
+    if superseded:
+        return "superseded"
+    if previous is None:
+        return "new"
+    return "resend" if s.resend or previous.version == s.version else "revision"
+
+
+def link_revisions(series: Iterable[Series], parents: Mapping[str, str] | None = None) -> tuple[Series, ...]:
     """Set ``previous``, ``next``, ``status`` and ``evidence`` on every series, and
     carry follow-ups forward; ``parents`` is the reply tree's parent map
     (:attr:`patchtrack.thread.Threads.parents`) for the in-reply-to evidence.
 
     Returns the series in :func:`~patchtrack.series.series_order`.
     """
-    ordered = sorted(series, key=series_order)
-    index = _Index.of(ordered)
-    parents = parents or {}
-    previous: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for n, s in enumerate(ordered):
-        candidates = _candidates(s, {m: (ordered[m], kinds) for m, kinds in _evidence(n, ordered, index, parents).items()})
-        if not candidates:
-            continue
-        m, kinds = max(candidates, key=lambda c: (ordered[c[0]].version, _strength(c[1]), series_order(ordered[c[0]])))
-        previous[n] = (m, tuple(k for k in EVIDENCE if k in kinds))
-    following: dict[int, int] = {}
-    for n, (m, _) in sorted(previous.items()):  # the earliest follower is the next revision
-        following.setdefault(m, n)
+    return link_keyed(series, parents or {})[0]
 
+
+def link_keyed(series: Iterable[Series], parents: Mapping[str, str]) -> tuple[tuple[Series, ...], list[LinkKey]]:
+    """:func:`link_revisions`, with the series' keys (in the same order) for a stored
+    assembly to re-link from."""
+    ordered = sorted(series, key=series_order)
+    index = LinkIndex.of([LinkKey.of(s, parents) for s in ordered])
+    previous = {n: found for n in range(len(ordered)) if (found := index.previous(n)) is not None}
+    following = followers(previous)
     result: list[Series] = []
     for n, s in enumerate(ordered):
         prev = result[previous[n][0]] if n in previous else None
-        if prev is not None:
-            s = _carry(s, prev)
-        status = "new"
-        if prev is not None:
-            status = "resend" if s.resend or prev.version == s.version else "revision"
-        if n in following:
-            status = "superseded"
-        result.append(
-            attrs.evolve(
-                s,
-                previous=prev.link() if prev is not None else None,
-                next=ordered[following[n]].link() if n in following else None,
-                status=status,
-                evidence=previous[n][1] if n in previous else (),
-            )
-        )
-    return tuple(result)
+        result.append(relinked(carry(s, prev) if prev is not None else s, n, index, previous, following))
+    return tuple(result), list(index.keys)
+
+
+def relinked(
+    s: Series,
+    n: int,
+    index: LinkIndex,
+    previous: Mapping[int, tuple[int, tuple[str, ...]]],
+    following: Mapping[int, int],
+) -> Series:
+    """``s`` (the ``n``-th series of ``index``) with its links, status and evidence."""
+    return attrs.evolve(s, **links(n, index, previous, following))
+
+
+def links(
+    n: int,
+    index: LinkIndex,
+    previous: Mapping[int, tuple[int, tuple[str, ...]]],
+    following: Mapping[int, int],
+) -> dict[str, Any]:
+    """The ``previous``, ``next``, ``status`` and ``evidence`` of the ``n``-th series
+    of ``index``, given every series' previous revision and follower."""
+    keys = index.keys
+    before = keys[previous[n][0]] if n in previous else None
+    return {
+        "previous": before.link() if before is not None else None,
+        "next": keys[following[n]].link() if n in following else None,
+        "status": status_of(keys[n], before, n in following),
+        "evidence": previous[n][1] if n in previous else (),
+    }
+
+
+def followers(previous: Mapping[int, tuple[int, tuple[str, ...]]]) -> dict[int, int]:
+    """Each series' next revision: the earliest series that follows it."""
+    following: dict[int, int] = {}
+    for n, (m, _) in sorted(previous.items()):
+        following.setdefault(m, n)
+    return following
 
 
 def first_revision(series: Series, by_id: Mapping[str, Series]) -> Series:

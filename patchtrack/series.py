@@ -370,7 +370,10 @@ def _anchor(msgid: str, threads: Threads, members: dict[str, Message]) -> str:
 
 
 @attrs.define
-class _Group:
+class Fragment:
+    """Series mails posted as one threaded piece; unthreaded pieces of a series are
+    merged (see :func:`_groups`)."""
+
     mails: list[Message]
     has_cover: bool
     indexes: set[int]
@@ -379,7 +382,7 @@ class _Group:
     root: str
 
     @classmethod
-    def of(cls, mails: list[Message], root: str) -> _Group:
+    def of(cls, mails: list[Message], root: str) -> Fragment:
         dates = [m.date for m in mails if m.date is not None]
         return cls(
             mails,
@@ -390,33 +393,46 @@ class _Group:
             root,
         )
 
-    def accepts(self, other: _Group) -> bool:
+    def accepts(self, other: Fragment) -> bool:
         if (self.has_cover and other.has_cover) or (self.indexes & other.indexes):
             return False
         if self.first is None or other.first is None or self.last is None:
             return False
         return other.first - self.last <= UNTHREADED_WINDOW
 
-    def absorb(self, other: _Group) -> None:
+    def absorb(self, other: Fragment) -> None:
         self.mails.extend(other.mails)
         self.has_cover |= other.has_cover
         self.indexes |= other.indexes
         self.last = max(d for d in (self.last, other.last) if d is not None)
 
 
-def _groups(threads: Threads, members: dict[str, Message]) -> list[list[Message]]:
+def group_key(head: Message) -> tuple[int, bool, int, str]:
+    """What unthreaded fragments of one series share: version, RESEND, total, sender
+    (of the fragment's first mail)."""
+    return (head.subject.version, head.subject.resend, _total(head), _sender_email(head))
+
+
+def fragments(threads: Threads, members: dict[str, Message]) -> list[Fragment]:
+    """The threaded pieces of series: series mails climbed to their anchor, ordered
+    by first mail. Each reply tree's pieces depend on that tree alone."""
     by_anchor: dict[str, list[Message]] = {}
     for msgid in members:  # arrival order
         by_anchor.setdefault(_anchor(msgid, threads, members), []).append(members[msgid])
-    groups = sorted(
-        (_Group.of(mails, threads.root(anchor)) for anchor, mails in by_anchor.items()),
+    return sorted(
+        (Fragment.of(mails, threads.root(anchor)) for anchor, mails in by_anchor.items()),
         key=lambda g: arrival_key(g.mails[0]),
     )
-    merged: list[_Group] = []
-    open_groups: dict[tuple[int, bool, int, str], list[_Group]] = {}
+
+
+def _groups(groups: list[Fragment]) -> list[list[Message]]:
+    """Merge unthreaded fragments: a fragment joins an earlier one with the same
+    :func:`group_key` posted at most :data:`UNTHREADED_WINDOW` after it ended (and
+    with no counter in common) — so fragments further apart never meet."""
+    merged: list[Fragment] = []
+    open_groups: dict[tuple[int, bool, int, str], list[Fragment]] = {}
     for group in groups:
-        head = group.mails[0]
-        key = (head.subject.version, head.subject.resend, _total(head), _sender_email(head))
+        key = group_key(group.mails[0])
         # of the fragments that could take this one, the one in the same reply tree,
         # else the one posted last
         takers = [g for g in open_groups.get(key, []) if g.accepts(group)]
@@ -540,7 +556,18 @@ def _build(
 def group_series(threads: Threads) -> tuple[Series, ...]:
     """Every series in ``threads``, ordered by first post (then id); revision links are
     not set here (see :func:`patchtrack.revisions.link_revisions`)."""
-    members = {msgid: m for msgid, m in threads.messages.items() if is_series_mail(m)}
+    members = series_members(threads)
+    return build_series(threads, members, fragments(threads, members))
+
+
+def series_members(threads: Threads) -> dict[str, Message]:
+    """The series mails among ``threads``' messages, by Message-ID, in arrival order."""
+    return {msgid: m for msgid, m in threads.messages.items() if is_series_mail(m)}
+
+
+def build_series(threads: Threads, members: dict[str, Message], pieces: list[Fragment]) -> tuple[Series, ...]:
+    """The series made of ``pieces`` (from :func:`fragments`) once merged, with the
+    replies below their mails, ordered by first post."""
     owner = _owners(threads, set(members))
     replies: dict[str, list[Message]] = {}
     for msgid, above in owner.items():
@@ -548,7 +575,7 @@ def group_series(threads: Threads) -> tuple[Series, ...]:
     copies: dict[str, list[Message]] = {}
     for copy in threads.duplicates:
         copies.setdefault(copy.msgid, []).append(copy)
-    built = [_build(mails, copies, replies) for mails in _groups(threads, members)]
+    built = [_build(mails, copies, replies) for mails in _groups(pieces)]
     return tuple(sorted(built, key=series_order))
 
 

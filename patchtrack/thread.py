@@ -11,7 +11,7 @@ once (the earliest copy) with the other copies listed as duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -99,12 +99,13 @@ class Threads:
         return tuple(sorted(trees, key=lambda t: arrival_key(t.messages[0])))
 
 
-def _chain(message: Message) -> list[str]:
-    """The ancestor ids a message names, oldest first, its parent last."""
-    chain = [ref for ref in message.references if ref and ref != message.msgid]
-    if message.in_reply_to and message.in_reply_to != message.msgid and message.in_reply_to not in chain:
-        chain.append(message.in_reply_to)  # public-inbox: In-Reply-To after References
-    return chain
+def chain(message: Message) -> tuple[str, ...]:
+    """The ancestor ids a message names, oldest first, its parent last: what
+    :func:`forest` reads of a message."""
+    ids = [ref for ref in message.references if ref and ref != message.msgid]
+    if message.in_reply_to and message.in_reply_to != message.msgid and message.in_reply_to not in ids:
+        ids.append(message.in_reply_to)  # public-inbox: In-Reply-To after References
+    return tuple(ids)
 
 
 def thread(messages: Iterable[Message]) -> Threads:
@@ -114,13 +115,38 @@ def thread(messages: Iterable[Message]) -> Threads:
     cannot be told apart from each other.
     """
     ordered = sorted((m for m in messages if m.msgid), key=arrival_key)
-    kept: dict[str, Message] = {}
-    duplicates: list[Message] = []
-    for message in ordered:
-        if message.msgid in kept:
-            duplicates.append(message)
+    kept_at, parents, copies = forest([(m.msgid, chain(m)) for m in ordered])
+    kept = {msgid: ordered[n] for msgid, n in kept_at.items()}
+    children: dict[str, list[str]] = {}
+    for msgid in kept:  # arrival order, so children lists are in arrival order
+        parent = parents.get(msgid)
+        if parent is not None:
+            children.setdefault(parent, []).append(msgid)
+    for ghost, parent in parents.items():
+        if ghost not in kept:
+            children.setdefault(parent, []).append(ghost)
+    return Threads(
+        messages=kept,
+        parents=parents,
+        children={k: tuple(v) for k, v in children.items()},
+        duplicates=tuple(ordered[n] for n in copies),
+    )
+
+
+def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int], dict[str, str], list[int]]:
+    """The linking step of :func:`thread`, on ``(Message-ID, chain)`` pairs already in
+    :func:`arrival_key` order (what a stored assembly keeps of each message).
+
+    Returns the position of the copy kept for each Message-ID (the earliest), the
+    parent of every id (messages and ghosts), and the positions of later copies.
+    """
+    kept: dict[str, int] = {}
+    copies: list[int] = []
+    for n, (msgid, _) in enumerate(ordered):
+        if msgid in kept:
+            copies.append(n)
         else:
-            kept[message.msgid] = message
+            kept[msgid] = n
 
     parents: dict[str, str] = {}
 
@@ -136,27 +162,13 @@ def thread(messages: Iterable[Message]) -> Threads:
 
     # A message's own headers decide its parent; ghosts take theirs from the first
     # (earliest) message that names them in a References chain.
-    for msgid, message in kept.items():
-        chain = _chain(message)
-        if chain and not creates_loop(msgid, chain[-1]):
-            parents[msgid] = chain[-1]
-    for message in kept.values():
-        chain = _chain(message)
-        for above, below in zip(chain, chain[1:]):
+    for msgid, n in kept.items():
+        names = ordered[n][1]
+        if names and not creates_loop(msgid, names[-1]):
+            parents[msgid] = names[-1]
+    for n in kept.values():
+        names = ordered[n][1]
+        for above, below in zip(names, names[1:]):
             if below not in kept and below not in parents and not creates_loop(below, above):
                 parents[below] = above
-
-    children: dict[str, list[str]] = {}
-    for msgid in kept:  # arrival order, so children lists are in arrival order
-        parent = parents.get(msgid)
-        if parent is not None:
-            children.setdefault(parent, []).append(msgid)
-    for ghost, parent in parents.items():
-        if ghost not in kept:
-            children.setdefault(parent, []).append(ghost)
-    return Threads(
-        messages=kept,
-        parents=parents,
-        children={k: tuple(v) for k, v in children.items()},
-        duplicates=tuple(duplicates),
-    )
+    return kept, parents, copies

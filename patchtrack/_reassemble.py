@@ -1,0 +1,357 @@
+"""After new mail: assemble again only what the new mail can change.
+
+A whole-archive assembly (:mod:`patchtrack._index`) is a pure function of the set of
+messages, but most of it is local. New mail can change
+
+* **reply trees**: those holding an id the new mail names or is, those whose parent
+  links (ghosts' included) changed, and whatever trees share a message or a series
+  with those, transitively;
+* **grouping**: unthreaded fragments merge with fragments of the same
+  :func:`~patchtrack.series.group_key` posted within
+  :data:`~patchtrack.series.UNTHREADED_WINDOW` — so a series of another tree joins
+  the region when its span comes that close to a fragment of the region, or to a
+  series the region replaces;
+* **revision links**: a series' previous revision is chosen among *earlier* series
+  that give it evidence, so only the region's series and later series related to the
+  region (a shared change-id, patch-id, title, author, linked or parent Message-ID)
+  are linked again; ``next``, status and carried follow-ups are then recomputed for
+  all, and a series whose content did not change keeps its stored row.
+
+Everything else is the stored assembly, unchanged and undecoded. The result equals
+a full assembly of the new archive state (tests/test_reassemble.py checks it on
+every split point of the fixtures and on the corpora). :func:`state_of` makes the
+:class:`~patchtrack._index.State` a full assembly stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from . import _codec
+from ._index import Assembly, Delivery, GroupSpan, Skeleton, State
+from ._load import rebind
+from .cache import Cache
+from .message import Message
+from .revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
+from .series import UNTHREADED_WINDOW, Series, build_series, fragments, group_key, group_series, series_members
+from .thread import Threads, arrival_key, chain, forest, thread
+
+__all__ = ["assemble_stored", "reassemble", "state_of", "skeleton_of"]
+
+_WINDOW = UNTHREADED_WINDOW.total_seconds() + 1  # a second's slack: only ever adds to the region
+
+
+def skeleton_of(message: Message) -> Skeleton:
+    """What threading reads of ``message``."""
+    return (arrival_key(message)[0], message.msgid, chain(message))
+
+
+def _span(s: Series) -> GroupSpan:
+    # the earliest series mail heads the first fragment, which took the others in
+    members = ([s.cover] if s.cover is not None else []) + [p.message for p in s.patches] + list(s.duplicates)
+    head = min(members, key=arrival_key)
+    return (
+        group_key(head),
+        s.first_date.timestamp() if s.first_date else None,
+        s.last_date.timestamp() if s.last_date else None,
+    )
+
+
+def state_of(messages: Iterable[Message], threads: Threads, series: Sequence[Series], keys: Sequence[LinkKey]) -> State:
+    """The state a full assembly stores: ``series`` and their ``keys`` as
+    :func:`patchtrack.revisions.link_keyed` returned them for ``threads`` of
+    ``messages``."""
+    return State(
+        {m.oid: skeleton_of(m) for m in messages if m.msgid},
+        dict(threads.parents),
+        {msgid: m.oid for msgid, m in threads.messages.items()},
+        [_codec.encode_key(k) for k in keys],
+        [_span(s) for s in series],
+    )
+
+
+def assemble_stored(
+    messages: Sequence[Message], deliveries: dict[str, Delivery]
+) -> tuple[tuple[Series, ...], Assembly, State]:
+    """:func:`patchtrack.assemble` of a whole archive, with what the cache keeps of
+    it: the :class:`Assembly` and the :class:`State` to re-assemble from."""
+    threads = thread(messages)
+    series, keys = link_keyed(group_series(threads), threads.parents)
+    return series, Assembly.of(series, deliveries), state_of(messages, threads, series, keys)
+
+
+def _roots(parents: Mapping[str, str]) -> Any:
+    memo: dict[str, str] = {}
+
+    def root(msgid: str) -> str:
+        path = []
+        current = msgid
+        while current not in memo:
+            path.append(current)
+            parent = parents.get(current)
+            if parent is None or parent in path:
+                memo[current] = current
+                break
+            current = parent
+        top = memo[current]
+        for i in path:
+            memo[i] = top
+        return top
+
+    return root
+
+
+def _overlap(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> bool:
+    """Whether two posting spans come within the unthreaded window of each other."""
+    if None in a or None in b:
+        return False  # undated fragments never merge
+    return a[0] - _WINDOW <= b[1] and b[0] - _WINDOW <= a[1]  # type: ignore[operator]
+
+
+def reassemble(
+    base: Assembly,
+    state: State,
+    new: Sequence[Message],
+    deliveries: Mapping[str, Delivery],
+    cache: Cache,
+) -> tuple[Assembly, State] | None:
+    """The assembly of ``base``'s messages plus ``new`` (mail not in ``base``, with
+    ``deliveries`` their first deliveries), and its state; ``None`` when the cache no
+    longer holds a message it needs (assemble in full then)."""
+    skeleton = dict(state.skeleton)
+    for m in new:
+        if m.msgid:
+            skeleton[m.oid] = skeleton_of(m)
+    ordered = sorted(skeleton, key=lambda oid: (skeleton[oid][0], skeleton[oid][1], oid))
+    kept_at, parents, copies = forest([(skeleton[o][1], skeleton[o][2]) for o in ordered])
+    kept = {msgid: ordered[n] for msgid, n in kept_at.items()}
+
+    # ids whose place changed: the new mail's, re-parented ids, and a new kept copy
+    dirty = {m.msgid for m in new if m.msgid}
+    dirty.update(i for i, p in parents.items() if state.parents.get(i) != p)
+    dirty.update(i for i in state.parents if i not in parents)
+    dirty.update(i for i, o in kept.items() if state.kept.get(i) != o)
+    old_root, new_root = _roots(state.parents), _roots(parents)
+    old_trees: dict[str, list[str]] = {}
+    for msgid in state.kept:
+        old_trees.setdefault(old_root(msgid), []).append(msgid)
+    new_trees: dict[str, list[str]] = {}
+    for msgid in kept:
+        new_trees.setdefault(new_root(msgid), []).append(msgid)
+    row_trees = [{old_root(state.skeleton[o][1]) for o in _codec.series_oids(row)} for row in base.rows]
+    rows_of: dict[str, list[int]] = {}
+    for n, trees in enumerate(row_trees):
+        for tree in trees:
+            rows_of.setdefault(tree, []).append(n)
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for n, (key, *_) in enumerate(state.spans):
+        by_key.setdefault(tuple(key), []).append(n)
+
+    # the region: old trees, new trees and stored series that must be built again
+    olds: set[str] = set()
+    news: set[str] = set()
+    rows: set[int] = set()
+    todo: list[tuple[str, Any]] = [("old", old_root(i)) for i in dirty] + [("new", new_root(i)) for i in dirty]
+    while True:
+        while todo:
+            kind, item = todo.pop()
+            if kind == "old" and item not in olds:
+                olds.add(item)
+                todo += [("new", new_root(i)) for i in old_trees.get(item, ())]
+                todo += [("row", n) for n in rows_of.get(item, ())]
+            elif kind == "new" and item not in news:
+                news.add(item)
+                todo += [("old", old_root(i)) for i in new_trees.get(item, ()) if i in state.kept]
+            elif kind == "row" and item not in rows:
+                rows.add(item)
+                todo += [("old", tree) for tree in row_trees[item]]
+        threads = _region(news, new_trees, kept, ordered, copies, skeleton, parents, new, deliveries, base, cache)
+        if threads is None:
+            return None
+        members = series_members(threads)
+        pieces = fragments(threads, members)
+        # stored series whose grouping the region can reach through the window
+        spans = [(group_key(g.mails[0]), (g.first.timestamp(), g.last.timestamp())) for g in pieces if g.first and g.last]
+        spans += [(tuple(state.spans[n][0]), tuple(state.spans[n][1:])) for n in rows]
+        todo = [
+            ("row", n) for key, span in spans for n in by_key.get(tuple(key), ())
+            if n not in rows and _overlap(span, tuple(state.spans[n][1:]))  # type: ignore[arg-type]
+        ]
+        if not todo:
+            break
+
+    return _relink(base, state, rows, build_series(threads, members, pieces), parents, skeleton, kept, deliveries, cache)
+
+
+def _region(
+    news: set[str],
+    new_trees: Mapping[str, list[str]],
+    kept: Mapping[str, str],
+    ordered: list[str],
+    copies: list[int],
+    skeleton: Mapping[str, Skeleton],
+    parents: dict[str, str],
+    new: Sequence[Message],
+    deliveries: Mapping[str, Delivery],
+    base: Assembly,
+    cache: Cache,
+) -> Threads | None:
+    """The reply forest of the region's trees: their messages decoded (new mail as
+    given), in arrival order, under the whole archive's parent links."""
+    msgids = {i for tree in news for i in new_trees.get(tree, ())}
+    kept_oids = {kept[i] for i in msgids}
+    copy_oids = [ordered[n] for n in copies if skeleton[ordered[n]][1] in msgids]
+    copied = set(copy_oids)
+    fresh = {m.oid: m for m in new}
+    wanted = [o for o in ordered if (o in kept_oids or o in copied) and o not in fresh]
+    found = cache.get_many(wanted)
+    if len(found) != len(wanted):
+        return None
+    found = {o: rebind(m, *(base.deliveries.get(o) or deliveries[o])) for o, m in found.items()} | fresh
+    messages = {found[o].msgid: found[o] for o in ordered if o in kept_oids}
+    return Threads(
+        messages=messages,
+        parents=parents,
+        children={},  # grouping climbs parents only
+        duplicates=tuple(found[o] for o in copy_oids),
+    )
+
+
+def _relink(
+    base: Assembly,
+    state: State,
+    gone: set[int],
+    built: Sequence[Series],
+    parents: dict[str, str],
+    skeleton: dict[str, Skeleton],
+    kept: dict[str, str],
+    deliveries: Mapping[str, Delivery],
+    cache: Cache,
+) -> tuple[Assembly, State] | None:
+    persons: _codec.Interned = {}
+    decoded: dict[int, Series] = {}
+
+    def stored(n: int) -> Series:  # a stored series as linked, decoded once
+        if n not in decoded:
+            found = base.series([n], cache)
+            if found is None:
+                raise _Missing
+            decoded[n] = found[0]
+        return decoded[n]
+
+    # every series' key, in order: stored ones for the rows kept, fresh ones for the region
+    entries: list[tuple[LinkKey, int | Series]] = [
+        (_codec.decode_key(state.keys[n], lambda n=n: stored(n), persons), n)
+        for n in range(len(base.rows)) if n not in gone
+    ]
+    entries += [(LinkKey.of(s, parents), s) for s in built]
+    entries.sort(key=lambda e: e[0].order)
+    index = LinkIndex.of([k for k, _ in entries])
+    position = {k.id: p for p, (k, _) in enumerate(entries)}
+
+    # linked again: the region's series, and later series the region gives evidence to
+    region = [_codec.decode_key(state.keys[n], lambda n=n: stored(n), persons) for n in gone]
+    region += [k for k, s in entries if isinstance(s, Series)]
+    start = min((k.order for k in region), default=None)
+    near = _Near(region)
+    previous: dict[int, tuple[int, tuple[str, ...]]] = {}
+    try:
+        for p, (k, origin) in enumerate(entries):
+            if isinstance(origin, Series) or (start is not None and k.order > start and near.related(k)):
+                found = index.previous(p)
+            elif (link := base.rows[origin][18]) is None:
+                found = None
+            elif link[0] in position:
+                found = (position[link[0]], base.rows[origin][20])
+            else:  # its previous revision was built again (cannot happen: it is related)
+                found = index.previous(p)
+            if found is not None:
+                previous[p] = found
+        following = followers(previous)
+
+        rows: list[tuple[Any, ...]] = []
+        final: dict[int, Series] = {}  # series built again (their content may differ)
+        for p, (k, origin) in enumerate(entries):
+            before = previous.get(p)
+            if isinstance(origin, int):
+                link = base.rows[origin][18]
+                same = (link[0] if link else None) == (entries[before[0]][0].id if before else None)
+                if same and (before is None or before[0] not in final):
+                    rows.append(_codec.relink_row(base.rows[origin], **links(p, index, previous, following)))
+                    continue
+                s = _unlinked(stored(origin))
+            else:
+                s = origin
+            if before is not None:
+                m = before[0]
+                prev = final[m] if m in final else stored(entries[m][1])  # type: ignore[arg-type]
+                s = carry(s, prev)
+            final[p] = relinked(s, p, index, previous, following)
+            rows.append(_codec.encode_series(final[p]))
+    except _Missing:
+        return None
+
+    spans = {n: state.spans[n] for n in range(len(base.rows)) if n not in gone}
+    fresh_spans = {s.id: _span(s) for s in built}
+    keys = {n: state.keys[n] for n in spans}
+    return (
+        Assembly(rows, {**base.deliveries, **deliveries}),
+        State(
+            skeleton,
+            parents,
+            kept,
+            [keys[o] if isinstance(o, int) else _codec.encode_key(k) for k, o in entries],
+            [spans[o] if isinstance(o, int) else fresh_spans[k.id] for k, o in entries],
+        ),
+    )
+
+
+class _Missing(Exception):
+    """A stored series' message is no longer in the cache."""
+
+
+class _Near:
+    """Whether a series can take evidence from the region's series (old or new):
+    any shared id, change-id, patch-id or title, or a shared author for a series that
+    looks for its past by content. Broader than the evidence itself, never narrower."""
+
+    def __init__(self, keys: Iterable[LinkKey]) -> None:
+        self.msgids: set[str] = set()
+        self.changes: set[str] = set()
+        self.patch_ids: set[str] = set()
+        self.titles: set[str] = set()
+        self.authors: set[str] = set()
+        for k in keys:
+            self.msgids.update(k.msgids)
+            if k.change_id:
+                self.changes.add(k.change_id)
+            self.patch_ids.update(p for p in k.patch_ids if p)
+            self.titles.add(k.title)
+            self.authors.update(k.authors)
+
+    def related(self, k: LinkKey) -> bool:
+        return bool(
+            (k.change_id and k.change_id in self.changes)
+            or not self.msgids.isdisjoint(k.linked)
+            or not self.msgids.isdisjoint(k.parents)
+            or not self.patch_ids.isdisjoint(k.patch_ids)
+            or k.title in self.titles
+            or ((k.version > 1 or k.resend) and not self.authors.isdisjoint(k.authors))
+        )
+
+
+def _unlinked(s: Series) -> Series:
+    """A stored series as grouping built it: no links, no carried follow-ups."""
+    return attrs.evolve(
+        s,
+        patches=tuple(
+            attrs.evolve(p, followups=tuple(f for f in p.followups if f.via != "carried")) for p in s.patches
+        ),
+        status="new",
+        previous=None,
+        next=None,
+        evidence=(),
+    )

@@ -1,0 +1,169 @@
+"""Re-assembly after new mail (:mod:`patchtrack._reassemble`) gives what a full
+assembly of the new archive state gives: the same stored series rows, deliveries and
+state. Checked on every split of the fixture traffic, on new mail dated anywhere in
+the past (random subsets), on the corpora, and through :class:`patchtrack.Inbox`
+when mail arrives between two calls."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import patchtrack
+from conftest import MAILS
+from patchtrack._index import Assembly, State
+from patchtrack._reassemble import assemble_stored, reassemble
+from patchtrack.builder import V2Writer, mail_meta
+from patchtrack.cache import Cache
+
+_STATE = ("skeleton", "parents", "kept", "keys", "spans")
+
+
+def _deliveries(messages: list[patchtrack.Message]) -> dict[str, tuple[str, int, int]]:
+    return {m.oid: (m.commit, m.epoch, n) for n, m in enumerate(messages)}
+
+
+class _Archive:
+    """Messages in walk order, cached, with their full assembly computed once."""
+
+    def __init__(self, messages: list[patchtrack.Message], cache: Cache) -> None:
+        self.messages = messages
+        self.cache = cache
+        cache.put_many(messages)
+        self.series, self.full, self.state = assemble_stored(messages, _deliveries(messages))
+
+    def check(self, new_oids: set[str]) -> tuple[Assembly, State]:
+        """Assemble all but ``new_oids``, store it, add ``new_oids``: the full assembly."""
+        old = [m for m in self.messages if m.oid not in new_oids]
+        new = [m for m in self.messages if m.oid in new_oids]
+        every = _deliveries(self.messages)
+        _, base, state = assemble_stored(old, {m.oid: every[m.oid] for m in old})
+        base, state = Assembly.decode(base.encode()), State.decode(state.encode())  # as the cache gives it back
+        got = reassemble(base, state, new, {m.oid: every[m.oid] for m in new}, self.cache)
+        assert got is not None
+        index, grown = got
+        assert index.rows == self.full.rows
+        assert index.deliveries == self.full.deliveries
+        if all(m.oid in new_oids for m in self.messages[len(old):]):  # new mail delivered last: walk order too
+            assert list(index.deliveries) == list(self.full.deliveries)
+        for name in _STATE:
+            assert getattr(grown, name) == getattr(self.state, name), name
+        return index, grown
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> _Archive:
+    path = patchtrack.build_inbox(MAILS, tmp_path_factory.mktemp("gizmo") / "gizmo")
+    messages = list(patchtrack.open_inbox(path, workers=1).messages())
+    return _Archive(messages, Cache(tmp_path_factory.mktemp("cache") / "c.sqlite"))
+
+
+def test_fixture_traffic_has_series_to_get_wrong(traffic: _Archive) -> None:
+    linked = [s for s in traffic.series if s.previous is not None]
+    replied = [s for s in traffic.series if any(p.followups for p in s.patches)]
+    assert len(traffic.series) >= 5 and linked and replied
+
+
+def test_every_split_of_the_fixture_traffic(traffic: _Archive) -> None:
+    for k in range(len(traffic.messages) + 1):
+        traffic.check({m.oid for m in traffic.messages[k:]})
+
+
+def test_new_mail_dated_anywhere_in_the_past(traffic: _Archive) -> None:
+    """Mail delivered late (an old reply, a copy, a cover after its patches): any
+    subset of the traffic arriving last."""
+    rng = random.Random(6)
+    for size in (1, 2, 3, 5, 8, 13):
+        for _ in range(8):
+            traffic.check({m.oid for m in rng.sample(traffic.messages, size)})
+
+
+def test_mail_without_news_changes_nothing(traffic: _Archive) -> None:
+    index, _ = traffic.check(set())
+    assert index.rows == traffic.full.rows
+
+
+def test_a_message_gone_from_the_cache_means_a_full_assembly(traffic: _Archive, tmp_path: Path) -> None:
+    """The region's stored messages are decoded from the cache; one missing, ``None``."""
+    msgids = {m.msgid for m in traffic.messages}
+    late = next(m for m in reversed(traffic.messages) if m.in_reply_to in msgids)  # a reply to stored mail
+    old = [m for m in traffic.messages if m is not late]
+    _, base, state = assemble_stored(old, _deliveries(old))
+    deliveries = {late.oid: (late.commit, late.epoch, 0)}
+    assert reassemble(base, state, [late], deliveries, traffic.cache) is not None
+    assert reassemble(base, state, [late], deliveries, Cache(tmp_path / "empty.sqlite")) is None
+
+
+# --- through the Inbox: mail arrives between two calls ------------------------------
+
+
+def _writer_with(path: Path, mails: list[bytes]) -> V2Writer:
+    writer = V2Writer(path, epoch_size=12)
+    for raw in mails:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    return writer
+
+
+def test_inbox_after_new_mail_extends_the_stored_assembly(mails: list[bytes], tmp_path: Path) -> None:
+    writer = _writer_with(tmp_path / "inbox", mails[:20])  # epochs of 12: new mail fills one and opens another
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
+    inbox.series()
+    for raw in mails[20:]:
+        writer.add(raw, arrival=mail_meta(raw).arrival)
+    stored = cache.stats.stored
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)  # the next cron run: new epochs too
+    grown = inbox.report().to_dict()
+    assert cache.stats.assemblies_updated == 1
+    assert cache.stats.stored - stored == len(mails) - 20  # only the new mail was parsed
+    fresh = patchtrack.open_inbox(tmp_path / "inbox", workers=1)
+    assert grown == fresh.report().to_dict()
+    assert inbox.series() == fresh.series()
+    assert cache.stats.assemblies_updated == 1  # that state is stored now
+
+
+def test_inbox_with_another_history_assembles_in_full(mails: list[bytes], tmp_path: Path) -> None:
+    """A stored state is a base only for the same archive grown by appending."""
+    cache = Cache(tmp_path / "c.sqlite")
+    _writer_with(tmp_path / "a", mails[:20])
+    patchtrack.open_inbox(tmp_path / "a", cache=cache, workers=1).series()
+    _writer_with(tmp_path / "b", mails[:8] + mails[25:])  # not a descendant of a's history
+    other = patchtrack.open_inbox(tmp_path / "b", cache=cache, workers=1)
+    assert other.series() == patchtrack.open_inbox(tmp_path / "b", workers=1).series()
+    assert cache.stats.assemblies_updated == 0
+
+
+# --- the corpora ---------------------------------------------------------------------
+
+
+def test_corpus_new_mail_at_the_end_and_in_the_past(corpus_messages: list, tmp_path: Path) -> None:
+    archive = _Archive(corpus_messages, Cache(tmp_path / "c.sqlite"))
+    tail = len(corpus_messages)
+    for size in (1, 250, 1000):
+        archive.check({m.oid for m in corpus_messages[max(0, tail - size):]})
+    rng = random.Random(1)
+    for size in (5, 50):
+        archive.check({m.oid for m in rng.sample(corpus_messages, min(size, tail))})
+
+
+def test_corpus_report_a_week_later(corpus_repo: Path, corpus_messages: list, tmp_path: Path) -> None:
+    """The archive as it was 250 mails ago (a repository borrowing the corpus'
+    objects, its branch set back) is reported; then the real one, which grew from
+    it: the report equals one assembled from nothing."""
+    before = tmp_path / "before.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(before)], check=True)
+    (before / "objects" / "info" / "alternates").write_text(f"{corpus_repo / 'objects'}\n")
+    commits = [r[2] for r in patchtrack.open_inbox(corpus_repo).walk().refs()]
+    subprocess.run(["git", "-C", str(before), "update-ref", "refs/heads/master", commits[-251]], check=True)
+    cache, other = Cache(tmp_path / "c.sqlite"), Cache(tmp_path / "other.sqlite")
+    cache.put_many(corpus_messages)
+    other.put_many(corpus_messages)
+    patchtrack.open_inbox(before, cache=cache).series()
+    span = f"{commits[-1001]}..{commits[-1]}"
+    report = patchtrack.open_inbox(corpus_repo, cache=cache).report(span).to_dict()
+    assert cache.stats.assemblies_updated == 1 and cache.stats.misses == 0
+    assert report == patchtrack.open_inbox(corpus_repo, cache=other).report(span).to_dict()
+    assert other.stats.assemblies_updated == 0 and report["series"]
