@@ -26,7 +26,7 @@ from .trailers import Trailer
 
 __all__ = [
     "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "relink_row",
-    "encode_key", "decode_key", "Interned",
+    "encode_key", "decode_key", "patch_oids", "Interned",
 ]
 
 Interned = dict[Any, Any]
@@ -172,15 +172,20 @@ def encode_key(k: LinkKey) -> tuple[Any, ...]:
     )
 
 
-def decode_key(row: tuple[Any, ...], source: Callable[[], Series], persons: Interned) -> LinkKey:
-    """The :class:`LinkKey` :func:`encode_key` wrote; ``source`` gives the series
-    itself, if its words are needed."""
+def decode_key(row: tuple[Any, ...], messages: Callable[[], list[str]], persons: Interned) -> LinkKey:
+    """The :class:`LinkKey` :func:`encode_key` wrote; ``messages`` gives its patches'
+    commit messages, if its words are needed."""
     (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
      patch_ids, msgids, linked, parents, msgid) = row
     return LinkKey(
         sid, order, version, resend, _datetime(first), _interner(persons)(author), change_id, title,
-        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid, source,
+        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid, messages,
     )
+
+
+def patch_oids(row: tuple[Any, ...]) -> list[str]:
+    """The blob ids of an encoded series' patches, in order."""
+    return [oid for _, oid, _ in row[8]]
 
 
 def series_oids(row: tuple[Any, ...]) -> tuple[str, ...]:

@@ -83,14 +83,7 @@ class State:
         self.spans = spans  # one per Assembly row
 
     def encode(self) -> bytes:
-        # one object per id, so marshal writes each id once and loads it once
-        ids: dict[str, str] = {}
-        one = ids.setdefault
-        skeleton = {oid: (when, one(msgid, msgid), tuple(one(i, i) for i in chain))
-                    for oid, (when, msgid, chain) in self.skeleton.items()}
-        parents = {one(i, i): one(p, p) for i, p in self.parents.items()}
-        kept = {one(i, i): oid for i, oid in self.kept.items()}
-        return marshal.dumps((skeleton, parents, kept, self.keys, self.spans), 4)
+        return marshal.dumps((self.skeleton, self.parents, self.kept, self.keys, self.spans), 4)
 
     @classmethod
     def decode(cls, data: bytes) -> State:
@@ -103,6 +96,7 @@ class Assembly:
     def __init__(self, rows: list[tuple], deliveries: dict[str, Delivery]) -> None:  # type: ignore[type-arg]
         self.rows = rows
         self.deliveries = deliveries  # in walk order
+        self._order: dict[str, int] | None = None  # blob id → place in walk order, when asked
 
     @classmethod
     def of(cls, series: Iterable[Series], deliveries: dict[str, Delivery]) -> Assembly:
@@ -115,6 +109,11 @@ class Assembly:
     def decode(cls, data: bytes) -> Assembly:
         rows, deliveries = marshal.loads(data)
         return cls(rows, deliveries)
+
+    def _walk_order(self) -> dict[str, int]:
+        if self._order is None:
+            self._order = {oid: n for n, oid in enumerate(self.deliveries)}
+        return self._order
 
     def arrived(self, lo: float | None, hi: float | None) -> set[str]:
         """Blob ids of the messages first delivered within ``lo``..``hi`` (inclusive)."""
@@ -155,7 +154,12 @@ class Assembly:
     ) -> list[Message] | None:
         """The messages with these blob ids (``None``: all), in walk order, as the
         walk gave them; ``None`` when the cache no longer holds one of them."""
-        wanted = [o for o in self.deliveries if oids is None or o in oids]
+        if oids is None:
+            wanted = list(self.deliveries)
+        elif len(oids) * 8 < len(self.deliveries):  # a few: sort them, do not scan them all
+            wanted = sorted((o for o in oids if o in self.deliveries), key=self._walk_order().__getitem__)
+        else:
+            wanted = [o for o in self.deliveries if o in oids]
         found = cache.get_many(wanted, persons)
         if len(found) != len(wanted):
             return None

@@ -30,6 +30,10 @@ CHUNK = 200
 (pickling, a round trip) is small next to parsing, small enough to keep every
 worker busy on a short range."""
 
+POOL_AFTER = 2
+"""Chunks of uncached mail parsed in this process before a process pool starts: a
+short walk (a cron job's week of new mail) is parsed sooner here than workers start."""
+
 _DATE_FROM_ARRIVAL = ("no-date", "bad-date")
 
 
@@ -72,18 +76,20 @@ def load(
 
     With ``cache``, a mail already parsed is decoded instead of parsed, and newly
     parsed mails are stored. Parsing runs on ``executor`` when given; otherwise,
-    with ``workers`` > 1, on a process pool of that size, started only when a whole
-    chunk of mail needs parsing (a warm or short walk starts no process) and shut
-    down when the iteration ends.
+    with ``workers`` > 1, on a process pool of that size, started only when
+    :data:`POOL_AFTER` chunks' worth of mail needed parsing (a warm or short walk
+    starts no process) and shut down when the iteration ends.
     """
     persons: _codec.Interned = {}
     pending: deque[tuple[list[Ref], dict[str, Message], Future[list[bytes]] | list[Message]]] = deque()
     owned: ProcessPoolExecutor | None = None
+    unparsed = 0
     try:
         for chunk in _chunks(refs, removals):
             known = cache.get_many([str(r[0]) for r in chunk], persons) if cache is not None else {}
             todo = [r for r in chunk if str(r[0]) not in known]
-            if executor is None and workers > 1 and len(todo) >= CHUNK // 2:
+            unparsed += len(todo)
+            if executor is None and workers > 1 and todo and unparsed > POOL_AFTER * CHUNK:
                 executor = owned = ProcessPoolExecutor(workers)
             work: Future[list[bytes]] | list[Message]
             if executor is not None and todo:

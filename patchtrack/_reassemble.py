@@ -64,10 +64,18 @@ def state_of(messages: Iterable[Message], threads: Threads, series: Sequence[Ser
     """The state a full assembly stores: ``series`` and their ``keys`` as
     :func:`patchtrack.revisions.link_keyed` returned them for ``threads`` of
     ``messages``."""
+    # one object per id, so marshal writes each id once (and a load makes it once)
+    ids: dict[str, str] = {}
+    one = ids.setdefault
+    skeleton = {
+        m.oid: (when, one(msgid, msgid), tuple(one(i, i) for i in names))
+        for m in messages if m.msgid
+        for when, msgid, names in (skeleton_of(m),)
+    }
     return State(
-        {m.oid: skeleton_of(m) for m in messages if m.msgid},
-        dict(threads.parents),
-        {msgid: m.oid for msgid, m in threads.messages.items()},
+        skeleton,
+        {one(i, i): one(p, p) for i, p in threads.parents.items()},
+        {one(msgid, msgid): m.oid for msgid, m in threads.messages.items()},
         [_codec.encode_key(k) for k in keys],
         [_span(s) for s in series],
     )
@@ -242,9 +250,16 @@ def _relink(
             decoded[n] = found[0]
         return decoded[n]
 
+    def texts(n: int) -> list[str]:  # a stored series' commit messages, for its words
+        oids = _codec.patch_oids(base.rows[n])
+        found = cache.get_many(oids, persons)
+        if len(found) != len(set(oids)):
+            raise _Missing
+        return [found[o].commit_message or "" for o in oids]
+
     # every series' key, in order: stored ones for the rows kept, fresh ones for the region
     entries: list[tuple[LinkKey, int | Series]] = [
-        (_codec.decode_key(state.keys[n], lambda n=n: stored(n), persons), n)
+        (_codec.decode_key(state.keys[n], lambda n=n: texts(n), persons), n)
         for n in range(len(base.rows)) if n not in gone
     ]
     entries += [(LinkKey.of(s, parents), s) for s in built]
@@ -253,7 +268,7 @@ def _relink(
     position = {k.id: p for p, (k, _) in enumerate(entries)}
 
     # linked again: the region's series, and later series the region gives evidence to
-    region = [_codec.decode_key(state.keys[n], lambda n=n: stored(n), persons) for n in gone]
+    region = [_codec.decode_key(state.keys[n], lambda n=n: texts(n), persons) for n in gone]
     region += [k for k, s in entries if isinstance(s, Series)]
     start = min((k.order for k in region), default=None)
     near = _Near(region)

@@ -109,7 +109,7 @@ class LinkKey:
 
     The commit messages' words (for ``content`` evidence) are read only when a
     comparison gets that far (few do: the files must overlap first), from
-    ``source``, then kept."""
+    ``messages`` (the patches' commit messages), then kept."""
 
     id: str
     order: tuple[float, str]
@@ -127,7 +127,7 @@ class LinkKey:
     linked: frozenset[str]
     parents: frozenset[str]
     msgid: str
-    source: Callable[[], Series] = attrs.field(eq=False, repr=False)
+    messages: Callable[[], list[str]] = attrs.field(eq=False, repr=False)
     _words: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
@@ -152,7 +152,7 @@ class LinkKey:
             linked=frozenset(_linked_msgids(s)),
             parents=frozenset(parent for m in mails if (parent := parents.get(m.msgid)) is not None),
             msgid=s.msgid,
-            source=lambda: s,
+            messages=lambda: [p.message.commit_message or "" for p in s.patches],
         )
 
     def link(self) -> RevisionLink:
@@ -163,8 +163,8 @@ class LinkKey:
     def words(self) -> frozenset[str]:
         if self._words is None:
             text = " ".join(
-                line for p in self.source().patches
-                for line in (p.message.commit_message or "").lower().splitlines()[1:]
+                line for text in self.messages()
+                for line in text.lower().splitlines()[1:]
                 if not _TRAILER_LINE.match(line)
             )
             self._words = frozenset(_WORD.findall(text))
