@@ -239,6 +239,10 @@ def _relink(
     deliveries: Mapping[str, Delivery],
     cache: Cache,
 ) -> tuple[Assembly, State] | None:
+    """Link ``built`` (the region's series, unlinked) among the stored rows not
+    ``gone``; every row's links and status are set again, and a stored row is encoded
+    again only when its content can differ (a new previous revision, or one whose
+    content changed, whose follow-ups it carries)."""
     persons: _codec.Interned = {}
     decoded: dict[int, Series] = {}
 
@@ -275,14 +279,13 @@ def _relink(
     previous: dict[int, tuple[int, tuple[str, ...]]] = {}
     try:
         for p, (k, origin) in enumerate(entries):
+            link = None if isinstance(origin, Series) else base.rows[origin][18]
             if isinstance(origin, Series) or (start is not None and k.order > start and near.related(k)):
                 found = index.previous(p)
-            elif (link := base.rows[origin][18]) is None:
+            elif link is None:
                 found = None
-            elif link[0] in position:
+            else:  # its previous revision is stored, not gone: a gone one would make it related
                 found = (position[link[0]], base.rows[origin][20])
-            else:  # its previous revision was built again (cannot happen: it is related)
-                found = index.previous(p)
             if found is not None:
                 previous[p] = found
         following = followers(previous)
