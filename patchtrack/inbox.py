@@ -76,7 +76,8 @@ class Inbox:
     """A public-inbox archive opened for reading. Make one with :func:`open_inbox`.
 
     The object keeps its repositories open; tips are read when a walk starts, so one
-    ``Inbox`` sees mail that arrives while it lives. ``cache``, ``workers`` and
+    ``Inbox`` sees mail that arrives while it lives — in a v2 inbox, in epochs
+    created since it was opened too. ``cache``, ``workers`` and
     ``executor`` say how :meth:`messages` (and so :meth:`series` and :meth:`report`)
     parse: see :func:`open_inbox`.
     """
@@ -91,6 +92,7 @@ class Inbox:
         cache: Cache | None = None,
         workers: int | None = None,
         executor: Executor | None = None,
+        epoch_dir: Path | None = None,
     ) -> None:
         self.path = path
         self.layout = layout
@@ -100,6 +102,23 @@ class Inbox:
         self.executor = executor
         self._epochs = epochs
         self._by_number = {e.number: e for e in epochs}
+        self._epoch_dir = epoch_dir  # a v2 inbox's git/, where new epochs appear
+
+    def _rescan(self) -> None:
+        """Open the epochs a v2 inbox gained since (public-inbox starts
+        ``git/N+1.git`` when an epoch is full)."""
+        if self._epoch_dir is None:
+            return
+        found = _epoch_dirs(self._epoch_dir)
+        if len(found) == len(self._epochs):
+            return
+        for number, child in found:
+            if number not in self._by_number:
+                try:
+                    self._by_number[number] = _OpenEpoch(Epoch(number, child), _open_repo(child, str(child)))
+                except InboxError:
+                    continue  # still being created: the next call sees it
+        self._epochs = [self._by_number[n] for n in sorted(self._by_number)]
 
     def __repr__(self) -> str:
         return f"<Inbox {self.name!r} {self.layout} epochs={[e.number for e in self._epochs]}>"
@@ -107,6 +126,7 @@ class Inbox:
     @property
     def epochs(self) -> tuple[Epoch, ...]:
         """The archive's epochs in numeric order."""
+        self._rescan()
         return tuple(e.epoch for e in self._epochs)
 
     def tips(self) -> dict[int, str]:
@@ -115,6 +135,7 @@ class Inbox:
         Save it (it is JSON-ready once keys become strings, and accepted back either
         way) and pass it as ``walk(after=...)`` to read only mail that arrived since.
         """
+        self._rescan()
         return {e.number: str(e.tip) for e in self._epochs if e.tip is not None}
 
     def raw(self, oid: str) -> bytes:
@@ -132,6 +153,7 @@ class Inbox:
 
     def resolve(self, rev: str) -> Position:
         """Resolve a revision (``ed37f1cc5``, ``HEAD~2``) to its epoch and full commit id."""
+        self._rescan()
         return resolve(self._epochs, rev)
 
     def walk(
@@ -164,6 +186,7 @@ class Inbox:
             raise RevisionError(str(exc)) from None
         if lo is not None and hi is not None and lo > hi:
             raise RevisionError(f"reversed dates: since {since} is after until {until}")
+        self._rescan()
         plan = plan_after_tips(self._epochs, after) if after is not None else plan_range(self._epochs, range)
         return Walk(
             lambda n: self._by_number[n].repo,
@@ -424,22 +447,28 @@ def _open(path: str | os.PathLike[str]) -> Inbox:
     return Inbox(root, "v2", name, [_OpenEpoch(Epoch(number, root), repo)])
 
 
-def _open_v2(root: Path) -> Inbox:
+def _epoch_dirs(git: Path) -> list[tuple[int, Path]]:
+    """A v2 inbox's epoch repositories (``git/0.git``, …) by number."""
     found = []
-    for child in (root / "git").iterdir():
+    for child in git.iterdir():
         m = _EPOCH_DIR.match(child.name)
         if m and child.is_dir():
             found.append((int(m.group(1)), child))
+    return sorted(found)
+
+
+def _open_v2(root: Path) -> Inbox:
+    found = _epoch_dirs(root / "git")
     if not found:
         raise InboxError(f"{root}: a v2 inbox needs epochs git/0.git, git/1.git, …; found none")
     epochs = [
         _OpenEpoch(Epoch(number, child), _open_repo(child, str(child)))
-        for number, child in sorted(found)
+        for number, child in found
     ]
     for epoch in epochs:
         if epoch.tip is not None and _sniff_layout(epoch.repo, str(epoch.epoch.path)) != "v2":
             raise InboxError(f"{epoch.epoch.path}: not a public-inbox v2 epoch")
-    return Inbox(root, "v2", root.name, epochs)
+    return Inbox(root, "v2", root.name, epochs, epoch_dir=root / "git")
 
 
 def _open_repo(path: Path, shown: str) -> pygit2.Repository:
