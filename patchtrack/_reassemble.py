@@ -37,7 +37,7 @@ from .cache import Cache
 from .message import Message
 from .revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
 from .series import UNTHREADED_WINDOW, Series, build_series, fragments, group_key, group_series, series_members
-from .thread import Threads, arrival_key, chain, forest, thread
+from .thread import Threads, arrival_key, chain, forest, root_finder, thread
 
 __all__ = ["assemble_stored", "reassemble", "state_of", "skeleton_of"]
 
@@ -91,27 +91,6 @@ def assemble_stored(
     return series, Assembly.of(series, deliveries), state_of(messages, threads, series, keys)
 
 
-def _roots(parents: Mapping[str, str]) -> Any:
-    memo: dict[str, str] = {}
-
-    def root(msgid: str) -> str:
-        path = []
-        current = msgid
-        while current not in memo:
-            path.append(current)
-            parent = parents.get(current)
-            if parent is None or parent in path:
-                memo[current] = current
-                break
-            current = parent
-        top = memo[current]
-        for i in path:
-            memo[i] = top
-        return top
-
-    return root
-
-
 def _overlap(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> bool:
     """Whether two posting spans come within the unthreaded window of each other."""
     if None in a or None in b:
@@ -142,7 +121,7 @@ def reassemble(
     dirty.update(i for i, p in parents.items() if state.parents.get(i) != p)
     dirty.update(i for i in state.parents if i not in parents)
     dirty.update(i for i, o in kept.items() if state.kept.get(i) != o)
-    old_root, new_root = _roots(state.parents), _roots(parents)
+    old_root, new_root = root_finder(state.parents), root_finder(parents)
     old_trees: dict[str, list[str]] = {}
     for msgid in state.kept:
         old_trees.setdefault(old_root(msgid), []).append(msgid)

@@ -11,7 +11,7 @@ once (the earliest copy) with the other copies listed as duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -81,22 +81,33 @@ class Threads:
     def threads(self) -> tuple[Thread, ...]:
         """Every tree with at least one message, ordered by its first message."""
         by_root: dict[str, list[Message]] = {}
-        roots: dict[str, str] = {}  # memo: a long thread is climbed once, not per mail
+        root = root_finder(self.parents)
         for msgid, message in self.messages.items():
-            path = []
-            current = msgid
-            while current not in roots:
-                path.append(current)
-                parent = self.parents.get(current)
-                if parent is None or parent in path:  # the top (``parents`` has no loops)
-                    roots[current] = current
-                    break
-                current = parent
-            top = roots[current]
-            roots.update(dict.fromkeys(path, top))
-            by_root.setdefault(top, []).append(message)
+            by_root.setdefault(root(msgid), []).append(message)
         trees = [Thread(root, tuple(sorted(found, key=arrival_key))) for root, found in by_root.items()]
         return tuple(sorted(trees, key=lambda t: arrival_key(t.messages[0])))
+
+
+def root_finder(parents: Mapping[str, str]) -> Callable[[str], str]:
+    """The top of any id's tree under ``parents`` (the id itself for a root), as a
+    function that climbs each thread once: a long thread is not climbed per mail."""
+    roots: dict[str, str] = {}
+
+    def root(msgid: str) -> str:
+        path = []
+        current = msgid
+        while current not in roots:
+            path.append(current)
+            parent = parents.get(current)
+            if parent is None or parent in path:  # the top (``parents`` has no loops)
+                roots[current] = current
+                break
+            current = parent
+        top = roots[current]
+        roots.update(dict.fromkeys(path, top))
+        return top
+
+    return root
 
 
 def chain(message: Message) -> tuple[str, ...]:
