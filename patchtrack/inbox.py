@@ -301,7 +301,8 @@ class Inbox:
         stored = cache.get_assembly(key) if cache is not None else None
         index = Assembly.decode(stored) if stored is not None else None
         if cache is not None and index is None and (grown := self._reassembled(cache, tips)) is not None:
-            index = self._store(cache, key, tips, *grown)
+            index, state = grown
+            self._store(cache, key, tips, index, state)
             cache.stats.assemblies_updated += 1
         if cache is not None and index is not None:
             chosen = index.arrived(lo, hi) if dated else inside
@@ -338,12 +339,11 @@ class Inbox:
             return messages, list(everything)
         return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)]
 
-    def _store(self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State) -> Assembly:
+    def _store(self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State) -> None:
         """Keep an archive state's assembly, with what extending it later needs."""
         cache.put_assembly(
             key, index.encode(), state=state.encode(), scope=assembly_scope(self.layout), tips=json.dumps(tips)
         )
-        return index
 
     def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State] | None:
         """The assembly of the archive as it is now, from the newest stored one of an
