@@ -25,7 +25,8 @@ from .subject import Subject
 from .trailers import Trailer
 
 __all__ = [
-    "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "relink_row",
+    "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "series_previous",
+    "relink_row",
     "encode_key", "decode_key", "patch_oids", "Interned",
 ]
 
@@ -197,6 +198,12 @@ def series_links(row: tuple[Any, ...]) -> tuple[str, ...]:
     """An encoded series' id, then the ids of its previous and next revisions
     (those it has)."""
     return (row[0], *(link[0] for link in (row[18], row[19]) if link is not None))
+
+
+def series_previous(row: tuple[Any, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """An encoded series' previous revision's id (``None`` without one) and the
+    evidence for it."""
+    return (row[18][0] if row[18] is not None else None), row[20]
 
 
 def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons: Interned) -> Series:

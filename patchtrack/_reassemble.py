@@ -141,6 +141,7 @@ def reassemble(
     olds: set[str] = set()
     news: set[str] = set()
     rows: set[int] = set()
+    decoded = {m.oid: m for m in new}  # the region's messages, kept across passes
     todo: list[tuple[str, Any]] = [("old", old_root(i)) for i in dirty] + [("new", new_root(i)) for i in dirty]
     while True:
         while todo:
@@ -155,7 +156,7 @@ def reassemble(
             elif kind == "row" and item not in rows:
                 rows.add(item)
                 todo += [("old", tree) for tree in row_trees[item]]
-        threads = _region(news, new_trees, kept, ordered, copies, skeleton, parents, new, deliveries, base, cache)
+        threads = _region(news, new_trees, kept, ordered, copies, skeleton, parents, decoded, deliveries, base, cache)
         if threads is None:
             return None
         members = series_members(threads)
@@ -181,29 +182,28 @@ def _region(
     copies: list[int],
     skeleton: Mapping[str, Skeleton],
     parents: dict[str, str],
-    new: Sequence[Message],
+    decoded: dict[str, Message],
     deliveries: Mapping[str, Delivery],
     base: Assembly,
     cache: Cache,
 ) -> Threads | None:
-    """The reply forest of the region's trees: their messages decoded (new mail as
-    given), in arrival order, under the whole archive's parent links."""
+    """The reply forest of the region's trees, in arrival order, under the whole
+    archive's parent links; its messages are taken from ``decoded`` (the new mail,
+    and what an earlier pass decoded), the rest decoded from the cache into it."""
     msgids = {i for tree in news for i in new_trees.get(tree, ())}
     kept_oids = {kept[i] for i in msgids}
     copy_oids = [ordered[n] for n in copies if skeleton[ordered[n]][1] in msgids]
     copied = set(copy_oids)
-    fresh = {m.oid: m for m in new}
-    wanted = [o for o in ordered if (o in kept_oids or o in copied) and o not in fresh]
+    wanted = [o for o in ordered if (o in kept_oids or o in copied) and o not in decoded]
     found = cache.get_many(wanted)
     if len(found) != len(wanted):
         return None
-    found = {o: rebind(m, *(base.deliveries.get(o) or deliveries[o])) for o, m in found.items()} | fresh
-    messages = {found[o].msgid: found[o] for o in ordered if o in kept_oids}
+    decoded.update((o, rebind(m, *(base.deliveries.get(o) or deliveries[o]))) for o, m in found.items())
     return Threads(
-        messages=messages,
+        messages={decoded[o].msgid: decoded[o] for o in ordered if o in kept_oids},
         parents=parents,
         children={},  # grouping climbs parents only
-        duplicates=tuple(found[o] for o in copy_oids),
+        duplicates=tuple(decoded[o] for o in copy_oids),
     )
 
 
@@ -258,13 +258,11 @@ def _relink(
     previous: dict[int, tuple[int, tuple[str, ...]]] = {}
     try:
         for p, (k, origin) in enumerate(entries):
-            link = None if isinstance(origin, Series) else base.rows[origin][18]
             if isinstance(origin, Series) or (start is not None and k.order > start and near.related(k)):
                 found = index.previous(p)
-            elif link is None:
-                found = None
-            else:  # its previous revision is stored, not gone: a gone one would make it related
-                found = (position[link[0]], base.rows[origin][20])
+            else:  # its previous revision, if any, is stored, not gone: a gone one would make it related
+                before_id, evidence = _codec.series_previous(base.rows[origin])
+                found = None if before_id is None else (position[before_id], evidence)
             if found is not None:
                 previous[p] = found
         following = followers(previous)
@@ -274,8 +272,7 @@ def _relink(
         for p, (k, origin) in enumerate(entries):
             before = previous.get(p)
             if isinstance(origin, int):
-                link = base.rows[origin][18]
-                same = (link[0] if link else None) == (entries[before[0]][0].id if before else None)
+                same = _codec.series_previous(base.rows[origin])[0] == (entries[before[0]][0].id if before else None)
                 if same and (before is None or before[0] not in final):
                     rows.append(_codec.relink_row(base.rows[origin], **links(p, index, previous, following)))
                     continue
