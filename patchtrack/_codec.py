@@ -4,7 +4,8 @@ structure of a :class:`~patchtrack.series.Series`) for the cache.
 ``pickle`` of a frozen slotted attrs graph costs ~140 µs per kernel mail to load
 (every nested record goes through a Python ``__setstate__``); flattening the record
 into tuples of str/int and using :mod:`marshal` loads in a fraction of that. The
-diff is stored as the message stores it: as its offset in the body. The
+body and the diff are stored as the message keeps them: the body packed, the diff
+as its offset in the body. The
 layout is positional, so any change to the records or to this module changes
 :data:`FINGERPRINT` (see :mod:`patchtrack.cache`) and invalidates cached entries.
 """
@@ -61,7 +62,7 @@ def encode(m: Message) -> bytes:
          s.rfc, s.resend, s.reply, s.tags),
         _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
         tuple(map(_person, m.to)), tuple(map(_person, m.cc)),
-        m.body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
+        m._body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
         m.prerequisites,
         tuple((t.key, t.value, _person(t.person), t.comment, t.raw) for t in m.trailers),
         None if stat is None else (
@@ -97,10 +98,13 @@ def _zone(seconds: int) -> timezone:
 def decode(data: bytes, persons: Interned | None = None) -> Message:
     """The ``Message`` that :func:`encode` wrote.
 
-    ``persons`` interns :class:`Person` records, and whole To/Cc lists, across
-    calls: a list's mails name the same few hundred people, often in the same Cc
-    list, and building each once is most of the saving when a whole archive is
-    loaded. Pass one dict per load.
+    ``persons`` interns records and strings across calls, one dict per load: the
+    :class:`Person` records and whole To/Cc lists (a list's mails name the same few
+    hundred people, often in the same Cc list), trailers (a contributor's
+    ``Signed-off-by:`` line is on all their patches), subjects (replies repeat their
+    patch's), and the strings mails repeat — Message-IDs named in ``References``,
+    the list id, file paths. Building each once is most of the saving in time and
+    memory when a whole archive is loaded.
     """
     (oid, commit, epoch, msgid, date, kind, subj, sender, author, in_reply_to, references,
      list_id, to, cc, body, commit_message, notes, diff, base_commit, change_id,
@@ -109,6 +113,7 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
         persons = {}
 
     person = _interner(persons)
+    same = persons.setdefault
 
     def people(group: tuple[tuple[str, str], ...]) -> tuple[Person, ...]:
         found = persons.get(group)
@@ -116,12 +121,25 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
             found = persons[group] = tuple(map(person, group))
         return found
 
+    def trailer(t: tuple[Any, ...]) -> Trailer:
+        found = persons.get(t)
+        if found is None:
+            k, v, p, c, r = t
+            found = persons[t] = Trailer(k, v, person(p), c, r)
+        return found
+
+    subject = persons.get(subj)
+    if subject is None:
+        subject = persons[subj] = Subject(*subj)
     return Message(
-        oid, commit, epoch, msgid, _datetime(date), kind, Subject(*subj), person(sender), person(author),
-        in_reply_to, references, list_id, people(to), people(cc),
+        oid, commit, epoch, same(msgid, msgid), _datetime(date), kind, subject, person(sender), person(author),
+        in_reply_to and same(in_reply_to, in_reply_to), tuple([same(r, r) for r in references]),
+        list_id and same(list_id, list_id), people(to), people(cc),
         body, commit_message, notes, diff, base_commit, change_id, prerequisites,
-        tuple(Trailer(k, v, person(p), c, r) for k, v, p, c, r in trailers),
-        None if stat is None else Diffstat(tuple(FileChange(*f) for f in stat[0]), stat[1], stat[2]),
+        tuple([trailer(t) for t in trailers]),
+        None if stat is None else Diffstat(
+            tuple(FileChange(same(f[0], f[0]), *f[1:]) for f in stat[0]), stat[1], stat[2]
+        ),
         patch_id, problems,
     )
 

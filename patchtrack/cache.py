@@ -36,9 +36,9 @@ _PARSER_MODULES = (
     "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
 )
 _SCHEMA = 2
-_CHUNK = 500
+_CHUNK = 500  # blob ids per query: SQLite's default limit on host parameters is 999 (older builds)
 ASSEMBLIES_KEPT = 4
-"""Whole-archive assemblies kept (a few archives, or a few states of one)."""  # SQLite's default limit on host parameters is 999 (older builds)
+"""Whole-archive assemblies kept (a few archives, or a few states of one)."""
 
 
 @functools.cache

@@ -30,12 +30,15 @@ def test_patch_fields_agree_with_git(corpus_name: str, corpus_patch_views) -> No
     assert table["commit_message"]["checked"] >= 0.95 * len(mails)
 
 
-def test_whole_corpus_parses_without_undecoded_names(corpus_repo: Path) -> None:
+def test_whole_corpus_parses_without_undecoded_names_and_holds_bodies_compressed(corpus_repo: Path) -> None:
     inbox = patchtrack.open_inbox(corpus_repo)
     kinds: Counter[str] = Counter()
     undecoded = []
+    text = held = 0
     for m in inbox.messages():
         kinds[m.kind] += 1
+        text += len(m.body.encode("utf-8", "surrogatepass"))
+        held += len(m._body)  # the body as the record holds it (see Message.body)
         assert not any(p.startswith("unparsable") for p in m.problems), (m.oid, m.problems)
         for person in (m.sender, m.author, *m.to, *m.cc):
             if person is not None and _ENCODED.search(person.name):
@@ -45,3 +48,4 @@ def test_whole_corpus_parses_without_undecoded_names(corpus_repo: Path) -> None:
                 undecoded.append((m.oid, t.person.name))
     assert undecoded == []
     assert kinds["patch"] > 0 and kinds["reply"] > 0
+    assert held < 0.6 * text, (held, text)  # what docs/performance.md's memory figures rest on

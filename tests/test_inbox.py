@@ -319,3 +319,37 @@ def test_epochs_are_ordered_numerically_not_by_name(mails: list[bytes], tmp_path
     inbox = patchtrack.open_inbox(dest)
     assert [e.number for e in inbox.epochs] == list(range(12))  # 10.git and 11.git come last
     assert oids(inbox.walk()) == blob_ids(mails[:24])
+
+
+def test_only_a_single_m_or_d_blob_is_a_v2_record(mails: list[bytes], tmp_path: Path) -> None:
+    """The walk reads a v2 commit's tree from its raw bytes; git's reading of the tree
+    decides what counts: one entry, named ``m`` or ``d``, that is a blob (any file mode
+    git reads as a blob). Anything else is a skipped commit, as before."""
+    repo = pygit2.init_repository(tmp_path / "odd.git", bare=True)
+    sig = pygit2.Signature("x", "x@example.org", 1_700_000_000, 0)
+    a, b, c = (repo.create_blob(raw) for raw in mails[:3])
+
+    def tree(*entries: tuple[str, pygit2.Oid, int]) -> pygit2.Oid:
+        builder = repo.TreeBuilder()
+        for name, oid, mode in entries:
+            builder.insert(name, oid, mode)
+        return builder.write()
+
+    sub = tree(("m", a, pygit2.enums.FileMode.BLOB))
+    trees = [
+        tree(("m", a, pygit2.enums.FileMode.BLOB)),  # a mail
+        tree(("m", b, pygit2.enums.FileMode.BLOB_EXECUTABLE)),  # a mail, odd mode
+        tree(("m", sub, pygit2.enums.FileMode.TREE)),  # not a blob
+        tree(("m", c, pygit2.enums.FileMode.BLOB), ("x", c, pygit2.enums.FileMode.BLOB)),  # two entries
+        tree(("mm", c, pygit2.enums.FileMode.BLOB)),  # another name
+        tree(("d", a, pygit2.enums.FileMode.BLOB)),  # the removal of the first mail
+        tree(),  # a purge artefact
+    ]
+    parents: list[pygit2.Oid] = []
+    for t in trees:
+        parents = [repo.create_commit("refs/heads/master", sig, sig, "m", t, parents)]
+    walk = patchtrack.open_inbox(tmp_path / "odd.git").walk(dedupe=False)
+    records = list(walk)
+    assert [(r.oid, r.deleted) for r in records] == [(str(a), False), (str(b), False), (str(a), True)]
+    assert [r.data for r in records] == [mails[0], mails[1], mails[0]]
+    assert walk.stats.skipped == 4 and walk.stats.messages == 2 and walk.stats.removals == 1
