@@ -86,6 +86,9 @@ class Readable(Protocol):
     @property
     def data(self) -> bytes: ...
 
+    @property
+    def size(self) -> int: ...
+
 
 _Found = tuple[pygit2.Oid, Readable, bool]  # blob id, blob, is a removal
 Ref = tuple[pygit2.Oid, Readable, str, int, int, bool]
@@ -215,6 +218,11 @@ class _Stored:
     @property
     def data(self) -> bytes:
         return self._odb.read(self._oid)[1]  # type: ignore[no-any-return]
+
+    @property
+    def size(self) -> int:
+        # pygit2 reads the whole object for Blob.size too; Odb.read_header is 1.20+
+        return len(self.data)
 
 
 def _read_v2(odb: pygit2.Odb, tree: bytes) -> list[_Found]:
