@@ -43,8 +43,7 @@ class _UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(_parser(), argv)
     # The process is ours: it builds hundreds of thousands of long-lived records and
     # no cycles, so let the young generation grow before the collector rescans them
     # (measured: a warm report of linux-pwm 20 % faster). Restored on return, for
@@ -193,7 +192,23 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", metavar="DIR", help="build the inbox in DIR and keep it")
     demo.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
     demo.set_defaults(run=_cmd_demo)
+    for command in sub.choices.values():
+        command.set_defaults(command_parser=command)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, with a command's options and positionals in any order:
+    ``report INBOX --format html A..B`` as well as ``report --format html INBOX A..B``.
+
+    argparse's plain parse hands an optional positional (RANGE) over as empty when an
+    option stands between it and INBOX, and its intermixed parse refuses subcommands;
+    so the command is found first, and its own parser reads the words after it."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    first, _ = parser.parse_known_args(words)
+    args = first.command_parser.parse_intermixed_args(words[words.index(first.command) + 1 :])
+    args.command = first.command
+    return args
 
 
 def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:

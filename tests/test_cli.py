@@ -157,6 +157,25 @@ def test_subcommands_share_their_options() -> None:
         }, name
 
 
+def test_options_and_positionals_in_any_order(capsys, inbox: Path) -> None:  # type: ignore[no-untyped-def]
+    """``report INBOX --format json A..B`` reads RANGE as ``report INBOX A..B --format
+    json`` does (plain argparse took RANGE as absent there, then refused the extra
+    word), for every command that takes a range."""
+    first = git("rev-list", "--reverse", "HEAD", cwd=inbox / "git" / "0.git").split()[5][:12]
+    for name in ("messages", "series", "report"):
+        code, expected, _ = run(capsys, name, str(inbox), f"{first}..", "--format", "json", "--no-cache")
+        assert code == 0 and expected
+        for order in (
+            [str(inbox), "--format", "json", f"{first}..", "--no-cache"],
+            ["--format", "json", "--no-cache", str(inbox), f"{first}.."],
+        ):
+            code, out, err = run(capsys, name, *order)
+            assert (code, err.count("error")) == (0, 0) and out == expected, (name, order)
+        if name == "messages":  # the range did narrow the output
+            whole = run(capsys, name, str(inbox), "--format", "json", "--no-cache")[1]
+            assert len(json.loads(whole)) > len(json.loads(expected)) > 0
+
+
 def test_cache_is_on_by_default_and_can_be_moved_or_off(capsys, inbox: Path, tmp_path: Path, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
     from patchtrack.cache import Cache, default_cache_path
 
