@@ -89,6 +89,24 @@ def _unpack(packed: bytes) -> str:
     return _coders()[1].decompress(packed).decode("utf-8", "surrogatepass") if packed else ""
 
 
+class _Body:
+    """How messages compare bodies: equal packed bytes are the same text, and only
+    when they differ are both texts read (another zstd may pack a text differently:
+    a record from a pickle or another cache)."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, packed: bytes) -> None:
+        self.packed = packed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Body):
+            return NotImplemented
+        return self.packed == other.packed or _unpack(self.packed) == _unpack(other.packed)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @attrs.frozen
 class Message:
     """One mail, parsed. Field names are the JSON names of ``patchtrack messages``.
@@ -113,8 +131,9 @@ class Message:
     list_id: str | None = None
     to: tuple[Person, ...] = ()
     cc: tuple[Person, ...] = ()
-    _body: bytes = attrs.field(default="", repr=False, converter=_pack, eq=_unpack)
-    """The body, packed (see :attr:`body`)."""
+    _body: bytes = attrs.field(default="", repr=False, converter=_pack, eq=_Body, hash=False)
+    """The body, packed (see :attr:`body`); left out of the hash, which ``oid`` (the
+    blob id of the whole mail) already makes distinct."""
     commit_message: str | None = attrs.field(default=None, repr=False)
     notes: str | None = attrs.field(default=None, repr=False)
     _diff: str | int | None = attrs.field(default=None, repr=False)

@@ -281,6 +281,8 @@ def test_body_is_kept_packed_and_read_back_exactly(text: str) -> None:
     ``attrs.evolve``, pickle and the cache's encoding; records compare by text."""
     import pickle
 
+    import zstandard
+
     from patchtrack import _codec
 
     m = Message("0" * 40, None, None, "x@y", None, "other", parse_message(b"").subject, None, None, body=text)
@@ -288,6 +290,9 @@ def test_body_is_kept_packed_and_read_back_exactly(text: str) -> None:
     for copy in (attrs.evolve(m), pickle.loads(pickle.dumps(m)), _codec.decode(_codec.encode(m))):
         assert copy.body == text and copy == m and hash(copy) == hash(m)
     assert attrs.evolve(m, body=text + "!") != m
+    # packed otherwise (another zstd, another level): still the same body, still equal
+    other = zstandard.ZstdCompressor(level=19).compress(text.encode("utf-8", "surrogatepass")) if text else b""
+    assert attrs.evolve(m, body=other) == m
 
 
 def test_a_parsed_body_is_held_compressed(mails: list[bytes]) -> None:
