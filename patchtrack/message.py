@@ -241,6 +241,7 @@ class Message:
                         "added": f.added,
                         "removed": f.removed,
                         "binary": f.binary,
+                        "status": f.status,
                     }
                     for f in stat.files
                 ],

@@ -178,8 +178,13 @@ def test_json_schema_is_stable() -> None:
     assert row["fixes"] == [{"sha": "0123456789ab", "title": "gizmo: core: add runtime PM support"}]
     assert row["stable"] == [{"spec": "6.9+"}]
     assert set(row["diffstat"]) == {"files", "insertions", "deletions"}
-    assert set(row["diffstat"]["files"][0]) == {"path", "old_path", "added", "removed", "binary"}
+    assert set(row["diffstat"]["files"][0]) == {"path", "old_path", "added", "removed", "binary", "status"}
     json.dumps(row)  # serialisable as it is
+    files = parsed("011").to_dict()["diffstat"]["files"]
+    assert [(f["path"], f["status"]) for f in files] == [
+        ("drivers/gizmo/Kconfig", "modified"), ("drivers/gizmo/Makefile", "modified"),
+        ("drivers/gizmo/gizmo-spi.c", "added"),
+    ]
 
 
 def test_messages_from_an_inbox_carry_storage_ids(tmp_path: Path) -> None:
