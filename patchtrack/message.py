@@ -149,7 +149,7 @@ class Message:
     @property
     def body(self) -> str:
         """The text of the mail after its headers: the ``text/plain`` part of a
-        multipart mail, decoded, line ends ``\n``.
+        multipart mail, decoded, line ends ``\\n``.
 
         Kept compressed (zstd, to ~40 %; ~10 µs a kernel mail to read back): bodies
         were two thirds of a parsed archive's memory, and most are never read again
