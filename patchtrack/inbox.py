@@ -115,9 +115,9 @@ class Inbox:
         for number, child in found:
             if number not in self._by_number:
                 try:
-                    self._by_number[number] = _OpenEpoch(Epoch(number, child), _open_repo(child, str(child)))
+                    self._by_number[number] = _open_epoch(number, child)
                 except InboxError:
-                    continue  # still being created: the next call sees it
+                    continue  # still being created (or not an epoch): the next call looks again
         self._epochs = [self._by_number[n] for n in sorted(self._by_number)]
 
     def __repr__(self) -> str:
@@ -461,14 +461,17 @@ def _open_v2(root: Path) -> Inbox:
     found = _epoch_dirs(root / "git")
     if not found:
         raise InboxError(f"{root}: a v2 inbox needs epochs git/0.git, git/1.git, …; found none")
-    epochs = [
-        _OpenEpoch(Epoch(number, child), _open_repo(child, str(child)))
-        for number, child in found
-    ]
-    for epoch in epochs:
-        if epoch.tip is not None and _sniff_layout(epoch.repo, str(epoch.epoch.path)) != "v2":
-            raise InboxError(f"{epoch.epoch.path}: not a public-inbox v2 epoch")
+    epochs = [_open_epoch(number, child) for number, child in found]
     return Inbox(root, "v2", root.name, epochs, epoch_dir=root / "git")
+
+
+def _open_epoch(number: int, path: Path) -> _OpenEpoch:
+    """One epoch of a v2 inbox, opened and checked to hold v2 commits (if any yet):
+    both when the inbox is opened and when an epoch appears later."""
+    epoch = _OpenEpoch(Epoch(number, path), _open_repo(path, str(path)))
+    if epoch.tip is not None and _sniff_layout(epoch.repo, str(path)) != "v2":
+        raise InboxError(f"{path}: not a public-inbox v2 epoch")
+    return epoch
 
 
 def _open_repo(path: Path, shown: str) -> pygit2.Repository:
