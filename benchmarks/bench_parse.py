@@ -30,7 +30,7 @@ import pygit2
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import clone_bundles, floor, write_section  # noqa: E402
+from bench_read import add_settings_option, clone_bundles, floor, settings, settings_note, write_section  # noqa: E402
 
 
 
@@ -90,16 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("archives", nargs="*")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--write", metavar="FILE")
+    add_settings_option(parser)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the first archive")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         archives = args.archives or clone_bundles(Path(tmp))
-        rows = [measure(p, args.repeat) for p in archives]
-        prof = profile(archives[0]) if args.profile else ""
+        with settings(args.library_defaults):
+            rows = [measure(p, args.repeat) for p in archives]
+            prof = profile(archives[0]) if args.profile else ""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     text = (
         f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, Python "
-        f"{platform.python_version()}, pygit2 {pygit2.__version__}), best of {args.repeat}, one process.\n\n"
+        f"{platform.python_version()}, pygit2 {pygit2.__version__}), best of {args.repeat}, one process, "
+        f"{settings_note(args.library_defaults)}.\n\n"
         + table(rows)
         + "\n"
     )

@@ -14,6 +14,7 @@ as a share of the floor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 import pygit2
 
 import patchtrack
+from patchtrack.cli import tuned_process
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
@@ -109,6 +111,29 @@ def write_section(target: Path, name: str, text: str) -> None:
     target.write_text(f"{before}{begin}\n{text}{end}{after}")
 
 
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """``--library-defaults``: measure without the command's process settings."""
+    parser.add_argument(
+        "--library-defaults", action="store_true",
+        help="run with libgit2's and the collector's defaults instead of the settings the "
+        "patchtrack command runs under (patchtrack.cli.tuned_process)",
+    )
+
+
+def settings(library_defaults: bool) -> contextlib.AbstractContextManager[None]:
+    """The process settings the runs measure under: the command's, or the library's
+    defaults (what a script that does not choose gets)."""
+    return contextlib.nullcontext() if library_defaults else tuned_process()
+
+
+def settings_note(library_defaults: bool) -> str:
+    """How the header names the settings the runs used."""
+    return (
+        "library defaults (libgit2 re-hashes every object it reads)" if library_defaults
+        else "under the command's process settings (`patchtrack.cli.tuned_process`)"
+    )
+
+
 def clone_bundles(tmp: Path) -> list[str]:
     paths = []
     for bundle in sorted(CORPUS.glob("*.bundle")):
@@ -123,18 +148,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("archives", nargs="*", help="archives to read (default: the corpus bundles)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, best kept (default 3)")
     parser.add_argument("--write", metavar="FILE", help="put the table into FILE between markers")
+    add_settings_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         archives = args.archives or clone_bundles(Path(tmp))
         if not archives:
             print(f"no archives given and no bundles in {CORPUS}", file=sys.stderr)
             return 2
-        rows = [measure(path, args.repeat) for path in archives]
+        with settings(args.library_defaults):
+            rows = [measure(path, args.repeat) for path in archives]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     header = (
         f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, "
         f"Python {platform.python_version()}, pygit2 {pygit2.__version__}, "
-        f"libgit2 {pygit2.LIBGIT2_VERSION}), best of {args.repeat} runs, one process.\n"
+        f"libgit2 {pygit2.LIBGIT2_VERSION}), best of {args.repeat} runs, one process, "
+        f"{settings_note(args.library_defaults)}.\n"
     )
     text = header + "\n" + table(rows) + "\n"
     print(text)

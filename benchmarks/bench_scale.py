@@ -41,7 +41,11 @@ from pathlib import Path
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import clone_bundles, floor, write_section  # noqa: E402
+from bench_read import add_settings_option, clone_bundles, floor, settings, settings_note, write_section  # noqa: E402
+
+
+_DEFAULTS = "BENCH_SCALE_LIBRARY_DEFAULTS"
+"""Set when the phases run with the library's defaults (``--library-defaults``)."""
 
 
 def _phase(name: str, path: str, cache: str, extra: list[str]) -> dict[str, float]:
@@ -209,12 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--phase"]:
         name, path, cache, *extra = argv[1:]
-        print(json.dumps(_phase(name, path, cache, extra)))
+        with settings(bool(os.environ.get(_DEFAULTS))):
+            print(json.dumps(_phase(name, path, cache, extra)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archives", nargs="*", help="archives (default: the corpus bundles)")
     parser.add_argument("--write", metavar="FILE", help="put the tables into FILE between markers")
+    add_settings_option(parser)
     args = parser.parse_args(argv)
+    if args.library_defaults:
+        os.environ[_DEFAULTS] = "1"  # for the phases' processes
     with tempfile.TemporaryDirectory() as tmp:
         archives = args.archives or clone_bundles(Path(tmp))
         if not archives:
@@ -225,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, Python "
         f"{platform.python_version()}), each phase in a fresh process; one run per cold or "
-        "warm phase, best of 3 for the reports.\n\n"
+        "warm phase, best of 3 for the reports, "
+        f"{settings_note(args.library_defaults)}.\n\n"
         + table(rows) + "\n"
     )
     print(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import clone_bundles, write_section  # noqa: E402
+from bench_read import add_settings_option, clone_bundles, settings, settings_note, write_section  # noqa: E402
 
 
 
@@ -64,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("archives", nargs="*")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--write", metavar="FILE")
+    add_settings_option(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         archives = args.archives or clone_bundles(Path(tmp))
-        rows = [measure(p, args.repeat) for p in archives]
+        with settings(args.library_defaults):
+            rows = [measure(p, args.repeat) for p in archives]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     text = (
         f"Measured {stamp} on {os.cpu_count()} cores ({platform.machine()}, Python "
-        f"{platform.python_version()}), best of {args.repeat}, one process.\n\n" + table(rows) + "\n"
+        f"{platform.python_version()}), best of {args.repeat}, one process, "
+        f"{settings_note(args.library_defaults)}.\n\n" + table(rows) + "\n"
     )
     print(text)
     if args.write:
