@@ -13,10 +13,11 @@ layout is positional, so any change to the records or to this module changes
 from __future__ import annotations
 
 import marshal
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._dates import zone
 from .diff import Diffstat, FileChange
 from .identity import Person
 from .message import Message
@@ -35,7 +36,6 @@ Interned = dict[Any, Any]
 """Records already built during one load (see :func:`decode`)."""
 
 _MARSHAL_VERSION = 4
-_ZONES: dict[int, timezone] = {}
 
 
 def _person(p: Person | None) -> tuple[str, str] | None:
@@ -86,13 +86,6 @@ def _interner(persons: Interned) -> Callable[[tuple[str, str] | None], Person | 
         return found
 
     return person
-
-
-def _zone(seconds: int) -> timezone:
-    zone = _ZONES.get(seconds)
-    if zone is None:
-        zone = _ZONES[seconds] = timezone.utc if seconds == 0 else timezone(timedelta(seconds=seconds))
-    return zone
 
 
 def decode(data: bytes, persons: Interned | None = None) -> Message:
@@ -255,4 +248,4 @@ def _datetime(fields: tuple[int, ...] | None) -> datetime | None:
     if fields is None:
         return None
     *parts, offset = fields
-    return datetime(*parts, tzinfo=None if offset == -1 else _zone(offset))
+    return datetime(*parts, tzinfo=None if offset == -1 else zone(offset))

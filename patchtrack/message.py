@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
 import pygit2
 import zstandard
 
+from ._dates import mail_date
 from ._mime import first, split_mail
 from ._walk import RawMessage
 from .diff import Diffstat, diff_start, diffstat_and_patch_id
@@ -291,7 +291,7 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     references = tuple(dict.fromkeys(_ANGLED.findall(" ".join(headers.get("references", [])))))
     list_id = _list_id(first(headers, "list-id"))
 
-    date = _date(first(headers, "date"))
+    date = mail_date(first(headers, "date")) if "date" in headers else None
     if date is None:
         problems.append("bad-date" if first(headers, "date") else "no-date")
         date = fallback
@@ -377,18 +377,6 @@ def _list_id(value: str) -> str | None:
         return None
     m = _ANGLED.search(value)
     return m.group(1) if m else value.strip() or None
-
-
-def _date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _inbody_headers(body: str) -> tuple[dict[str, str], str]:

@@ -328,7 +328,8 @@ _REPLY_LINE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<key>[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)[ \t]*:[ \t]*(?P<value>\S.*)$"
 )
 _CANDIDATE = re.compile(  # a line that could be a reply trailer: one search over "\n" + body rules most out
-    r"\n[ \t]*(?:[A-Za-z][A-Za-z0-9-]*-by|cc|fixes|link|closes|buglink)[ \t]*:", re.IGNORECASE
+    # (the look at the first character skips quoted and blank lines before any name is tried)
+    r"\n[ \t]*(?=[A-Za-z])(?i:cc|fixes|link|closes|buglink|[A-Za-z][A-Za-z0-9-]*-by)[ \t]*:"
 )
 _HAS_ADDR = re.compile(r"\S@[^\s@]*\.\S")
 _HEX_START = re.compile(r"(?:commit\s+)?[0-9a-fA-F]{6,40}(?![0-9A-Za-z_])")

@@ -49,3 +49,24 @@ def test_whole_corpus_parses_without_undecoded_names_and_holds_bodies_compressed
     assert undecoded == []
     assert kinds["patch"] > 0 and kinds["reply"] > 0
     assert held < 0.6 * text, (held, text)  # what docs/performance.md's memory figures rest on
+
+
+def test_every_date_header_reads_as_the_standard_library_reads_it(corpus_repo: Path) -> None:
+    """``mail_date``'s own reading of the common form, and its fallback, give what
+    ``email.utils.parsedate_to_datetime`` gives on every ``Date:`` of the corpus."""
+    from patchtrack._dates import _MAIL_DATE, mail_date
+    from patchtrack._mime import split_mail
+    from test_dates import stdlib_mail_date
+
+    values = [
+        v for r in patchtrack.open_inbox(corpus_repo).walk(dedupe=False)
+        for v in split_mail(r.data).headers.get("date", [])
+    ]
+    differ = [(v, mail_date(v), stdlib_mail_date(v)) for v in values if mail_date(v) != stdlib_mail_date(v)]
+    assert differ == []
+    # the comparison includes offsets: equal aware datetimes may sit in different zones
+    assert all(
+        mail_date(v) is None or mail_date(v).utcoffset() == stdlib_mail_date(v).utcoffset() for v in values  # type: ignore[union-attr]
+    )
+    fast = sum(1 for v in values if _MAIL_DATE.fullmatch(v))
+    assert fast > 0.9 * len(values), (fast, len(values))  # the common form is the common case

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from patchtrack._dates import parse_bound
+from patchtrack._dates import mail_date, parse_bound
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
@@ -43,3 +45,45 @@ def test_parse_bound(value, upper, expected) -> None:  # type: ignore[no-untyped
 def test_rejects_what_is_not_a_date(value) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="not a date"):
         parse_bound(value, upper=False, now=NOW)
+
+
+def stdlib_mail_date(value: str) -> datetime | None:
+    """What ``mail_date`` must return: the standard library's reading, no zone as UTC."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return None if parsed is None else parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@given(
+    weekday=st.sampled_from(["", "Mon, ", "Sun,", "Thu,  ", "Fri "]),
+    day=st.integers(0, 35),
+    month=st.sampled_from(["Jan", "Feb", "Jun", "Dec", "dec", "June", "Foo"]),
+    year=st.sampled_from(["1970", "2000", "2026", "9999", "0000", "99", "26"]),
+    hour=st.integers(0, 25),
+    minute=st.integers(0, 61),
+    second=st.sampled_from(["00", "07", "59", "60", "61", ""]),
+    sign=st.sampled_from(["+", "-", ""]),
+    offset=st.sampled_from(["0000", "0100", "0530", "1200", "1400", "0099", "9959", "01", "UT"]),
+    tail=st.sampled_from(["", " (CET)", " (GMT+01:00)", "(CET)", " x"]),
+)
+def test_mail_date_reads_as_the_standard_library(
+    weekday: str, day: int, month: str, year: str, hour: int, minute: int, second: str, sign: str,
+    offset: str, tail: str,
+) -> None:
+    clock = f"{hour:02}:{minute:02}" + (f":{second}" if second else "")
+    value = f"{weekday}{day} {month} {year} {clock} {sign}{offset}{tail}"
+    got, expected = mail_date(value), stdlib_mail_date(value)
+    assert got == expected
+    if got is not None:
+        assert got.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
+
+
+def test_mail_date_reads_the_common_form_and_gives_up_on_nonsense() -> None:
+    got = mail_date("Wed, 25 Nov 2026 01:27:44 +0530 (IST)")
+    assert got == datetime(2026, 11, 25, 1, 27, 44, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    assert mail_date("Wed, 25 Nov 2026 01:27:44 -0000").tzinfo is timezone.utc  # type: ignore[union-attr]
+    assert mail_date("") is None and mail_date("yesterday-ish") is None
