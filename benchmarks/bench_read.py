@@ -115,8 +115,8 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
     """``--library-defaults``: measure without the command's process settings."""
     parser.add_argument(
         "--library-defaults", action="store_true",
-        help="run with libgit2's and the collector's defaults instead of the settings the "
-        "patchtrack command runs under (patchtrack.cli.tuned_process)",
+        help="run with the collector's defaults instead of the settings the patchtrack "
+        "command runs under (patchtrack.cli.tuned_process)",
     )
 
 
@@ -129,7 +129,7 @@ def settings(library_defaults: bool) -> contextlib.AbstractContextManager[None]:
 def settings_note(library_defaults: bool) -> str:
     """How the header names the settings the runs used."""
     return (
-        "library defaults (libgit2 re-hashes every object it reads)" if library_defaults
+        "with the collector's defaults" if library_defaults
         else "under the command's process settings (`patchtrack.cli.tuned_process`)"
     )
 

@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
-import pygit2
-
 from . import __version__
 from ._load import load
 from ._walk import Ref, Walk
@@ -68,23 +66,15 @@ def tuned_process() -> Iterator[None]:
 
     They are the process owner's choice, so the library never makes them; a script
     or notebook that owns its process can run its work under this to get the
-    command's speed (the benchmarks do):
-
-    - The collector lets the young generation grow before rescanning it: an archive
-      loads as hundreds of thousands of long-lived records and no cycles (a warm
-      report of linux-pwm runs 20 % faster).
-    - libgit2 reads objects without hashing each one again to check its id, as git
-      itself reads them (``git fsck`` is what checks). libgit2 checks by default,
-      which costs ~25 µs of the ~60 µs a kernel mail takes to read. On return the
-      check is on again: libgit2 has no way to ask what it was.
+    command's speed (the benchmarks do). The collector lets the young generation
+    grow before rescanning it: an archive loads as hundreds of thousands of
+    long-lived records and no cycles (a warm report of linux-pwm runs 20 % faster).
     """
     threshold = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
-    pygit2.option(pygit2.GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, False)
     try:
         yield
     finally:
-        pygit2.option(pygit2.GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, True)
         gc.set_threshold(*threshold)
 
 

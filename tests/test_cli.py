@@ -213,34 +213,12 @@ def test_identity_options_on_messages_and_series(capsys, inbox: Path, tmp_path: 
     assert "(Gizmo Corp)" in text
 
 
-def test_tuned_process_reads_objects_as_git_does_and_restores(tmp_path: Path) -> None:
-    """Under ``tuned_process`` libgit2 reads an object without re-hashing it (as
-    ``git cat-file`` does), so a loose object stored under a wrong id reads; before
-    and after, libgit2's default check refuses it. The collector's thresholds are
-    put back too."""
+def test_tuned_process_sets_and_restores_the_collector() -> None:
     import gc
-    import shutil
-
-    import pygit2
 
     from patchtrack.cli import tuned_process
 
-    repo = pygit2.init_repository(str(tmp_path / "r.git"), bare=True)
-    real = str(repo.create_blob(b"a mail\n"))
-    fake = "0" * 39 + "1"
-    objects = Path(repo.path) / "objects"
-    (objects / fake[:2]).mkdir()
-    shutil.copy(objects / real[:2] / real[2:], objects / fake[:2] / fake[2:])
-
-    def read() -> bytes:
-        return bytes(pygit2.Repository(repo.path).odb.read(fake)[1])
-
-    with pytest.raises(pygit2.GitError, match="hash"):
-        read()
     threshold = gc.get_threshold()
     with tuned_process():
-        assert read() == b"a mail\n"
-        assert gc.get_threshold() != threshold
+        assert gc.get_threshold()[0] > threshold[0]
     assert gc.get_threshold() == threshold
-    with pytest.raises(pygit2.GitError, match="hash"):
-        read()
