@@ -236,7 +236,7 @@ class _Objects:
 
 
 class _Stored:
-    """A blob not read yet: ``data`` reads it from the object database."""
+    """A blob not read yet: ``data`` reads it from the epoch's storage."""
 
     __slots__ = ("_objects", "_oid")
 
