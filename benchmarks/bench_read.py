@@ -134,6 +134,27 @@ def settings_note(library_defaults: bool) -> str:
     )
 
 
+def merged_inbox(archives: list[str], dest: Path) -> str:
+    """One v2 epoch holding every mail of ``archives``, in arrival order: a larger
+    archive than any corpus, built as public-inbox would have stored the lists' mail
+    had it gone to one inbox (each mail committed at its original arrival time), then
+    packed as ``git gc`` packs a real epoch. Returns its path."""
+    from patchtrack.builder import V2Writer
+
+    mails = sorted(
+        ((r.time, i, r.data) for i, path in enumerate(archives)
+         for r in patchtrack.open_inbox(path).walk() if not r.deleted),
+        key=lambda m: (m[0], m[1]),
+    )
+    writer = V2Writer(dest)
+    for when, _, data in mails:
+        writer.add(data, arrival=when)
+    epoch = dest / "git" / "0.git"
+    subprocess.run(["git", "-C", str(epoch), "repack", "-a", "-d", "-f", "-q"], check=True)
+    subprocess.run(["git", "-C", str(epoch), "prune"], check=True)
+    return str(dest)
+
+
 def clone_bundles(tmp: Path) -> list[str]:
     paths = []
     for bundle in sorted(CORPUS.glob("*.bundle")):

@@ -20,7 +20,7 @@ RSS, and heap (anonymous resident memory) at its end:
   memory per 100k mails is the heap's growth from 25 % to 100 % (RSS also counts the
   pages of git's mapped packs, which a walk touches unevenly).
 
-    python benchmarks/bench_scale.py [ARCHIVE ...] [--write docs/performance.md]
+    python benchmarks/bench_scale.py [ARCHIVE ...] [--merged] [--write docs/performance.md]
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from pathlib import Path
 import patchtrack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_read import add_settings_option, clone_bundles, floor, settings, settings_note, write_section  # noqa: E402
+from bench_read import (  # noqa: E402
+    add_settings_option, clone_bundles, floor, merged_inbox, settings, settings_note, write_section,
+)
 
 
 _DEFAULTS = "BENCH_SCALE_LIBRARY_DEFAULTS"
@@ -219,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archives", nargs="*", help="archives (default: the corpus bundles)")
     parser.add_argument("--write", metavar="FILE", help="put the tables into FILE between markers")
+    parser.add_argument(
+        "--merged", action="store_true",
+        help="also build one epoch holding every archive's mail in arrival order (a larger "
+        "archive than any of them) and measure it",
+    )
     add_settings_option(parser)
     args = parser.parse_args(argv)
     if args.library_defaults:
@@ -228,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         if not archives:
             print("no archives given and no corpus bundles found", file=sys.stderr)
             return 2
+        if args.merged:
+            archives = [*archives, merged_inbox(archives, Path(tmp) / "merged-corpora")]
         rows = [measure(p, Path(tmp)) for p in archives]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     text = (
