@@ -298,10 +298,15 @@ def _date(text: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+_NO_ANGLES = str.maketrans("", "", "<>")
+
+
 def _signature(name: str, email: str, when: datetime) -> pygit2.Signature:
+    # Angle brackets dropped from both, as public-inbox's importer drops them: git
+    # refuses them in an ident (``"'A U Thor <u@example.com>' via foo" <foo@…>``).
     offset = when.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    return pygit2.Signature(name, email, int(when.timestamp()), minutes)
+    return pygit2.Signature(name.translate(_NO_ANGLES), email.translate(_NO_ANGLES), int(when.timestamp()), minutes)
 
 
 def _append_commit(

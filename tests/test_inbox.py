@@ -58,6 +58,23 @@ def test_builder_commit_metadata_is_public_inbox_like(v2: Path, mails: list[byte
     assert any(mail_meta(m).arrival != mail_meta(m).date for m in mails)
 
 
+def test_builder_drops_angle_brackets_from_idents_as_public_inbox_does(tmp_path: Path) -> None:
+    """A mailing list's rewritten From: can carry the poster's address in its name,
+    which git refuses in an ident; public-inbox's importer drops ``<>`` (a real
+    linux-man mail stopped the builder)."""
+    raw = (
+        b"From: \"'A U Thor <u@example.com>' via foo\" <foo@example.com>\n"
+        b"Subject: hello\nDate: Wed, 25 Nov 2026 01:27:44 +0000\nMessage-ID: <x@y>\n\nbody\n"
+    )
+    writer = V2Writer(tmp_path / "angles")
+    writer.add(raw)
+    repo = pygit2.Repository(str(tmp_path / "angles" / "git" / "0.git"))
+    author = repo[repo.head.target].author
+    assert "<" not in author.name and "A U Thor u@example.com' via foo" in author.name
+    assert author.email == "foo@example.com"
+    assert [r.data for r in patchtrack.open_inbox(tmp_path / "angles").walk()] == [raw]
+
+
 def test_single_epoch_repo_and_v2_dir_agree(v2: Path) -> None:
     whole = patchtrack.open_inbox(v2)
     epoch1 = patchtrack.open_inbox(v2 / "git" / "1.git")
