@@ -152,10 +152,12 @@ def measure(path: str, tmp: Path) -> dict[str, object]:
 
 def _as_it_was(path: str, refs: list, since: float, tmp: Path) -> Path:  # type: ignore[type-arg]
     """A repository borrowing ``path``'s objects, its branch at the last commit that
-    arrived before ``since`` (a single-epoch archive, as the corpora are)."""
+    arrived before ``since`` (a single-epoch archive, as the corpora and the merged
+    one are)."""
+    (epoch,) = patchtrack.open_inbox(path).epochs
     before = tmp / f"{Path(path).name}.before.git"
     subprocess.run(["git", "init", "-q", "--bare", str(before)], check=True)
-    (before / "objects" / "info" / "alternates").write_text(str(Path(path).resolve() / "objects") + "\n")
+    (before / "objects" / "info" / "alternates").write_text(str(Path(epoch.path).resolve() / "objects") + "\n")
     last = [r[2] for r in refs if r[4] < since][-1]
     subprocess.run(["git", "-C", str(before), "update-ref", "refs/heads/master", last], check=True)
     return before
