@@ -141,14 +141,16 @@ def merged_inbox(archives: list[str], dest: Path) -> str:
     packed as ``git gc`` packs a real epoch. Returns its path."""
     from patchtrack.builder import V2Writer
 
-    mails = sorted(
-        ((r.time, i, r.data) for i, path in enumerate(archives)
-         for r in patchtrack.open_inbox(path).walk() if not r.deleted),
+    # References only, each mail read as it is written: this process must not hold
+    # the mails (a process started from it inherits its peak RSS as its own).
+    refs = sorted(
+        ((ref[4], i, ref[1]) for i, path in enumerate(archives)
+         for ref in patchtrack.open_inbox(path).walk().refs() if not ref[5]),
         key=lambda m: (m[0], m[1]),
     )
     writer = V2Writer(dest)
-    for when, _, data in mails:
-        writer.add(data, arrival=when)
+    for when, _, blob in refs:
+        writer.add(blob.data, arrival=datetime.fromtimestamp(when, timezone.utc))
     epoch = dest / "git" / "0.git"
     subprocess.run(["git", "-C", str(epoch), "repack", "-a", "-d", "-f", "-q"], check=True)
     subprocess.run(["git", "-C", str(epoch), "prune"], check=True)
