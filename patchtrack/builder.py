@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import attrs
 import pygit2
 
+from ._dates import mail_date
 from .errors import InboxError
 
 __all__ = ["V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta"]
@@ -55,9 +55,9 @@ def mail_meta(raw: bytes) -> MailMeta:
             name, email = addresses[0].display_name, addresses[0].addr_spec
     except (AttributeError, IndexError, ValueError, TypeError):
         pass
-    date = _date(_header(headers, "date"))
+    date = mail_date(_header(headers, "date").strip())
     received = headers.get_all("received") or []
-    arrival = _date(str(received[0]).rpartition(";")[2]) if received else None
+    arrival = mail_date(str(received[0]).rpartition(";")[2].strip()) if received else None
     epoch0 = datetime.fromtimestamp(0, timezone.utc)
     subject = " ".join(_header(headers, "subject").split())
     name, email, subject = _unraw(name), _unraw(email), _unraw(subject)
@@ -288,14 +288,6 @@ def _header(headers: object, name: str) -> str:
     except (IndexError, ValueError, TypeError):
         return ""
     return "" if value is None else str(value)
-
-
-def _date(text: str) -> datetime | None:
-    try:
-        value = parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _NO_ANGLES = str.maketrans("", "", "<>")
