@@ -291,9 +291,10 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     references = tuple(dict.fromkeys(_ANGLED.findall(" ".join(headers.get("references", [])))))
     list_id = _list_id(first(headers, "list-id"))
 
-    date = mail_date(first(headers, "date")) if "date" in headers else None
+    date_header = first(headers, "date")
+    date = mail_date(date_header) if date_header else None
     if date is None:
-        problems.append("bad-date" if first(headers, "date") else "no-date")
+        problems.append("bad-date" if date_header else "no-date")
         date = fallback
 
     sender = parse_person(decode_words(first(headers, "from")))
