@@ -152,8 +152,7 @@ def merged_inbox(archives: list[str], dest: Path) -> str:
     for when, _, blob in refs:
         writer.add(blob.data, arrival=datetime.fromtimestamp(when, timezone.utc))
     epoch = dest / "git" / "0.git"
-    subprocess.run(["git", "-C", str(epoch), "repack", "-a", "-d", "-f", "-q"], check=True)
-    subprocess.run(["git", "-C", str(epoch), "prune"], check=True)
+    subprocess.run(["git", "-C", str(epoch), "repack", "-a", "-d", "-f", "-q"], check=True)  # -d drops the loose copies
     return str(dest)
 
 
