@@ -121,18 +121,11 @@ def reassemble(
     dirty.update(i for i, p in parents.items() if state.parents.get(i) != p)
     dirty.update(i for i in state.parents if i not in parents)
     dirty.update(i for i, o in kept.items() if state.kept.get(i) != o)
-    old_root, new_root = root_finder(state.parents), root_finder(parents)
-    old_trees: dict[str, list[str]] = {}
-    for msgid in state.kept:
-        old_trees.setdefault(old_root(msgid), []).append(msgid)
-    new_trees: dict[str, list[str]] = {}
-    for msgid in kept:
-        new_trees.setdefault(new_root(msgid), []).append(msgid)
-    row_trees = [{old_root(state.skeleton[o][1]) for o in _codec.series_oids(row)} for row in base.rows]
-    rows_of: dict[str, list[int]] = {}
-    for n, trees in enumerate(row_trees):
-        for tree in trees:
-            rows_of.setdefault(tree, []).append(n)
+    old, fresh = _Trees(state.parents, state.kept), _Trees(parents, kept)
+    rows_of: dict[str, list[int]] = {}  # Message-ID → stored rows holding a copy of it
+    for n, row in enumerate(base.rows):
+        for o in _codec.series_oids(row):
+            rows_of.setdefault(state.skeleton[o][1], []).append(n)
     by_key: dict[tuple[Any, ...], list[int]] = {}
     for n, (key, *_) in enumerate(state.spans):
         by_key.setdefault(tuple(key), []).append(n)
@@ -142,21 +135,22 @@ def reassemble(
     news: set[str] = set()
     rows: set[int] = set()
     decoded = {m.oid: m for m in new}  # the region's messages, kept across passes
-    todo: list[tuple[str, Any]] = [("old", old_root(i)) for i in dirty] + [("new", new_root(i)) for i in dirty]
+    todo: list[tuple[str, Any]] = [("old", old.root(i)) for i in dirty] + [("new", fresh.root(i)) for i in dirty]
     while True:
         while todo:
             kind, item = todo.pop()
             if kind == "old" and item not in olds:
                 olds.add(item)
-                todo += [("new", new_root(i)) for i in old_trees.get(item, ())]
-                todo += [("row", n) for n in rows_of.get(item, ())]
+                for i in old.members(item):
+                    todo.append(("new", fresh.root(i)))
+                    todo += [("row", n) for n in rows_of.get(i, ())]
             elif kind == "new" and item not in news:
                 news.add(item)
-                todo += [("old", old_root(i)) for i in new_trees.get(item, ()) if i in state.kept]
+                todo += [("old", old.root(i)) for i in fresh.members(item) if i in state.kept]
             elif kind == "row" and item not in rows:
                 rows.add(item)
-                todo += [("old", tree) for tree in row_trees[item]]
-        threads = _region(news, new_trees, kept, ordered, copies, skeleton, parents, decoded, deliveries, base, cache)
+                todo += [("old", old.root(state.skeleton[o][1])) for o in _codec.series_oids(base.rows[item])]
+        threads = _region(news, fresh, kept, ordered, copies, skeleton, parents, decoded, deliveries, base, cache)
         if threads is None:
             return None
         members = series_members(threads)
@@ -176,7 +170,7 @@ def reassemble(
 
 def _region(
     news: set[str],
-    new_trees: Mapping[str, list[str]],
+    trees: _Trees,
     kept: Mapping[str, str],
     ordered: list[str],
     copies: list[int],
@@ -190,7 +184,7 @@ def _region(
     """The reply forest of the region's trees, in arrival order, under the whole
     archive's parent links; its messages are taken from ``decoded`` (the new mail,
     and what an earlier pass decoded), the rest decoded from the cache into it."""
-    msgids = {i for tree in news for i in new_trees.get(tree, ())}
+    msgids = {i for tree in news for i in trees.members(tree)}
     kept_oids = {kept[i] for i in msgids}
     copy_oids = [ordered[n] for n in copies if skeleton[ordered[n]][1] in msgids]
     copied = set(copy_oids)
@@ -301,6 +295,30 @@ def _relink(
             [spans[o] if isinstance(o, int) else fresh_spans[k.id] for k, o in entries],
         ),
     )
+
+
+class _Trees:
+    """The reply trees of a forest, found on demand: an id's root by climbing its
+    parents, a tree's messages by descending from its root. Building every tree of
+    a large archive up front cost more than the rest of a small re-assembly."""
+
+    def __init__(self, parents: Mapping[str, str], kept: Mapping[str, str]) -> None:
+        self.root = root_finder(parents)
+        self._kept = kept
+        self._children: dict[str, list[str]] = {}
+        for child, parent in parents.items():
+            self._children.setdefault(parent, []).append(child)
+
+    def members(self, root: str) -> list[str]:
+        """The Message-IDs of the messages (not ghosts) in the tree under ``root``."""
+        found = []
+        stack = [root]
+        while stack:
+            current = stack.pop()
+            if current in self._kept:
+                found.append(current)
+            stack += self._children.get(current, ())
+        return found
 
 
 class _Missing(Exception):

@@ -94,6 +94,9 @@ def root_finder(parents: Mapping[str, str]) -> Callable[[str], str]:
     roots: dict[str, str] = {}
 
     def root(msgid: str) -> str:
+        top = roots.get(msgid)
+        if top is not None:  # most calls: an id already climbed
+            return top
         path = []
         current = msgid
         while current not in roots:
