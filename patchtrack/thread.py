@@ -163,8 +163,11 @@ def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int]
             kept[msgid] = n
 
     parents: dict[str, str] = {}
+    above_some: set[str] = set()  # the ids that are some id's parent
 
     def creates_loop(child: str, parent: str) -> bool:
+        if child not in above_some:  # nothing hangs below it yet: no path leads back to it
+            return child == parent
         current: str | None = parent
         seen = set()
         while current is not None and current not in seen:
@@ -180,9 +183,11 @@ def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int]
         names = ordered[n][1]
         if names and not creates_loop(msgid, names[-1]):
             parents[msgid] = names[-1]
+            above_some.add(names[-1])
     for n in kept.values():
         names = ordered[n][1]
         for above, below in zip(names, names[1:]):
             if below not in kept and below not in parents and not creates_loop(below, above):
                 parents[below] = above
+                above_some.add(above)
     return kept, parents, copies

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import patchtrack
 from patchtrack import Message, Series, assemble, parse_message, thread
+from patchtrack.thread import forest
 
 CLOCKS_V1 = "20260302-gizmo-clocks-v1-0-4c1e2d5f7a9b@linux.acme-semi.com"
 CLOCKS_V2 = "20260309-gizmo-clocks-v2-0-9e8d7c6b5a41@linux.acme-semi.com"
@@ -329,3 +332,54 @@ def test_one_replys_trailers_keep_their_written_order_and_am_order_follows_b4() 
     (p,) = s.patches
     assert [f.key for f in p.followups] == ["Acked-by", "Tested-by", "Reviewed-by"]  # by date, then as written
     assert [f.key for f in am_followups(p)] == ["Tested-by", "Reviewed-by", "Acked-by"]  # b4's am order
+
+
+def _forest_by_the_book(ordered: list[tuple[str, tuple[str, ...]]]) -> tuple[dict, dict, list]:  # type: ignore[type-arg]
+    """thread.forest as first written: every link checked for a loop by climbing."""
+    kept: dict[str, int] = {}
+    copies = []
+    for n, (msgid, _) in enumerate(ordered):
+        if msgid in kept:
+            copies.append(n)
+        else:
+            kept[msgid] = n
+    parents: dict[str, str] = {}
+
+    def loops(child: str, parent: str) -> bool:
+        current, seen = parent, set()
+        while current is not None and current not in seen:
+            if current == child:
+                return True
+            seen.add(current)
+            current = parents.get(current)
+        return False
+
+    for msgid, n in kept.items():
+        names = ordered[n][1]
+        if names and not loops(msgid, names[-1]):
+            parents[msgid] = names[-1]
+    for n in kept.values():
+        names = ordered[n][1]
+        for above, below in zip(names, names[1:]):
+            if below not in kept and below not in parents and not loops(below, above):
+                parents[below] = above
+    return kept, parents, copies
+
+
+@given(st.lists(
+    st.tuples(st.sampled_from("abcdefgh"), st.lists(st.sampled_from("abcdefghij"), max_size=5).map(tuple)),
+    max_size=14,
+))
+def test_forest_links_as_the_loop_checking_original_does(pairs: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Linking skips the climb for ids nothing hangs below; on any chains — loops,
+    self-references, ghosts, copies — it links exactly as climbing every time did,
+    and leaves no loop."""
+    ordered = [(msgid, tuple(i for i in chain if i != msgid)) for msgid, chain in pairs]
+    got = forest(ordered)
+    assert got == _forest_by_the_book(ordered)
+    for start in got[1]:
+        seen = set()
+        while start in got[1]:
+            assert start not in seen
+            seen.add(start)
+            start = got[1][start]
