@@ -12,7 +12,10 @@ archive state decodes the series it shows and their earlier revisions, nothing e
 With it is stored a :class:`State` (each message's threading skeleton, the reply
 forest, each series' link key and group span): after new mail, the newest stored
 state of which the archive grew is extended by :mod:`patchtrack._reassemble` instead
-of assembling everything again.
+of assembling everything again. The extended state is stored as its difference from
+the one it grew from (a week of mail changes a few hundred of an archive's entries;
+writing all of them again cost more than extending it), up to :data:`MAX_DELTAS`
+differences in a row; :func:`load` puts a chain back together.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from . import _codec
 from ._load import rebind
@@ -27,7 +31,11 @@ from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
 from .series import Series
 
-__all__ = ["Assembly", "State", "arrived", "assembly_key", "assembly_scope"]
+__all__ = ["Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS"]
+
+MAX_DELTAS = 8
+"""Stored differences in a row before an assembly is stored whole again: each one
+costs a load a few milliseconds, and keeps the assemblies it builds on stored."""
 
 _ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index", "_reassemble")
 
@@ -82,12 +90,40 @@ class State:
         self.keys = keys  # encoded LinkKey, one per Assembly row
         self.spans = spans  # one per Assembly row
 
-    def encode(self) -> bytes:
-        return marshal.dumps((self.skeleton, self.parents, self.kept, self.keys, self.spans), 4)
+    def encode(self, base: State | None = None) -> bytes:
+        """The state as bytes; with ``base``, only what differs from ``base`` (decode
+        it with the same ``base``)."""
+        if base is None:
+            return marshal.dumps((self.skeleton, self.parents, self.kept, self.keys, self.spans), 4)
+        at = {k[0]: n for n, k in enumerate(base.keys)}  # a series' row in base, by its id
+        keys: list[Any] = []
+        spans: list[Any] = []
+        for key, span in zip(self.keys, self.spans):
+            n = at.get(key[0])
+            same = n is not None and base.keys[n] == key
+            keys.append(n if same else key)
+            spans.append(n if same and base.spans[n] == span else span)
+        return marshal.dumps((
+            _DELTA, _dict_delta(base.skeleton, self.skeleton), _dict_delta(base.parents, self.parents),
+            _dict_delta(base.kept, self.kept), keys, spans,
+        ), 4)
 
     @classmethod
-    def decode(cls, data: bytes) -> State:
-        return cls(*marshal.loads(data))
+    def decode(cls, data: bytes, base: State | None = None) -> State:
+        """The state :meth:`encode` wrote (given the same ``base`` if it was given one)."""
+        fields = marshal.loads(data)
+        if fields[0] != _DELTA:
+            return cls(*fields)
+        if base is None:
+            raise ValueError("a state stored as a difference needs the state it differs from")
+        _, skeleton, parents, kept, keys, spans = fields
+        return cls(
+            _dict_patched(base.skeleton, skeleton),
+            _dict_patched(base.parents, parents),
+            _dict_patched(base.kept, kept),
+            [base.keys[k] if isinstance(k, int) else k for k in keys],
+            [base.spans[k] if isinstance(k, int) else k for k in spans],
+        )
 
 
 class Assembly:
@@ -102,13 +138,37 @@ class Assembly:
     def of(cls, series: Iterable[Series], deliveries: dict[str, Delivery]) -> Assembly:
         return cls([_codec.encode_series(s) for s in series], deliveries)
 
-    def encode(self) -> bytes:
-        return marshal.dumps((self.rows, self.deliveries), 4)
+    def encode(self, base: Assembly | None = None) -> bytes:
+        """The assembly as bytes; with ``base``, only what differs from ``base``:
+        rows equal to one of its rows are stored as that row's number, and when the
+        deliveries begin with base's, only the rest (decode it with the same ``base``)."""
+        if base is None:
+            return marshal.dumps((self.rows, self.deliveries), 4)
+        at = {row[0]: n for n, row in enumerate(base.rows)}  # by series id
+        rows: list[Any] = []
+        for row in self.rows:
+            n = at.get(row[0])
+            rows.append(n if n is not None and base.rows[n] == row else row)
+        mine, theirs = self.deliveries, base.deliveries
+        follows = len(mine) >= len(theirs) and all(
+            a == b and mine[a] == theirs[b] for a, b in zip(mine, theirs)
+        )
+        deliveries = dict(list(mine.items())[len(theirs):]) if follows else mine
+        return marshal.dumps((_DELTA, rows, follows, deliveries), 4)
 
     @classmethod
-    def decode(cls, data: bytes) -> Assembly:
-        rows, deliveries = marshal.loads(data)
-        return cls(rows, deliveries)
+    def decode(cls, data: bytes, base: Assembly | None = None) -> Assembly:
+        """The assembly :meth:`encode` wrote (given the same ``base`` if it was given one)."""
+        fields = marshal.loads(data)
+        if fields[0] != _DELTA:
+            return cls(*fields)
+        if base is None:
+            raise ValueError("an assembly stored as a difference needs the assembly it differs from")
+        _, rows, follows, deliveries = fields
+        return cls(
+            [base.rows[r] if isinstance(r, int) else r for r in rows],
+            {**base.deliveries, **deliveries} if follows else deliveries,
+        )
 
     def _walk_order(self) -> dict[str, int]:
         if self._order is None:
@@ -149,6 +209,22 @@ class Assembly:
         by_oid = {m.oid: m for m in messages}
         return [_codec.decode_series(row, by_oid, persons) for row in rows]
 
+    def selection(
+        self, chosen: set[str] | None, picks: Iterable[int], cache: Cache
+    ) -> tuple[list[Message], list[Series]] | None:
+        """The messages ``chosen`` (blob ids; ``None``: all) and the series of rows
+        ``picks``, decoded once from ``cache`` (a report's series hold most of its
+        messages); ``None`` when the cache no longer holds one of them."""
+        rows = [self.rows[n] for n in picks]
+        wanted = None if chosen is None else chosen.union(*(_codec.series_oids(row) for row in rows))
+        persons: _codec.Interned = {}
+        messages = self.messages(wanted, cache, persons)
+        if messages is None:
+            return None
+        by_oid = {m.oid: m for m in messages}
+        series = [_codec.decode_series(row, by_oid, persons) for row in rows]
+        return (messages if chosen is None else [m for m in messages if m.oid in chosen]), series
+
     def messages(
         self, oids: set[str] | None, cache: Cache, persons: _codec.Interned | None = None
     ) -> list[Message] | None:
@@ -164,3 +240,75 @@ class Assembly:
         if len(found) != len(wanted):
             return None
         return [rebind(found[o], *self.deliveries[o]) for o in wanted]
+
+
+_DELTA = "patchtrack-delta"
+"""First field of an encoding that holds differences (a whole one starts with a list
+or a dict)."""
+
+
+def _dict_delta(base: Mapping[str, Any], mine: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The entries of ``mine`` that ``base`` lacks or holds otherwise, and the keys
+    only ``base`` has."""
+    missing = object()
+    changed = {k: v for k, v in mine.items() if base.get(k, missing) != v}
+    return changed, [k for k in base if k not in mine]
+
+
+def _dict_patched(base: Mapping[str, Any], delta: tuple[dict[str, Any], list[str]]) -> dict[str, Any]:
+    changed, removed = delta
+    patched = {**base, **changed}
+    for k in removed:
+        del patched[k]
+    return patched
+
+
+class Stored(NamedTuple):
+    """An assembly loaded from the cache, with its state when asked for."""
+
+    key: str
+    assembly: Assembly
+    state: State | None
+    deltas: int  # differences applied to the whole stored assembly it is built from
+
+
+def load(cache: Cache, key: str, *, state: bool = False) -> Stored | None:
+    """The assembly stored under ``key`` (and its :class:`State`, with ``state``),
+    put back together from the chain of differences it is stored as; ``None`` when
+    it or any assembly it builds on is no longer stored."""
+    chain: list[tuple[str, bytes]] = []
+    at: str | None = key
+    while at is not None:
+        found = cache.get_assembly(at) if len(chain) <= MAX_DELTAS else None
+        if found is None:
+            return None
+        chain.append((at, found[0]))
+        at = found[1]
+    assembly: Assembly | None = None
+    for _, data in reversed(chain):
+        assembly = Assembly.decode(data, assembly)
+    grown: State | None = None
+    if state:
+        for at, _ in reversed(chain):
+            saved = cache.get_assembly_state(at)
+            if saved is None:
+                return None
+            grown = State.decode(saved, grown)
+    assert assembly is not None
+    cache.stats.assemblies_read += 1
+    return Stored(key, assembly, grown, len(chain) - 1)
+
+
+def store(
+    cache: Cache, key: str, scope: str, tips: str, assembly: Assembly, state: State, base: Stored | None = None
+) -> None:
+    """Store an archive state's assembly and state under ``key``: as their
+    difference from ``base`` (the stored assembly they were extended from, loaded
+    with its state) unless that makes the chain longer than :data:`MAX_DELTAS`."""
+    if base is None or base.state is None or base.deltas >= MAX_DELTAS:
+        cache.put_assembly(key, assembly.encode(), state=state.encode(), scope=scope, tips=tips)
+    else:
+        cache.put_assembly(
+            key, assembly.encode(base.assembly), state=state.encode(base.state), scope=scope, tips=tips,
+            base=base.key,
+        )

@@ -35,7 +35,7 @@ __all__ = ["Cache", "CacheError", "default_cache_path", "source_digest", "FINGER
 _PARSER_MODULES = (
     "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
 )
-_SCHEMA = 2
+_SCHEMA = 3
 _CHUNK = 500  # blob ids per query: SQLite's default limit on host parameters is 999 (older builds)
 ASSEMBLIES_KEPT = 4
 """Whole-archive assemblies kept (a few archives, or a few states of one)."""
@@ -99,30 +99,33 @@ class Cache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS message (oid TEXT PRIMARY KEY, data BLOB)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS assembly_state (key TEXT PRIMARY KEY, scope TEXT, tips TEXT, data BLOB)"
-            )
-            self._db.execute("CREATE TABLE IF NOT EXISTS upstream (key TEXT PRIMARY KEY, data BLOB)")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
             if row is None or row[0] != FINGERPRINT:
-                with self._db:
+                with self._db:  # another parser or layout: start again (upstream indexes stay)
                     self._db.execute("BEGIN")
-                    self._db.execute("DELETE FROM message")
-                    self._db.execute("DELETE FROM assembly")
-                    self._db.execute("DELETE FROM assembly_state")
+                    for table in ("message", "assembly", "assembly_state"):
+                        self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                    self._create_tables()
                     self._db.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (FINGERPRINT,)
                     )
                 if row is not None:
                     self._db.execute("VACUUM")  # give the old entries' space back
+            else:
+                self._create_tables()
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"{self.path}: cannot use as a cache ({exc})") from None
+
+    def _create_tables(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS message (oid TEXT PRIMARY KEY, data BLOB)")
+        # base: the assembly whose data this one's is stored as a difference from
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL, base TEXT)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS assembly_state (key TEXT PRIMARY KEY, scope TEXT, tips TEXT, data BLOB)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS upstream (key TEXT PRIMARY KEY, data BLOB)")
 
     @classmethod
     def default(cls) -> Cache:
@@ -175,11 +178,12 @@ class Cache:
             raise CacheError(f"{self.path}: cannot write ({exc})") from None
         self.stats.stored += len(rows)
 
-    def get_assembly(self, key: str) -> bytes | None:
-        """A stored whole-archive assembly (see :mod:`patchtrack._index`), or ``None``."""
-        row = self._db.execute("SELECT data FROM assembly WHERE key = ?", (key,)).fetchone()
-        self.stats.assemblies_read += row is not None
-        return None if row is None else bytes(row[0])
+    def get_assembly(self, key: str) -> tuple[bytes, str | None] | None:
+        """A stored whole-archive assembly (see :mod:`patchtrack._index`) and the key
+        of the assembly it is stored as a difference from (``None``: stored whole);
+        ``None`` when there is none."""
+        row = self._db.execute("SELECT data, base FROM assembly WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (bytes(row[0]), row[1])
 
     def put_assembly(
         self,
@@ -189,20 +193,27 @@ class Cache:
         state: bytes | None = None,
         scope: str = "",
         tips: str = "",
+        base: str | None = None,
         keep: int = ASSEMBLIES_KEPT,
     ) -> None:
-        """Store an assembly, keeping the ``keep`` most recently stored; ``state`` is
-        what a later assembly of the same archive (``scope``) after new mail starts
-        from, and ``tips`` (JSON) the archive state it describes."""
+        """Store an assembly, keeping the ``keep`` most recently stored and those they
+        are stored as differences from; ``state`` is what a later assembly of the
+        same archive (``scope``) after new mail starts from, ``tips`` (JSON) the
+        archive state it describes, and ``base`` the key of the stored assembly
+        ``data`` and ``state`` are differences from, if they are."""
         try:
             with self._db:
                 self._db.execute("BEGIN")
-                self._db.execute("INSERT OR REPLACE INTO assembly VALUES (?, ?, ?)", (key, data, time.time()))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO assembly VALUES (?, ?, ?, ?)", (key, data, time.time(), base)
+                )
                 if state is not None:
                     self._db.execute("INSERT OR REPLACE INTO assembly_state VALUES (?, ?, ?, ?)", (key, scope, tips, state))
                 self._db.execute(
-                    "DELETE FROM assembly WHERE key NOT IN "
-                    "(SELECT key FROM assembly ORDER BY stored DESC LIMIT ?)", (keep,)
+                    "WITH RECURSIVE live(key) AS ("
+                    " SELECT key FROM (SELECT key FROM assembly ORDER BY stored DESC LIMIT ?)"
+                    " UNION SELECT a.base FROM assembly a JOIN live ON a.key = live.key WHERE a.base IS NOT NULL"
+                    ") DELETE FROM assembly WHERE key NOT IN (SELECT key FROM live)", (keep,)
                 )
                 self._db.execute("DELETE FROM assembly_state WHERE key NOT IN (SELECT key FROM assembly)")
         except sqlite3.Error as exc:

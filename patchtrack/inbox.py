@@ -25,7 +25,7 @@ import pygit2
 
 from ._dates import DateLike, parse_bound
 from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
-from ._index import Assembly, State, arrived, assembly_key, assembly_scope
+from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
 from ._load import load_messages
 from ._walk import RawMessage, Ref, Walk, WalkStats
@@ -298,21 +298,20 @@ class Inbox:
         cache = self.cache
         tips = self.tips()
         key = assembly_key(self.layout, tips) if cache is not None else ""
-        stored = cache.get_assembly(key) if cache is not None else None
-        index = Assembly.decode(stored) if stored is not None else None
+        stored = load(cache, key) if cache is not None else None
+        index = stored.assembly if stored is not None else None
         if cache is not None and index is None and (grown := self._reassembled(cache, tips)) is not None:
-            index, state = grown
-            self._store(cache, key, tips, index, state)
+            index, state, base = grown
+            self._store(cache, key, tips, index, state, base)
             cache.stats.assemblies_updated += 1
         if cache is not None and index is not None:
             chosen = index.arrived(lo, hi) if dated else inside
             picks = index.touching(chosen)
-            series = index.series(index.with_history(picks) if history else picks, cache)
-            messages = index.messages(chosen, cache)
-            if series is not None and messages is not None:
+            selected = index.selection(chosen, index.with_history(picks) if history else picks, cache)
+            if selected is not None:
                 if progress is not None:
                     progress(len(index.deliveries))
-                return messages, series
+                return selected
         deliveries: dict[str, tuple[str, int, int]] = {}
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
@@ -339,25 +338,27 @@ class Inbox:
             return messages, list(everything)
         return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)]
 
-    def _store(self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State) -> None:
-        """Keep an archive state's assembly, with what extending it later needs."""
-        cache.put_assembly(
-            key, index.encode(), state=state.encode(), scope=assembly_scope(self.layout), tips=json.dumps(tips)
-        )
+    def _store(
+        self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State, base: Stored | None = None
+    ) -> None:
+        """Keep an archive state's assembly, with what extending it later needs (as
+        its difference from ``base``, the stored one it extends, when there is one)."""
+        store(cache, key, assembly_scope(self.layout), json.dumps(tips), index, state, base)
 
-    def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State] | None:
+    def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State, Stored] | None:
         """The assembly of the archive as it is now, from the newest stored one of an
         earlier state of it (see :mod:`patchtrack._reassemble`): only mail that
         arrived since is walked, and parsed when the cache lacks it. ``None`` when no
-        stored state is an earlier state of this archive."""
+        stored state is an earlier state of this archive. Returns the stored
+        assembly it was extended from as well."""
         for stored_key, saved in cache.assembly_bases(assembly_scope(self.layout)):
             before = {int(n): commit for n, commit in json.loads(saved).items()}
             if not self._grew_from(before, tips):
                 continue
-            data, state = cache.get_assembly(stored_key), cache.get_assembly_state(stored_key)
-            if data is None or state is None:
+            stored = load(cache, stored_key, state=True)
+            if stored is None or stored.state is None:
                 continue
-            base = Assembly.decode(data)
+            base = stored.assembly
             deliveries: dict[str, tuple[str, int, int]] = {}
             refs = []
             for ref in self.walk(after=before).refs():
@@ -366,7 +367,8 @@ class Inbox:
                     deliveries[oid] = (ref[2], ref[3], ref[4])
                     refs.append(ref)
             new = list(load_messages(iter(refs), cache=cache, executor=self.executor, workers=self.workers))
-            return reassemble(base, State.decode(state), new, deliveries, cache)
+            grown = reassemble(base, stored.state, new, deliveries, cache)
+            return None if grown is None else (*grown, stored)
         return None
 
     def _grew_from(self, before: Mapping[int, str], tips: Mapping[int, str]) -> bool:

@@ -51,6 +51,12 @@ class _Archive:
             assert list(index.deliveries) == list(self.full.deliveries)
         for name in _STATE:
             assert getattr(grown, name) == getattr(self.state, name), name
+        # stored as its difference from the base it grew from, it reads back the same
+        again = Assembly.decode(index.encode(base), base)
+        assert again.rows == index.rows and list(again.deliveries.items()) == list(index.deliveries.items())
+        regrown = State.decode(grown.encode(state), state)
+        for name in _STATE:
+            assert getattr(regrown, name) == getattr(grown, name), name
         return index, grown
 
 
@@ -124,6 +130,35 @@ def test_inbox_after_new_mail_extends_the_stored_assembly(mails: list[bytes], tm
     assert cache.stats.assemblies_updated == 1  # that state is stored now
 
 
+def test_weekly_growth_is_stored_as_differences(mails: list[bytes], tmp_path: Path) -> None:
+    """Each extended assembly is stored as its difference from the one it grew from,
+    up to MAX_DELTAS in a row, then whole again; the assemblies a kept one builds on
+    stay stored however many newer ones are kept, and every answer equals a fresh
+    assembly's."""
+    from patchtrack import _index
+
+    writer = _writer_with(tmp_path / "inbox", mails[:10])
+    cache = Cache(tmp_path / "c.sqlite")
+    inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
+    inbox.series()
+    steps = _index.MAX_DELTAS + 3
+    per_step = max(1, (len(mails) - 10) // steps)
+    chain = []
+    for step in range(steps):
+        for raw in mails[10 + step * per_step: 10 + (step + 1) * per_step]:
+            writer.add(raw, arrival=mail_meta(raw).arrival)
+        got = inbox.series()
+        assert got == patchtrack.open_inbox(tmp_path / "inbox", workers=1).series()
+        key = _index.assembly_key(inbox.layout, inbox.tips())
+        stored = _index.load(cache, key, state=True)
+        assert stored is not None and stored.state is not None
+        chain.append(stored.deltas)
+        kept = [k for (k,) in cache._db.execute("SELECT key FROM assembly")]
+        assert all(_index.load(cache, k) is not None for k in kept)  # no broken chain
+    assert cache.stats.assemblies_updated == steps
+    assert chain[: _index.MAX_DELTAS + 2] == [*range(1, _index.MAX_DELTAS + 1), 0, 1]
+
+
 def test_inbox_with_another_history_assembles_in_full(mails: list[bytes], tmp_path: Path) -> None:
     """A stored state is a base only for the same archive grown by appending."""
     cache = Cache(tmp_path / "c.sqlite")
@@ -143,6 +178,13 @@ def test_corpus_new_mail_at_the_end_and_in_the_past(corpus_messages: list, tmp_p
     tail = len(corpus_messages)
     for size in (1, 250, 1000):
         archive.check({m.oid for m in corpus_messages[max(0, tail - size):]})
+    # a week's mail changes little: its stored difference is a fraction of the whole
+    recent = {m.oid for m in corpus_messages[max(0, tail - 250):]}
+    old = [m for m in corpus_messages if m.oid not in recent]
+    _, base, state = assemble_stored(old, _deliveries(old))
+    index, grown = archive.check(recent)
+    whole = len(index.encode()) + len(grown.encode())
+    assert len(index.encode(base)) + len(grown.encode(state)) < whole / 4
     rng = random.Random(1)
     for size in (5, 50):
         archive.check({m.oid for m in rng.sample(corpus_messages, min(size, tail))})
