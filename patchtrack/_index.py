@@ -33,7 +33,7 @@ from .series import Series
 
 __all__ = ["Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS"]
 
-MAX_DELTAS = 8
+MAX_DELTAS = 4
 """Stored differences in a row before an assembly is stored whole again: each one
 costs a load a few milliseconds, and keeps the assemblies it builds on stored."""
 
