@@ -87,6 +87,25 @@ def test_a_parser_change_invalidates_old_entries(v2: Path, tmp_path: Path) -> No
     assert reopened.stats.hits == 0 and len(reopened) > 0
 
 
+def test_a_cache_of_the_previous_layout_is_started_again(v2: Path, tmp_path: Path) -> None:
+    """A file whose tables an older patchtrack made (assemblies without a base
+    column) is emptied and laid out anew on open, then stores and reads assemblies."""
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("INSERT INTO meta VALUES ('fingerprint', 'schema-2-parser')")
+        db.execute("CREATE TABLE message (oid TEXT PRIMARY KEY, data BLOB)")
+        db.execute("INSERT INTO message VALUES ('0' , x'00')")
+        db.execute("CREATE TABLE assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)")
+        db.execute("CREATE TABLE assembly_state (key TEXT PRIMARY KEY, scope TEXT, tips TEXT, data BLOB)")
+    db.close()
+    cache = Cache(path)
+    assert len(cache) == 0
+    inbox = patchtrack.open_inbox(v2, cache=cache, workers=1)
+    first = inbox.series()
+    assert inbox.series() == first and cache.stats.assemblies_read == 1
+
+
 def test_fingerprint_covers_the_parser_sources() -> None:
     assert set(patchtrack.cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_codec"}
     assert len(patchtrack.cache.FINGERPRINT) == 16
