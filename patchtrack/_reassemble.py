@@ -37,7 +37,7 @@ from .cache import Cache
 from .message import Message
 from .revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
 from .series import UNTHREADED_WINDOW, Series, build_series, fragments, group_key, group_series, series_members
-from .thread import Threads, arrival_key, chain, forest, root_finder, thread
+from .thread import Threads, arrival_key, chain, forest, grow_forest, root_finder, thread
 
 __all__ = ["assemble_stored", "reassemble", "state_of", "skeleton_of"]
 
@@ -113,14 +113,18 @@ def reassemble(
         if m.msgid:
             skeleton[m.oid] = skeleton_of(m)
     ordered = sorted(skeleton, key=lambda oid: (skeleton[oid][0], skeleton[oid][1], oid))
-    kept_at, parents, copies = forest([(skeleton[o][1], skeleton[o][2]) for o in ordered])
-    kept = {msgid: ordered[n] for msgid, n in kept_at.items()}
-
     # ids whose place changed: the new mail's, re-parented ids, and a new kept copy
     dirty = {m.msgid for m in new if m.msgid}
-    dirty.update(i for i, p in parents.items() if state.parents.get(i) != p)
-    dirty.update(i for i in state.parents if i not in parents)
-    dirty.update(i for i, o in kept.items() if state.kept.get(i) != o)
+    grown = _grown(state, skeleton, ordered)
+    if grown is not None:  # the stored links stand: only new ones were added
+        kept, parents = grown
+        dirty.update(i for i in parents if i not in state.parents)
+    else:
+        kept_at, parents, _ = forest([(skeleton[o][1], skeleton[o][2]) for o in ordered])
+        kept = {msgid: ordered[n] for msgid, n in kept_at.items()}
+        dirty.update(i for i, p in parents.items() if state.parents.get(i) != p)
+        dirty.update(i for i in state.parents if i not in parents)
+        dirty.update(i for i, o in kept.items() if state.kept.get(i) != o)
     old, fresh = _Trees(state.parents, state.kept), _Trees(parents, kept)
     rows_of: dict[str, list[int]] = {}  # Message-ID → stored rows holding a copy of it
     for n, row in enumerate(base.rows):
@@ -150,7 +154,7 @@ def reassemble(
             elif kind == "row" and item not in rows:
                 rows.add(item)
                 todo += [("old", old.root(state.skeleton[o][1])) for o in _codec.series_oids(base.rows[item])]
-        threads = _region(news, fresh, kept, ordered, copies, skeleton, parents, decoded, deliveries, base, cache)
+        threads = _region(news, fresh, kept, ordered, skeleton, parents, decoded, deliveries, base, cache)
         if threads is None:
             return None
         members = series_members(threads)
@@ -168,12 +172,31 @@ def reassemble(
     return _relink(base, state, rows, build_series(threads, members, pieces), parents, skeleton, kept, deliveries, cache)
 
 
+def _grown(
+    state: State, skeleton: Mapping[str, Skeleton], ordered: list[str]
+) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The kept copies and the links of all messages, the new ones linked into the
+    stored forest (:func:`~patchtrack.thread.grow_forest`) — when that is what
+    linking them all again gives: every new message arrives after every stored one,
+    and none has an id the stored forest names other than as a message's (a ghost
+    that arrived, a parent of ghosts). ``None`` otherwise: link them all."""
+    tail = ordered[len(state.skeleton):]
+    if any(o in state.skeleton for o in tail):  # a new message sorts among the stored
+        return None
+    entries = [(skeleton[o][1], skeleton[o][2]) for o in tail]
+    named = set(state.parents.values())
+    if any(msgid not in state.kept and (msgid in state.parents or msgid in named) for msgid, _ in entries):
+        return None
+    parents = dict(state.parents)
+    firsts = grow_forest(parents, state.kept, entries)
+    return {**state.kept, **{msgid: tail[n] for msgid, n in firsts.items()}}, parents
+
+
 def _region(
     news: set[str],
     trees: _Trees,
     kept: Mapping[str, str],
     ordered: list[str],
-    copies: list[int],
     skeleton: Mapping[str, Skeleton],
     parents: dict[str, str],
     decoded: dict[str, Message],
@@ -186,7 +209,7 @@ def _region(
     and what an earlier pass decoded), the rest decoded from the cache into it."""
     msgids = {i for tree in news for i in trees.members(tree)}
     kept_oids = {kept[i] for i in msgids}
-    copy_oids = [ordered[n] for n in copies if skeleton[ordered[n]][1] in msgids]
+    copy_oids = [o for o in ordered if skeleton[o][1] in msgids and kept[skeleton[o][1]] != o]
     copied = set(copy_oids)
     wanted = [o for o in ordered if (o in kept_oids or o in copied) and o not in decoded]
     found = cache.get_many(wanted)

@@ -11,13 +11,13 @@ once (the earliest copy) with the other copies listed as duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
 from .message import Message
 
-__all__ = ["Thread", "Threads", "thread", "arrival_key"]
+__all__ = ["Thread", "Threads", "thread", "arrival_key", "forest", "grow_forest"]
 
 
 def arrival_key(message: Message) -> tuple[float, str, str]:
@@ -154,16 +154,29 @@ def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int]
     Returns the position of the copy kept for each Message-ID (the earliest), the
     parent of every id (messages and ghosts), and the positions of later copies.
     """
-    kept: dict[str, int] = {}
-    copies: list[int] = []
-    for n, (msgid, _) in enumerate(ordered):
-        if msgid in kept:
-            copies.append(n)
-        else:
-            kept[msgid] = n
-
     parents: dict[str, str] = {}
-    above_some: set[str] = set()  # the ids that are some id's parent
+    kept = grow_forest(parents, {}, ordered)
+    return kept, parents, [n for n, (msgid, _) in enumerate(ordered) if kept[msgid] != n]
+
+
+def grow_forest(
+    parents: dict[str, str], known: Container[str], entries: Sequence[tuple[str, Sequence[str]]]
+) -> dict[str, int]:
+    """Link ``entries`` — ``(Message-ID, chain)`` pairs in arrival order, arriving
+    after the messages ``known``, whose links ``parents`` holds — into ``parents``
+    (extended in place). Returns the position in ``entries`` of the first copy of
+    each Message-ID not ``known``.
+
+    From nothing this is :func:`forest`. Grown from the links of earlier messages it
+    gives what linking every message again would when no new message's id is a
+    ghost or a parent in ``parents`` (nothing stored hangs below a new message, so
+    no link of the stored forest is decided otherwise); the caller checks that.
+    """
+    kept: dict[str, int] = {}
+    for n, (msgid, _) in enumerate(entries):
+        if msgid not in known and msgid not in kept:
+            kept[msgid] = n
+    above_some = set(parents.values())  # the ids that are some id's parent
 
     def creates_loop(child: str, parent: str) -> bool:
         if child not in above_some:  # nothing hangs below it yet: no path leads back to it
@@ -180,14 +193,14 @@ def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int]
     # A message's own headers decide its parent; ghosts take theirs from the first
     # (earliest) message that names them in a References chain.
     for msgid, n in kept.items():
-        names = ordered[n][1]
+        names = entries[n][1]
         if names and not creates_loop(msgid, names[-1]):
             parents[msgid] = names[-1]
             above_some.add(names[-1])
     for n in kept.values():
-        names = ordered[n][1]
+        names = entries[n][1]
         for above, below in zip(names, names[1:]):
-            if below not in kept and below not in parents and not creates_loop(below, above):
+            if below not in kept and below not in known and below not in parents and not creates_loop(below, above):
                 parents[below] = above
                 above_some.add(above)
-    return kept, parents, copies
+    return kept

@@ -73,18 +73,68 @@ def test_fixture_traffic_has_series_to_get_wrong(traffic: _Archive) -> None:
     assert len(traffic.series) >= 5 and linked and replied
 
 
-def test_every_split_of_the_fixture_traffic(traffic: _Archive) -> None:
+@pytest.fixture
+def ways(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """How each re-assembly linked: True when the new links were grown into the
+    stored forest, False when the whole forest was linked again."""
+    from patchtrack import _reassemble
+
+    seen: list[bool] = []
+    grown = _reassemble._grown
+
+    def watched(*args):  # type: ignore[no-untyped-def]
+        result = grown(*args)
+        seen.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_reassemble, "_grown", watched)
+    return seen
+
+
+def test_every_split_of_the_fixture_traffic(traffic: _Archive, ways: list[bool]) -> None:
     for k in range(len(traffic.messages) + 1):
         traffic.check({m.oid for m in traffic.messages[k:]})
+    assert ways.count(True) >= len(traffic.messages) // 2  # mail after the stored: grown
 
 
-def test_new_mail_dated_anywhere_in_the_past(traffic: _Archive) -> None:
+def test_new_mail_dated_anywhere_in_the_past(traffic: _Archive, ways: list[bool]) -> None:
     """Mail delivered late (an old reply, a copy, a cover after its patches): any
     subset of the traffic arriving last."""
     rng = random.Random(6)
     for size in (1, 2, 3, 5, 8, 13):
         for _ in range(8):
             traffic.check({m.oid for m in rng.sample(traffic.messages, size)})
+    assert ways.count(False) >= 20  # mail among the stored: linked again
+
+
+def test_a_ghost_that_arrives_is_linked_again(tmp_path: Path, ways: list[bool]) -> None:
+    """A reply stored before the mail it answers made that mail a ghost, hung under
+    the reply's References; when the mail arrives (dated after everything stored) it
+    takes its own headers' place, which only linking the forest again gives."""
+    from test_series import make
+
+    cover = make("a@x", "[PATCH 0/1] x", body="cover\n")
+    reply = make("r@x", "Re: [PATCH 1/1] x", parent="x@x", refs=("a@x", "x@x"), body="ok\n", minutes=10)
+    late = make("x@x", "[PATCH 1/1] x", minutes=20)  # sent without In-Reply-To: a root
+    archive = _Archive([cover, reply, late], Cache(tmp_path / "c.sqlite"))
+    assert "x@x" not in archive.state.parents  # a root once it arrived
+    archive.check({late.oid})
+    assert ways == [False]
+
+
+def test_a_parent_that_arrives_is_linked_again(tmp_path: Path, ways: list[bool]) -> None:
+    """Stored: p answers x, and m names the ghost g under p. When x arrives answering
+    g, linking all again gives x its parent g (g's own link would close a loop and is
+    dropped); linked on top of the stored links, x's would close the loop instead."""
+    from test_series import make
+
+    p = make("p@x", "Re: x", parent="x@x", body="p\n", minutes=5)
+    m = make("m@x", "Re: x", parent="g@x", refs=("p@x", "g@x"), body="m\n", minutes=6)
+    x = make("x@x", "Re: x", parent="g@x", body="x\n", minutes=20)
+    archive = _Archive([p, m, x], Cache(tmp_path / "c.sqlite"))
+    assert archive.state.parents["x@x"] == "g@x" and "g@x" not in archive.state.parents
+    archive.check({x.oid})
+    assert ways == [False]
 
 
 def test_mail_without_news_changes_nothing(traffic: _Archive) -> None:
