@@ -183,12 +183,10 @@ def _grown(
     tail = ordered[len(state.skeleton):]
     if any(o in state.skeleton for o in tail):  # a new message sorts among the stored
         return None
-    entries = [(skeleton[o][1], skeleton[o][2]) for o in tail]
-    named = set(state.parents.values())
-    if any(msgid not in state.kept and (msgid in state.parents or msgid in named) for msgid, _ in entries):
-        return None
     parents = dict(state.parents)
-    firsts = grow_forest(parents, state.kept, entries)
+    firsts = grow_forest(parents, state.kept, [(skeleton[o][1], skeleton[o][2]) for o in tail])
+    if firsts is None:  # a ghost or a parent of the stored forest arrived
+        return None
     return {**state.kept, **{msgid: tail[n] for msgid, n in firsts.items()}}, parents
 
 

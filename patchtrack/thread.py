@@ -155,28 +155,41 @@ def forest(ordered: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, int]
     parent of every id (messages and ghosts), and the positions of later copies.
     """
     parents: dict[str, str] = {}
-    kept = grow_forest(parents, {}, ordered)
+    kept = _link(parents, (), ordered, set())
     return kept, parents, [n for n, (msgid, _) in enumerate(ordered) if kept[msgid] != n]
 
 
 def grow_forest(
     parents: dict[str, str], known: Container[str], entries: Sequence[tuple[str, Sequence[str]]]
-) -> dict[str, int]:
+) -> dict[str, int] | None:
     """Link ``entries`` — ``(Message-ID, chain)`` pairs in arrival order, arriving
     after the messages ``known``, whose links ``parents`` holds — into ``parents``
-    (extended in place). Returns the position in ``entries`` of the first copy of
-    each Message-ID not ``known``.
+    (extended in place): what linking every message again would give. Returns the
+    position in ``entries`` of the first copy of each Message-ID not ``known``.
 
-    From nothing this is :func:`forest`. Grown from the links of earlier messages it
-    gives what linking every message again would when no new message's id is a
-    ghost or a parent in ``parents`` (nothing stored hangs below a new message, so
-    no link of the stored forest is decided otherwise); the caller checks that.
+    ``None``, ``parents`` untouched, when a new message's id is a ghost or a parent
+    in ``parents``: something stored hangs below it, so linking all again could
+    decide a stored link otherwise (a ghost that arrived takes its own headers'
+    place; a parent's new link can close a loop the stored ones avoided).
     """
+    above_some = set(parents.values())  # the ids that are some id's parent
+    if any(msgid not in known and (msgid in parents or msgid in above_some) for msgid, _ in entries):
+        return None
+    return _link(parents, known, entries, above_some)
+
+
+def _link(
+    parents: dict[str, str],
+    known: Container[str],
+    entries: Sequence[tuple[str, Sequence[str]]],
+    above_some: set[str],
+) -> dict[str, int]:
+    """The linking itself (see :func:`grow_forest`); ``above_some`` holds the values
+    of ``parents`` and grows with it."""
     kept: dict[str, int] = {}
     for n, (msgid, _) in enumerate(entries):
         if msgid not in known and msgid not in kept:
             kept[msgid] = n
-    above_some = set(parents.values())  # the ids that are some id's parent
 
     def creates_loop(child: str, parent: str) -> bool:
         if child not in above_some:  # nothing hangs below it yet: no path leads back to it
