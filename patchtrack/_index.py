@@ -95,14 +95,10 @@ class State:
         it with the same ``base``)."""
         if base is None:
             return marshal.dumps((self.skeleton, self.parents, self.kept, self.keys, self.spans), 4)
-        at = {k[0]: n for n, k in enumerate(base.keys)}  # a series' row in base, by its id
-        keys: list[Any] = []
-        spans: list[Any] = []
-        for key, span in zip(self.keys, self.spans):
-            n = at.get(key[0])
-            same = n is not None and base.keys[n] == key
-            keys.append(n if same else key)
-            spans.append(n if same and base.spans[n] == span else span)
+        keys = _referenced(base.keys, self.keys)
+        spans = [  # a series' span, by the row its key was found at
+            k if isinstance(k, int) and base.spans[k] == span else span for k, span in zip(keys, self.spans)
+        ]
         return marshal.dumps((
             _DELTA, _dict_delta(base.skeleton, self.skeleton), _dict_delta(base.parents, self.parents),
             _dict_delta(base.kept, self.kept), keys, spans,
@@ -121,8 +117,8 @@ class State:
             _dict_patched(base.skeleton, skeleton),
             _dict_patched(base.parents, parents),
             _dict_patched(base.kept, kept),
-            [base.keys[k] if isinstance(k, int) else k for k in keys],
-            [base.spans[k] if isinstance(k, int) else k for k in spans],
+            _dereferenced(base.keys, keys),
+            _dereferenced(base.spans, spans),
         )
 
 
@@ -144,11 +140,7 @@ class Assembly:
         deliveries begin with base's, only the rest (decode it with the same ``base``)."""
         if base is None:
             return marshal.dumps((self.rows, self.deliveries), 4)
-        at = {row[0]: n for n, row in enumerate(base.rows)}  # by series id
-        rows: list[Any] = []
-        for row in self.rows:
-            n = at.get(row[0])
-            rows.append(n if n is not None and base.rows[n] == row else row)
+        rows = _referenced(base.rows, self.rows)
         mine, theirs = self.deliveries, base.deliveries
         follows = len(mine) >= len(theirs) and all(
             a == b and mine[a] == theirs[b] for a, b in zip(mine, theirs)
@@ -166,7 +158,7 @@ class Assembly:
             raise ValueError("an assembly stored as a difference needs the assembly it differs from")
         _, rows, follows, deliveries = fields
         return cls(
-            [base.rows[r] if isinstance(r, int) else r for r in rows],
+            _dereferenced(base.rows, rows),
             {**base.deliveries, **deliveries} if follows else deliveries,
         )
 
@@ -201,13 +193,8 @@ class Assembly:
     def series(self, picks: Iterable[int], cache: Cache) -> list[Series] | None:
         """The series of these rows, their messages decoded from ``cache``; ``None``
         when the cache no longer holds one of them."""
-        rows = [self.rows[n] for n in picks]
-        persons: _codec.Interned = {}
-        messages = self.messages({o for row in rows for o in _codec.series_oids(row)}, cache, persons)
-        if messages is None:
-            return None
-        by_oid = {m.oid: m for m in messages}
-        return [_codec.decode_series(row, by_oid, persons) for row in rows]
+        found = self.selection(set(), picks, cache)
+        return None if found is None else found[1]
 
     def selection(
         self, chosen: set[str] | None, picks: Iterable[int], cache: Cache
@@ -245,6 +232,18 @@ class Assembly:
 _DELTA = "patchtrack-delta"
 """First field of an encoding that holds differences (a whole one starts with a list
 or a dict)."""
+
+
+def _referenced(base: list[Any], mine: list[Any]) -> list[Any]:
+    """``mine`` (rows whose first field is a series id), each row equal to a row of
+    ``base`` replaced by that row's number."""
+    at = {row[0]: n for n, row in enumerate(base)}
+    return [n if (n := at.get(row[0])) is not None and base[n] == row else row for row in mine]
+
+
+def _dereferenced(base: list[Any], spec: list[Any]) -> list[Any]:
+    """What :func:`_referenced` was given back: row numbers read from ``base``."""
+    return [base[r] if isinstance(r, int) else r for r in spec]
 
 
 def _dict_delta(base: Mapping[str, Any], mine: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
