@@ -9,6 +9,7 @@ any blob.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
@@ -18,7 +19,7 @@ import pygit2
 
 from ._revs import Segment
 
-__all__ = ["RawMessage", "WalkStats", "Walk", "Ref", "raw_from", "raw_message"]
+__all__ = ["RawMessage", "WalkStats", "Walk", "Ref", "raw_from", "raw_message", "stored_at", "read_stored"]
 
 _ORDER = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
 _ADDED = (pygit2.enums.DeltaStatus.ADDED, pygit2.enums.DeltaStatus.MODIFIED)
@@ -166,7 +167,7 @@ class Walk(Iterator[RawMessage]):
         present = self._present
         for segment in self.plan:
             repo = repo_of(segment.epoch)
-            objects = _Objects(repo.odb)
+            objects = _Objects(repo.odb, repo.path)
             walker = repo.walk(segment.tip, _ORDER)
             for hidden in segment.hide:
                 walker.hide(hidden)
@@ -218,11 +219,13 @@ class _Objects:
     finds goes to the object database, which raises what it always raised.
     """
 
-    __slots__ = ("_odb", "_backends")
+    __slots__ = ("_odb", "_backends", "path")
 
-    def __init__(self, odb: pygit2.Odb) -> None:
+    def __init__(self, odb: pygit2.Odb, path: str) -> None:
         self._odb = odb
         self._backends = tuple(odb.backends)
+        self.path = path
+        """The epoch's git directory, where another process can read the same objects."""
 
     def read(self, oid: pygit2.Oid) -> bytes:
         for backend in self._backends:
@@ -252,6 +255,31 @@ class _Stored:
     def size(self) -> int:
         # pygit2 reads the whole object for Blob.size too; Odb.read_header is 1.20+
         return len(self.data)
+
+
+def stored_at(blob: Readable) -> str | None:
+    """The git directory a mail not read yet is stored in (see :func:`read_stored`),
+    or ``None`` for a blob that is not read from an epoch's storage (v1)."""
+    return blob._objects.path if isinstance(blob, _Stored) else None
+
+
+_OPENED: dict[str, _Objects] = {}
+_OPENED_BY = 0  # the process that opened them: a forked child opens its own
+
+
+def read_stored(path: str, oid: str) -> bytes:
+    """The mail ``oid`` from the epoch in git directory ``path``, read as the walk
+    reads it; for a worker process, which keeps the epochs it opened for its next
+    chunks instead of opening the archive once a chunk."""
+    global _OPENED_BY
+    if _OPENED_BY != os.getpid():
+        _OPENED.clear()  # libgit2 handles are not shared across a fork
+        _OPENED_BY = os.getpid()
+    objects = _OPENED.get(path)
+    if objects is None:
+        repo = pygit2.Repository(path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        objects = _OPENED[path] = _Objects(repo.odb, path)
+    return objects.read(pygit2.Oid(hex=oid))
 
 
 def _read_v2(objects: _Objects, tree: bytes) -> list[_Found]:

@@ -6,7 +6,7 @@ end."""
 from __future__ import annotations
 
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -158,16 +158,53 @@ def test_process_pool_gives_serial_output(v2: Path, small_chunks: None) -> None:
 
 def test_injected_executor_is_used_and_order_kept(v2: Path, small_chunks: None) -> None:
     calls = []
+    sent = set()
 
     class Counting(ThreadPoolExecutor):
         def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
             calls.append(len(args[0]))
+            sent.update(type(row[4]) for row in args[0])
             return super().submit(fn, *args, **kwargs)
 
     with Counting(3) as pool:
         got = list(patchtrack.open_inbox(v2, executor=pool).messages())
     assert got == serial(v2)
     assert sum(calls) == len(got) and max(calls) == 3 and len(calls) > 5
+    assert sent == {bytes}  # an executor that is not a process pool is sent the mails
+
+
+class _Recording(ProcessPoolExecutor):
+    """A process pool that keeps what each mail was sent as: bytes, or a path."""
+
+    sent: list[type]
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.sent.extend(type(row[4]) for row in args[0])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_process_pool_workers_read_the_mail_themselves(v2: Path, small_chunks: None) -> None:
+    """A process pool is sent where each mail is stored (the epoch's git
+    directory), not the mail: its workers read it; other executors get the bytes."""
+    with _Recording(2) as pool:
+        pool.sent = []
+        got = list(patchtrack.open_inbox(v2, executor=pool).messages())
+    assert got == serial(v2)
+    assert len(pool.sent) == len(got) and set(pool.sent) == {str}
+    epochs = {str(e.path) for e in patchtrack.open_inbox(v2).epochs}
+    rows = _load.rows(list(patchtrack.open_inbox(v2).walk().refs()), local=True)
+    assert len(epochs) > 1 and {Path(r[4]).resolve() for r in rows} == {Path(e).resolve() for e in epochs}
+    plain = _load.rows(list(patchtrack.open_inbox(v2).walk().refs()), local=False)
+    assert [_load.row_mail(r) for r in rows] == plain  # what a worker reads is what it would be sent
+
+
+def test_v1_mail_is_sent_as_bytes_to_a_process_pool(tmp_path: Path, small_chunks: None) -> None:
+    path = patchtrack.build_inbox(MAILS, tmp_path / "v1", layout="v1")
+    with _Recording(2) as pool:
+        pool.sent = []
+        got = list(patchtrack.open_inbox(path, executor=pool).messages())
+    assert got == list(patchtrack.open_inbox(path, workers=1).messages())
+    assert set(pool.sent) == {bytes}
 
 
 def test_pool_with_a_cache_stores_what_workers_parsed(v2: Path, tmp_path: Path, small_chunks: None) -> None:
