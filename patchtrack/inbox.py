@@ -409,7 +409,9 @@ def open_inbox(
     ``executor`` when given (any :class:`concurrent.futures.Executor`), otherwise on
     a process pool of ``workers`` processes (default: one per core; ``1`` parses in
     this process) that starts only when a walk has enough uncached mail to share.
-    Output is the same whichever way it is parsed.
+    Output is the same whichever way it is parsed. The workers of a process pool
+    (a :class:`~concurrent.futures.ProcessPoolExecutor`, given or started) read the
+    mails from the archive's files themselves; any other executor is sent their bytes.
 
     Raises :class:`InboxError` when the path does not exist or is not an archive.
     """
