@@ -133,8 +133,7 @@ def table(rows: list[dict[str, Any]], target: float, cores: int) -> str:
     for r in rows:
         n = r["messages"]
         real, free = r["real"], r["free"]
-        main_us, workers_us = free["main"] / n * 1e6, free["workers"] / n * 1e6
-        allowed = cores / target * 1e6 - main_us - workers_us
+        allowed = cores / target * 1e6 - (free["main"] + free["workers"]) / n * 1e6
         lines.append(
             f"| {r['archive']} | {n:,} | {r['floor']:,.0f} | {n / real['seconds']:,.0f} | {_cpu(real, n)} | "
             f"{n / free['seconds']:,.0f} | {r['parse'] / n * 1e6:.0f} | {_cpu(free, n)} | {max(allowed, 0):.0f} |"
