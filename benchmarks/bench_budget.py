@@ -11,7 +11,7 @@ Per archive, in one process, best of ``--repeat`` (the two pool runs alternating
 - **without parsing**: the same run on a pool that answers each chunk with the records
   parsed beforehand. Its workers receive the same rows, read the mails they name
   (as ``parse_encoded`` reads them) and send back the same bytes,
-  and this process reads, decodes and assembles as before: only the parsing is gone.
+  and this process walks, decodes and assembles as before: only the parsing is gone.
   Its rate is the ceiling of this design, whatever a parser costs.
 
 From the CPU time of that run (this process and the workers, ``getrusage``) follows the
@@ -42,6 +42,7 @@ from typing import Any
 
 import patchtrack
 from patchtrack._load import Row, parse_encoded, row_mail
+from patchtrack._load import rows as mail_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_read import (  # noqa: E402
@@ -74,7 +75,7 @@ class _Replaying(ProcessPoolExecutor):
 def parse_alone(path: str) -> tuple[int, float]:
     """Parse every mail in this process, keeping the records for the replaying pool;
     returns (mails, seconds of CPU)."""
-    rows = [(str(r[0]), r[2], r[3], r[4], r[1].data) for r in patchtrack.open_inbox(path).walk().refs() if not r[5]]
+    rows = mail_rows([r for r in patchtrack.open_inbox(path).walk().refs() if not r[5]], local=False)
     chunks = [rows[i : i + 200] for i in range(0, len(rows), 200)]
     start = time.process_time()
     parsed = [parse_encoded(chunk) for chunk in chunks]
@@ -84,7 +85,7 @@ def parse_alone(path: str) -> tuple[int, float]:
     return len(rows), seconds
 
 
-def pool_run(path: str, pool: Executor) -> dict[str, float]:
+def pool_run(path: str, pool: ProcessPoolExecutor) -> dict[str, float]:
     """Walk + parse + assemble on ``pool``: wall seconds, and CPU seconds of this
     process and of the pool's workers (counted once the pool is shut down)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
