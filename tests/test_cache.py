@@ -5,6 +5,7 @@ end."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -183,10 +184,12 @@ class _Recording(ProcessPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def test_process_pool_workers_read_the_mail_themselves(v2: Path, small_chunks: None) -> None:
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_process_pool_workers_read_the_mail_themselves(v2: Path, small_chunks: None, start: str) -> None:
     """A process pool is sent where each mail is stored (the epoch's git
-    directory), not the mail: its workers read it; other executors get the bytes."""
-    with _Recording(2) as pool:
+    directory), not the mail: its workers read it, forked or started afresh (the
+    default on some platforms and Pythons); other executors get the bytes."""
+    with _Recording(2, mp_context=multiprocessing.get_context(start)) as pool:
         pool.sent = []
         got = list(patchtrack.open_inbox(v2, executor=pool).messages())
     assert got == serial(v2)
