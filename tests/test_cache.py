@@ -177,7 +177,9 @@ def test_injected_executor_is_used_and_order_kept(v2: Path, small_chunks: None) 
 class _Recording(ProcessPoolExecutor):
     """A process pool that keeps what each mail was sent as: bytes, or a path."""
 
-    sent: list[type]
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.sent: list[type] = []
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
         self.sent.extend(type(row[4]) for row in args[0])
@@ -190,7 +192,6 @@ def test_process_pool_workers_read_the_mail_themselves(v2: Path, small_chunks: N
     directory), not the mail: its workers read it, forked or started afresh (the
     default on some platforms and Pythons); other executors get the bytes."""
     with _Recording(2, mp_context=multiprocessing.get_context(start)) as pool:
-        pool.sent = []
         got = list(patchtrack.open_inbox(v2, executor=pool).messages())
     assert got == serial(v2)
     assert len(pool.sent) == len(got) and set(pool.sent) == {str}
@@ -204,7 +205,6 @@ def test_process_pool_workers_read_the_mail_themselves(v2: Path, small_chunks: N
 def test_v1_mail_is_sent_as_bytes_to_a_process_pool(tmp_path: Path, small_chunks: None) -> None:
     path = patchtrack.build_inbox(MAILS, tmp_path / "v1", layout="v1")
     with _Recording(2) as pool:
-        pool.sent = []
         got = list(patchtrack.open_inbox(path, executor=pool).messages())
     assert got == list(patchtrack.open_inbox(path, workers=1).messages())
     assert set(pool.sent) == {bytes}
