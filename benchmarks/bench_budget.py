@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import patchtrack
-from patchtrack._load import Row, parse_encoded, row_mail
+from patchtrack._load import CHUNK, Row, parse_encoded, row_mail
 from patchtrack._load import rows as mail_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,7 +76,7 @@ def parse_alone(path: str) -> tuple[int, float]:
     """Parse every mail in this process, keeping the records for the replaying pool;
     returns (mails, seconds of CPU)."""
     rows = mail_rows([r for r in patchtrack.open_inbox(path).walk().refs() if not r[5]], local=False)
-    chunks = [rows[i : i + 200] for i in range(0, len(rows), 200)]
+    chunks = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]  # as the pool is given them
     start = time.process_time()
     parsed = [parse_encoded(chunk) for chunk in chunks]
     seconds = time.process_time() - start
