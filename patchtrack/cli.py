@@ -15,7 +15,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from ._load import load
@@ -39,6 +39,18 @@ PROG = "patchtrack"
 
 class _UsageError(Exception):
     """A mistake in the command line that argparse cannot see."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its mistakes said in one line (``patchtrack: error: report:
+    argument --top: …``) instead of the usage block and the error; ``--help`` still
+    prints the whole help."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROG).strip()
+        where = f"{command}: " if command else ""
+        text = " ".join(message.split())
+        self.exit(2, f"{PROG}: error: {where}{text} (see '{self.prog} --help')\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +91,7 @@ def tuned_process() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Read public-inbox archives of kernel-style mailing lists.",
     )
@@ -265,6 +277,12 @@ def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    if args.epoch_size is not None and args.v1:
+        raise _UsageError("--epoch-size: a v1 archive has no epochs (drop --v1 or --epoch-size)")
+    if args.epoch_size is not None and args.epoch_size < 1:
+        raise _UsageError("--epoch-size must be at least 1")
+    if os.path.exists(args.dest) and not os.path.isdir(args.dest):
+        raise _UsageError(f"{args.dest}: exists and is not a directory")
     if os.path.exists(args.dest) and os.listdir(args.dest):
         raise _UsageError(f"{args.dest}: exists and is not empty")
     dest = build_inbox(
@@ -441,6 +459,8 @@ def _read(path: str) -> str:
             return fh.read()
     except OSError as exc:
         raise _UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"{path}: not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
 
 
 def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMap | None = None) -> str:
