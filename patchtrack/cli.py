@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
+from .report import safe_line, safe_lines
 from .revisions import last_revision
 from .series import Series
 from .upstream import Upstream, track
@@ -334,12 +336,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
             row = s.to_dict()
             row["author"] = _person_row(s.author, mailmap, domain_map)
             rows.append(row)
-        if args.format == "json":
-            json.dump(rows, out, indent=1, ensure_ascii=False)
-            out.write("\n")
-        else:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        _write_rows(rows, args.format, out)
     else:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
@@ -366,8 +363,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             progress=tick,
         )
     if args.format == "json":
-        json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        out.write(_json(report.to_dict(), indent=1) + "\n")
     elif args.format == "markdown":
         out.write(report.to_markdown())
     elif args.format == "html":
@@ -413,21 +409,21 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
         chosen = {s.id for s in everything}
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
     if args.format == "json":
-        json.dump([t.to_dict() for t in tracks], out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        out.write(_json([t.to_dict() for t in tracks], indent=1) + "\n")
         return 0
     for t in tracks:
         s = t.series
         when = f", {t.time_to_merge.days} days after first posting" if t.time_to_merge else ""
         later = f" (v{t.later.version})" if t.later else ""
-        out.write(f"{s.first_date.date() if s.first_date else '?'}  v{s.version} {s.title}: {t.state}{later}{when}\n")
+        title = safe_line(s.title)
+        out.write(f"{s.first_date.date() if s.first_date else '?'}  v{s.version} {title}: {t.state}{later}{when}\n")
         for p in t.patches:
             how = (
                 f"{p.landing.commit.id[:12]} ({p.landing.method}, {p.landing.confidence:.2f})"
                 + (f" resend of <{p.landing.resend_of}>" if p.landing.resend_of else "")
                 if p.landing else "-"
             )
-            out.write(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}\n")
+            out.write(safe_line(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}") + "\n")
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
     print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
@@ -489,7 +485,7 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
                 tags[f.key] = tags.get(f.key, 0) + 1
         given = "  " + ", ".join(f"{k} x{n}" for k, n in sorted(tags.items())) if tags else ""
         lines.append(f"    {patch.index:>3}/{s.total} {patch.message.subject.title}{given}")
-    return "\n".join(lines) + "\n\n"
+    return safe_lines(lines) + "\n\n"
 
 
 def _after(args: argparse.Namespace) -> dict[str, str] | None:
@@ -547,18 +543,34 @@ def _message_row(
     return row
 
 
+# What JSON written with ensure_ascii=False leaves raw that a terminal acts on (C1
+# controls, bidi embeddings, overrides and isolates) or that cannot be written as
+# UTF-8 (lone surrogates); the C0 controls json escapes itself.
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON, UTF-8 text kept as it is, but with the characters of
+    :data:`_JSON_RAW` written as ``\\uXXXX`` escapes: the same JSON value, safe on a
+    terminal."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    if text.isascii() or not _JSON_RAW.search(text):
+        return text
+    return _JSON_RAW.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, *, parsed: bool = True) -> None:
     if fmt == "json":
-        json.dump(list(rows), out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        out.write(_json(list(rows), indent=1) + "\n")
         return
     for row in rows:
         if fmt == "jsonl":
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(_json(row) + "\n")
         elif parsed:
             who = row["author"]["name"] or row["author"]["email"] if row["author"] else "?"
             flag = "  (removed)" if row["deleted"] else ""
-            out.write(f"{(row['date'] or row['time'])[:16]}  {row['kind']:<6}  {who[:24]:<24}  {row['subject']['raw']}{flag}\n")
+            line = f"{(row['date'] or row['time'])[:16]}  {row['kind']:<6}  {who[:24]:<24}  {row['subject']['raw']}{flag}"
+            out.write(safe_line(line) + "\n")
         else:
             flag = "  (removed)" if row["deleted"] else ""
             out.write(
