@@ -249,6 +249,7 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
         rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
     _write_rows(rows, args.format, out, parsed=not args.raw)
     _report_walk(walk)
+    _report_cache(inbox)
     return 0
 
 
@@ -341,6 +342,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
     print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    _report_cache(inbox)
     return 0
 
 
@@ -370,6 +372,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    _report_cache(inbox)
     return 0
 
 
@@ -410,6 +413,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
     if args.format == "json":
         out.write(_json([t.to_dict() for t in tracks], indent=1) + "\n")
+        _report_cache(inbox)
         return 0
     for t in tracks:
         s = t.series
@@ -427,7 +431,20 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
     print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
+    _report_cache(inbox)
     return 0
+
+
+def _report_cache(inbox: Inbox) -> None:
+    """A ``note:`` for what the cache found damaged and rebuilt (the run's output is
+    right all the same: damaged entries are parsed again)."""
+    cache = inbox.cache
+    if cache is None:
+        return
+    for note in cache.notes:
+        print(f"{PROG}: note: {safe_line(note)}", file=sys.stderr)
+    if cache.stats.corrupt:
+        print(f"{PROG}: note: cache: {cache.stats.corrupt} damaged entries dropped and rebuilt", file=sys.stderr)
 
 
 @contextlib.contextmanager
