@@ -217,7 +217,10 @@ class Cache:
         self.stats.set_aside += 1
         self.notes.append(f"cache {self.path} was damaged ({exc}): set aside as {aside.name}, started afresh")
         if reopen:
-            self._db = self._open()
+            try:
+                self._db = self._open()
+            except sqlite3.Error as err:
+                raise CacheError(f"{self.path}: cannot start afresh ({err})") from None
 
     @staticmethod
     def _create_tables(db: sqlite3.Connection) -> None:
@@ -242,7 +245,8 @@ class Cache:
         return f"<Cache {str(self.path)!r} {len(self)} messages>"
 
     def __len__(self) -> int:
-        return int(self._guarded(lambda: self._db.execute("SELECT count(*) FROM message").fetchone()[0], "read", fallback=lambda: 0))
+        count = self._guarded(lambda: self._db.execute("SELECT count(*) FROM message").fetchone()[0], "read", fallback=lambda: 0)
+        return int(count)
 
     def _drop(self, table: str, rowids: list[int]) -> None:
         """Delete rows found damaged, by rowid (their key may be what was damaged);

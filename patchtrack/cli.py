@@ -365,7 +365,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             progress=tick,
         )
     if args.format == "json":
-        out.write(_json(report.to_dict(), indent=1) + "\n")
+        _write_json(report.to_dict(), out)
     elif args.format == "markdown":
         out.write(report.to_markdown())
     elif args.format == "html":
@@ -412,7 +412,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
         chosen = {s.id for s in everything}
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
     if args.format == "json":
-        out.write(_json([t.to_dict() for t in tracks], indent=1) + "\n")
+        _write_json([t.to_dict() for t in tracks], out)
         _report_cache(inbox)
         return 0
     for t in tracks:
@@ -566,19 +566,29 @@ def _message_row(
 _JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def _json(value: Any, indent: int | None = None) -> str:
-    """``value`` as JSON, UTF-8 text kept as it is, but with the characters of
-    :data:`_JSON_RAW` written as ``\\uXXXX`` escapes: the same JSON value, safe on a
-    terminal."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+def _json(value: Any) -> str:
+    """``value`` as one line of JSON, UTF-8 text kept as it is, but with the characters
+    of :data:`_JSON_RAW` written as ``\\uXXXX`` escapes: the same JSON value, safe on
+    a terminal."""
+    return _json_safe(json.dumps(value, ensure_ascii=False))
+
+
+def _json_safe(text: str) -> str:
     if text.isascii() or not _JSON_RAW.search(text):
         return text
     return _JSON_RAW.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
+def _write_json(value: Any, out: TextIO) -> None:
+    """``value`` as indented JSON (as :func:`_json` makes it), written as it is encoded."""
+    for chunk in json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(value):
+        out.write(_json_safe(chunk))  # a string is encoded whole, in one chunk
+    out.write("\n")
+
+
 def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, *, parsed: bool = True) -> None:
     if fmt == "json":
-        out.write(_json(list(rows), indent=1) + "\n")
+        _write_json(list(rows), out)
         return
     for row in rows:
         if fmt == "jsonl":
