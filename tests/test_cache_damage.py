@@ -120,7 +120,7 @@ def test_a_damaged_row_is_a_miss_counted_deleted_and_parsed_again(gizmo: Path, t
     _one_row(base, "UPDATE message SET data = 'text, not bytes' WHERE oid = ?", oids[1])
     _one_row(base, "UPDATE message SET sum = NULL WHERE oid = ?", oids[2])
     junk = b"\xff\x00junk"
-    _one_row(base, "UPDATE message SET data = ?, sum = ? WHERE oid = ?", junk, _message_sum(oids[3], junk), oids[3])
+    _one_row(base, "UPDATE message SET data = ?, sum = ? WHERE oid = ?", junk, _message_sum(junk), oids[3])
     _one_row(base, "UPDATE message SET data = ?, sum = ? WHERE oid = ?", data, stored, oids[4])
     with Cache(base) as cache:
         got = cache.get_many(oids)
