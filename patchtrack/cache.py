@@ -188,7 +188,9 @@ class Cache:
             raise
         return db
 
-    def _guarded(self, work: Callable[[], _T], what: str, *, reopen: bool = True, fallback: Any = None) -> _T:
+    def _guarded(
+        self, work: Callable[[], _T], what: str, *, reopen: bool = True, fallback: Callable[[], _T] | None = None
+    ) -> _T:
         """``work()``, with SQLite's failures made the cache's: a damaged file is set
         aside and ``work`` done again on a fresh one (or ``fallback`` returned, for a
         read: what the damaged file held is gone); anything else is a
@@ -201,7 +203,7 @@ class Cache:
                     raise CacheError(f"{self.path}: cannot {what} ({exc})") from None
                 self._set_aside(exc, reopen=reopen)
                 if fallback is not None:
-                    return fallback() if callable(fallback) else fallback  # type: ignore[no-any-return]
+                    return fallback()
         raise AssertionError("unreachable")
 
     def _set_aside(self, exc: sqlite3.Error, *, reopen: bool) -> None:

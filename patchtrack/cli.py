@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    inbox_opts = argparse.ArgumentParser(add_help=False)
+    inbox_opts = _Parser(add_help=False)
     inbox_opts.add_argument("inbox", metavar="INBOX", help="v2 inbox directory, epoch or v1 repository")
     inbox_opts.add_argument(
         "--cache", metavar="FILE",
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="parsing processes (default: one per core; 1: no pool)"
     )
 
-    range_opts = argparse.ArgumentParser(add_help=False)
+    range_opts = _Parser(add_help=False)
     range_opts.add_argument(
         "range", metavar="RANGE", nargs="?", help="git range: A..B, A.., ..B, X or X^! (default: all)"
     )
@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         "--after-tips", metavar="FILE", help="only mail that arrived after the cursor saved by 'patchtrack tips'"
     )
 
-    identity_opts = argparse.ArgumentParser(add_help=False)
+    identity_opts = _Parser(add_help=False)
     identity_opts.add_argument("--mailmap", metavar="FILE", help="merge identities with a git .mailmap file")
     identity_opts.add_argument(
         "--domain-map", metavar="FILE", help="domain → organisation, gitdm EmailMap format"
