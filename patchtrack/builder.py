@@ -23,13 +23,20 @@ import attrs
 import pygit2
 
 from ._dates import mail_date
-from .errors import InboxError
+from .errors import InboxError, PatchtrackError
 
-__all__ = ["V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta"]
+__all__ = [
+    "BuildError", "V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta",
+]
 
 _BLOB = pygit2.enums.FileMode.BLOB
 _TREE = pygit2.enums.FileMode.TREE
 _COMMITTER = ("patchtrack builder", "builder@patchtrack.invalid")
+
+
+class BuildError(PatchtrackError, ValueError):
+    """What the builder was given cannot make an archive: no mail, a destination
+    that is a file, options that do not go together."""
 
 
 @attrs.frozen
@@ -38,7 +45,10 @@ class MailMeta:
 
     msgid: str
     name: str
+    """The author's name (a bare address's local part), ``""`` when ``From:`` has no
+    address (a bounce's ``From: <>``)."""
     email: str
+    """The author's address, ``""`` when ``From:`` has none."""
     date: datetime
     arrival: datetime
     subject: str
@@ -60,11 +70,16 @@ def mail_meta(raw: bytes) -> MailMeta:
     arrival = mail_date(str(received[0]).rpartition(";")[2].strip()) if received else None
     epoch0 = datetime.fromtimestamp(0, timezone.utc)
     subject = " ".join(_header(headers, "subject").split())
-    name, email, subject = _unraw(name), _unraw(email), _unraw(subject)
+    # Angle brackets and line breaks dropped as public-inbox's importer drops them (git
+    # refuses them in an ident: ``"'A U Thor <u@example.com>' via foo" <foo@…>``); an
+    # empty address stays empty, as it writes it (``From: <>``: " <>").
+    name, email = (" ".join(_unraw(x).translate(_NO_ANGLES).split()) for x in (name, email))
+    name = name or email.partition("@")[0]  # its names() gives a bare address's local part
+    subject = _unraw(subject)
     return MailMeta(
         msgid=msgid,
-        name=name or email or "unknown",
-        email=email or "unknown@unknown.invalid",
+        name=name,
+        email=email,
         date=date or arrival or epoch0,
         arrival=arrival or date or epoch0,
         subject=subject,
@@ -100,6 +115,7 @@ class V2Writer:
 
     def __init__(self, path: str | os.PathLike[str], *, epoch_size: int | None = None) -> None:
         self.path = Path(path)
+        _fresh_directory(self.path, empty=False)
         if (self.path / "git").exists():
             raise InboxError(f"{self.path}: already holds an inbox")
         self.epoch_size = epoch_size
@@ -167,8 +183,8 @@ class V2Writer:
                 tree, message = commit.tree_id, commit.message
                 if _blob_of(commit) in target:
                     tree, message, purged = empty, f"purged <{msgid}>\n", purged + 1
-                new = repo.create_commit(None, commit.author, commit.committer, message, tree, parent)
-                parent = [new]
+                author, committer = _raw_idents(commit)  # a bounce's " <>" is no pygit2.Signature
+                parent = [_write_commit(repo, tree, parent, author, committer, message)]
             repo.references.create("refs/heads/master", parent[0], force=True)
         return purged
 
@@ -191,8 +207,7 @@ class V1Writer:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        if self.path.exists() and any(self.path.iterdir()):
-            raise InboxError(f"{self.path}: not empty")
+        _fresh_directory(self.path, empty=True)
         self.repo = pygit2.init_repository(str(self.path), bare=True, initial_head="master")
 
     def add(self, raw: bytes, *, arrival: datetime | None = None) -> str:
@@ -228,13 +243,24 @@ class V1Writer:
         return _append_commit(repo, root_builder.write(), meta, arrival)
 
 
+def _fresh_directory(path: Path, *, empty: bool) -> None:
+    """Refuse a destination that is a file (or, with ``empty``, a non-empty directory)."""
+    if path.exists() and not path.is_dir():
+        raise BuildError(f"{path}: exists and is not a directory")
+    if empty and path.exists() and any(path.iterdir()):
+        raise InboxError(f"{path}: not empty")
+
+
 def read_mail_folder(folder: str | os.PathLike[str]) -> list[bytes]:
     """Every regular file of ``folder`` (``*.eml`` and the like), in file-name order."""
     root = Path(folder)
     if not root.is_dir():
         raise InboxError(f"{folder}: not a directory of mails")
-    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [p.read_bytes() for p in files if p.suffix.lower() in (".eml", ".mail", ".msg", "")]
+    try:
+        files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+        return [p.read_bytes() for p in files if p.suffix.lower() in (".eml", ".mail", ".msg", "")]
+    except OSError as exc:
+        raise InboxError(f"{exc.filename or folder}: cannot read: {exc.strerror}") from None
 
 
 def build_inbox(
@@ -254,17 +280,23 @@ def build_inbox(
     all mails (as a later ``public-inbox-learn rm``); those in ``purge`` are then
     erased from history (v2 only). Returns ``dest``.
     """
-    raws = read_mail_folder(mails) if isinstance(mails, (str, os.PathLike)) else list(mails)
+    if layout not in ("v1", "v2"):
+        raise BuildError(f"layout must be 'v1' or 'v2', not {layout!r}")
+    if epoch_size is not None and (not isinstance(epoch_size, int) or epoch_size < 1):
+        raise BuildError(f"epoch_size must be a whole number of at least 1, not {epoch_size!r}")
     duplicate, remove, purge = ({_bare(m) for m in ids} for ids in (duplicate, remove, purge))
+    if layout == "v1" and (purge or epoch_size):
+        raise BuildError("purge and epochs exist only in the v2 layout")
+    _fresh_directory(Path(dest), empty=False)
+    raws = read_mail_folder(mails) if isinstance(mails, (str, os.PathLike)) else list(mails)
+    if not raws:
+        where = f"{mails}: " if isinstance(mails, (str, os.PathLike)) else ""
+        raise BuildError(f"{where}no mail to build an archive from (files *.eml, *.mail, *.msg or without suffix)")
     msgids = [mail_meta(raw).msgid for raw in raws]
     by_msgid = dict(zip(msgids, raws))
     for msgid in duplicate | remove | purge:
         if msgid not in by_msgid:
             raise InboxError(f"<{msgid}>: no such Message-ID among the mails")
-    if layout not in ("v1", "v2"):
-        raise ValueError(f"layout must be 'v1' or 'v2', not {layout!r}")
-    if layout == "v1" and (purge or epoch_size):
-        raise ValueError("purge and epochs exist only in the v2 layout")
     writer: V1Writer | V2Writer = V1Writer(dest) if layout == "v1" else V2Writer(dest, epoch_size=epoch_size)
     for msgid, raw in zip(msgids, raws):
         writer.add(raw)
@@ -293,12 +325,35 @@ def _header(headers: object, name: str) -> str:
 _NO_ANGLES = str.maketrans("", "", "<>")
 
 
-def _signature(name: str, email: str, when: datetime) -> pygit2.Signature:
-    # Angle brackets dropped from both, as public-inbox's importer drops them: git
-    # refuses them in an ident (``"'A U Thor <u@example.com>' via foo" <foo@…>``).
+def _ident(name: str, email: str, when: datetime) -> bytes:
+    """A commit's author or committer line after the keyword: ``name <email> time zone``."""
     offset = when.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-    return pygit2.Signature(name.translate(_NO_ANGLES), email.translate(_NO_ANGLES), int(when.timestamp()), minutes)
+    sign = "-" if minutes < 0 else "+"
+    seconds = max(0, int(when.timestamp()))  # git's times are unsigned; public-inbox clamps them too
+    zone = f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+    return f"{name} <{email}> {seconds} {zone}".encode("utf-8", "replace")
+
+
+def _raw_idents(commit: pygit2.Commit) -> tuple[bytes, bytes]:
+    """A commit's author and committer lines (after the keyword), as stored."""
+    found = {}
+    for line in commit.read_raw().split(b"\n\n", 1)[0].split(b"\n"):
+        word, _, rest = line.partition(b" ")
+        if word in (b"author", b"committer"):
+            found[word] = rest
+    return found[b"author"], found[b"committer"]
+
+
+def _write_commit(
+    repo: pygit2.Repository, tree: pygit2.Oid, parents: list[pygit2.Oid], author: bytes, committer: bytes, message: str
+) -> pygit2.Oid:
+    """A commit object written as git writes it. libgit2 refuses an empty name or
+    address in a signature, which public-inbox's importer writes for a bounce
+    (``From: <>``) or a mail without ``From:``: ``author  <> 1704067200 +0000``."""
+    head = [b"tree " + str(tree).encode()] + [b"parent " + str(p).encode() for p in parents]
+    head += [b"author " + author, b"committer " + committer]
+    return repo.odb.write(pygit2.enums.ObjectType.COMMIT, b"\n".join(head) + b"\n\n" + message.encode("utf-8", "replace"))
 
 
 def _append_commit(
@@ -307,14 +362,15 @@ def _append_commit(
     """Commit ``tree`` on top of master as public-inbox does: author from the mail,
     committer time = arrival, the decoded subject as the message."""
     parent = _tip(repo)
-    oid = repo.create_commit(
-        "refs/heads/master",
-        _signature(meta.name, meta.email, meta.date),
-        _signature(*_COMMITTER, arrival or meta.arrival),
-        meta.subject + "\n",
+    oid = _write_commit(
+        repo,
         tree,
         [parent] if parent is not None else [],
+        _ident(meta.name, meta.email, meta.date),
+        _ident(*_COMMITTER, arrival or meta.arrival),
+        meta.subject + "\n",
     )
+    repo.references.create("refs/heads/master", oid, force=True)
     return str(oid)
 
 

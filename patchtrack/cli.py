@@ -11,11 +11,12 @@ import contextlib
 import gc
 import json
 import os
+import re
 import sys
 import tempfile
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from ._load import load
@@ -28,6 +29,7 @@ from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
+from .report import safe_line, safe_lines
 from .revisions import last_revision
 from .series import Series
 from .upstream import Upstream, track
@@ -39,6 +41,18 @@ PROG = "patchtrack"
 
 class _UsageError(Exception):
     """A mistake in the command line that argparse cannot see."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its mistakes said in one line (``patchtrack: error: report:
+    argument --top: …``) instead of the usage block and the error; ``--help`` still
+    prints the whole help."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROG).strip()
+        where = f"{command}: " if command else ""
+        text = " ".join(message.split())
+        self.exit(2, f"{PROG}: error: {where}{text} (see '{self.prog} --help')\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,14 +93,14 @@ def tuned_process() -> Iterator[None]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Read public-inbox archives of kernel-style mailing lists.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    inbox_opts = argparse.ArgumentParser(add_help=False)
+    inbox_opts = _Parser(add_help=False)
     inbox_opts.add_argument("inbox", metavar="INBOX", help="v2 inbox directory, epoch or v1 repository")
     inbox_opts.add_argument(
         "--cache", metavar="FILE",
@@ -97,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="parsing processes (default: one per core; 1: no pool)"
     )
 
-    range_opts = argparse.ArgumentParser(add_help=False)
+    range_opts = _Parser(add_help=False)
     range_opts.add_argument(
         "range", metavar="RANGE", nargs="?", help="git range: A..B, A.., ..B, X or X^! (default: all)"
     )
@@ -107,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         "--after-tips", metavar="FILE", help="only mail that arrived after the cursor saved by 'patchtrack tips'"
     )
 
-    identity_opts = argparse.ArgumentParser(add_help=False)
+    identity_opts = _Parser(add_help=False)
     identity_opts.add_argument("--mailmap", metavar="FILE", help="merge identities with a git .mailmap file")
     identity_opts.add_argument(
         "--domain-map", metavar="FILE", help="domain → organisation, gitdm EmailMap format"
@@ -235,6 +249,7 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
         rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
     _write_rows(rows, args.format, out, parsed=not args.raw)
     _report_walk(walk)
+    _report_cache(inbox)
     return 0
 
 
@@ -265,6 +280,12 @@ def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    if args.epoch_size is not None and args.v1:
+        raise _UsageError("--epoch-size: a v1 archive has no epochs (drop --v1 or --epoch-size)")
+    if args.epoch_size is not None and args.epoch_size < 1:
+        raise _UsageError("--epoch-size must be at least 1")
+    if os.path.exists(args.dest) and not os.path.isdir(args.dest):
+        raise _UsageError(f"{args.dest}: exists and is not a directory")
     if os.path.exists(args.dest) and os.listdir(args.dest):
         raise _UsageError(f"{args.dest}: exists and is not empty")
     dest = build_inbox(
@@ -316,16 +337,12 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
             row = s.to_dict()
             row["author"] = _person_row(s.author, mailmap, domain_map)
             rows.append(row)
-        if args.format == "json":
-            json.dump(rows, out, indent=1, ensure_ascii=False)
-            out.write("\n")
-        else:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        _write_rows(rows, args.format, out)
     else:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
     print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    _report_cache(inbox)
     return 0
 
 
@@ -348,14 +365,14 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             progress=tick,
         )
     if args.format == "json":
-        json.dump(report.to_dict(), out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        _write_json(report.to_dict(), out)
     elif args.format == "markdown":
         out.write(report.to_markdown())
     elif args.format == "html":
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    _report_cache(inbox)
     return 0
 
 
@@ -395,25 +412,39 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
         chosen = {s.id for s in everything}
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
     if args.format == "json":
-        json.dump([t.to_dict() for t in tracks], out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        _write_json([t.to_dict() for t in tracks], out)
+        _report_cache(inbox)
         return 0
     for t in tracks:
         s = t.series
         when = f", {t.time_to_merge.days} days after first posting" if t.time_to_merge else ""
         later = f" (v{t.later.version})" if t.later else ""
-        out.write(f"{s.first_date.date() if s.first_date else '?'}  v{s.version} {s.title}: {t.state}{later}{when}\n")
+        title = safe_line(s.title)
+        out.write(f"{s.first_date.date() if s.first_date else '?'}  v{s.version} {title}: {t.state}{later}{when}\n")
         for p in t.patches:
             how = (
                 f"{p.landing.commit.id[:12]} ({p.landing.method}, {p.landing.confidence:.2f})"
                 + (f" resend of <{p.landing.resend_of}>" if p.landing.resend_of else "")
                 if p.landing else "-"
             )
-            out.write(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}\n")
+            out.write(safe_line(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}") + "\n")
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
     print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
+    _report_cache(inbox)
     return 0
+
+
+def _report_cache(inbox: Inbox) -> None:
+    """A ``note:`` for what the cache found damaged and rebuilt (the run's output is
+    right all the same: damaged entries are parsed again)."""
+    cache = inbox.cache
+    if cache is None:
+        return
+    for note in cache.notes:
+        print(f"{PROG}: note: {safe_line(note)}", file=sys.stderr)
+    if cache.stats.corrupt:
+        print(f"{PROG}: note: cache: {cache.stats.corrupt} damaged entries dropped and rebuilt", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -441,6 +472,8 @@ def _read(path: str) -> str:
             return fh.read()
     except OSError as exc:
         raise _UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"{path}: not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
 
 
 def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMap | None = None) -> str:
@@ -469,7 +502,7 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
                 tags[f.key] = tags.get(f.key, 0) + 1
         given = "  " + ", ".join(f"{k} x{n}" for k, n in sorted(tags.items())) if tags else ""
         lines.append(f"    {patch.index:>3}/{s.total} {patch.message.subject.title}{given}")
-    return "\n".join(lines) + "\n\n"
+    return safe_lines(lines) + "\n\n"
 
 
 def _after(args: argparse.Namespace) -> dict[str, str] | None:
@@ -527,18 +560,44 @@ def _message_row(
     return row
 
 
+# What JSON written with ensure_ascii=False leaves raw that a terminal acts on (C1
+# controls, bidi embeddings, overrides and isolates) or that cannot be written as
+# UTF-8 (lone surrogates); the C0 controls json escapes itself.
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _json(value: Any) -> str:
+    """``value`` as one line of JSON, UTF-8 text kept as it is, but with the characters
+    of :data:`_JSON_RAW` written as ``\\uXXXX`` escapes: the same JSON value, safe on
+    a terminal."""
+    return _json_safe(json.dumps(value, ensure_ascii=False))
+
+
+def _json_safe(text: str) -> str:
+    if text.isascii() or not _JSON_RAW.search(text):
+        return text
+    return _JSON_RAW.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _write_json(value: Any, out: TextIO) -> None:
+    """``value`` as indented JSON (as :func:`_json` makes it), written as it is encoded."""
+    for chunk in json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(value):
+        out.write(_json_safe(chunk))  # a string is encoded whole, in one chunk
+    out.write("\n")
+
+
 def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, *, parsed: bool = True) -> None:
     if fmt == "json":
-        json.dump(list(rows), out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        _write_json(list(rows), out)
         return
     for row in rows:
         if fmt == "jsonl":
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(_json(row) + "\n")
         elif parsed:
             who = row["author"]["name"] or row["author"]["email"] if row["author"] else "?"
             flag = "  (removed)" if row["deleted"] else ""
-            out.write(f"{(row['date'] or row['time'])[:16]}  {row['kind']:<6}  {who[:24]:<24}  {row['subject']['raw']}{flag}\n")
+            line = f"{(row['date'] or row['time'])[:16]}  {row['kind']:<6}  {who[:24]:<24}  {row['subject']['raw']}{flag}"
+            out.write(safe_line(line) + "\n")
         else:
             flag = "  (removed)" if row["deleted"] else ""
             out.write(

@@ -8,7 +8,11 @@ from __future__ import annotations
 import email.utils
 import gzip
 import mailbox
+import os
+import random
 import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,7 @@ import pytest
 import patchtrack
 from conftest import git, git_env
 from patchtrack.cli import main
-from patchtrack.mbox import MboxError, read_mbox, split_mbox
+from patchtrack.mbox import GZIP_FLOOR, GZIP_RATIO, MboxError, read_mbox, split_mbox
 
 AUTHOR = ("René Müller", "rene@feinwerk.example")
 REVIEWER = ("Rita Reviewer", "rita@acme.example")
@@ -193,6 +197,102 @@ def test_read_mbox_errors(tmp_path: Path) -> None:
         read_mbox(tmp_path / "missing.mbox")
     with pytest.raises(MboxError, match="not a maildir"):
         read_mbox(tmp_path)
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    with pytest.raises(MboxError, match=r"picture.png: neither an mbox nor a mail \(it begins b'\\x89PNG"):
+        read_mbox(picture)
+    # not a mailbox inside the gzip either; a truncated gzip; a fifo (reading it would wait)
+    packed = tmp_path / "notes.gz"
+    packed.write_bytes(gzip.compress(b"just some notes, no headers\n" * 20))
+    with pytest.raises(MboxError, match="neither an mbox nor a mail"):
+        read_mbox(packed)
+    cut = tmp_path / "cut.mbox.gz"
+    cut.write_bytes(gzip.compress(b"From: a@x\nSubject: s\n\n" + random.Random(1).randbytes(100_000))[:-2000])
+    with pytest.raises(MboxError, match="cut.mbox.gz: cannot read: "):
+        read_mbox(cut)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(MboxError, match="neither a mailbox file nor a maildir"):
+        read_mbox(tmp_path / "fifo")
+    # what a mailbox can begin with: a separator, a header, a blank line, or nothing
+    for start in (b"From someone Mon Jan  1 00:00:00 2024\n", b"Return-Path: <a@x>\n", b"\n\nX-Y : z\n", b""):
+        (tmp_path / "ok.mbox").write_bytes(start + b"Subject: s\n\nbody\n" if start else b"")
+        assert len(read_mbox(tmp_path / "ok.mbox")) == (1 if start else 0)
+
+
+def _mail(n: int) -> bytes:
+    return f"From: A <a@example.org>\nSubject: mail {n}\nMessage-ID: <{n}@x>\n\nbody {n}\n".encode()
+
+
+def test_maildir_with_cur_only_or_new_only(tmp_path: Path) -> None:
+    """A maildir copied without its empty new/ (or cur/) still reads, by delivery name
+    across both, flags (``:2,S``) aside; tmp/ and dot files are not mail."""
+    for only in ("cur", "new"):
+        box = tmp_path / only
+        (box / only).mkdir(parents=True)
+        (box / "tmp").mkdir()
+        (box / "tmp" / "3.x").write_bytes(_mail(9))
+        (box / only / ".hidden").write_bytes(_mail(8))
+        for n, name in ((2, "1700000002.b"), (1, "1700000001.a"), (3, "1700000003.c")):
+            (box / only / (name + (":2,S" if only == "cur" else ""))).write_bytes(_mail(n))
+        assert [m.msgid for m in read_mbox(box)] == ["1@x", "2@x", "3@x"]
+    both = tmp_path / "both"
+    for sub, n, name in (("new", 2, "1700000002.b"), ("cur", 1, "1700000001.a:2,RS"), ("new", 3, "1700000003.c")):
+        (both / sub).mkdir(parents=True, exist_ok=True)
+        (both / sub / name).write_bytes(_mail(n))
+    assert [m.msgid for m in read_mbox(both)] == ["1@x", "2@x", "3@x"]
+
+
+def _bomb(path: Path, unpacked: int) -> None:
+    """A gzip of one mail whose body is ``unpacked`` zero bytes (about 1,000 to 1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = bytes(1 << 20)
+    with path.open("wb") as fh:
+        fh.write(packer.compress(b"From: a@example.org\nSubject: bomb\n\n"))
+        for _ in range(unpacked >> 20):
+            fh.write(packer.compress(zeros))
+        fh.write(packer.flush())
+
+
+def test_a_gzip_bomb_stops_at_the_bound_in_bounded_memory(tmp_path: Path) -> None:
+    """256 MiB of zeros in 255 kB: refused once past 100 times the packed size (the
+    default), before it is held — peak memory stays near the bound, where reading it
+    whole took twice the unpacked size (4.1 GB for a 2 MB bomb before)."""
+    bomb = tmp_path / "bomb.mbox.gz"
+    _bomb(bomb, 256 << 20)
+    packed = bomb.stat().st_size
+    assert packed < (300 << 10)
+    probe = (
+        "import resource, sys\n"
+        "from patchtrack.mbox import MboxError, read_mbox\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    read_mbox(sys.argv[1])\n"
+        "except MboxError as exc:\n"
+        "    print(exc)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, str(bomb)], capture_output=True, text=True, check=True)
+    message, grown = proc.stdout.splitlines()
+    bound = max(GZIP_FLOOR, GZIP_RATIO * packed)
+    assert message == (
+        f"{bomb}: unpacks to more than {bound:,} bytes ({packed:,} packed): a gzip bomb? "
+        "(read_mbox's max_size raises the bound)"
+    )
+    assert int(grown) < 2 * bound + (16 << 20) < (256 << 20)
+
+
+def test_gzip_bound_is_a_parameter(tmp_path: Path) -> None:
+    bomb = tmp_path / "small.mbox.gz"
+    _bomb(bomb, 8 << 20)  # under the floor: a small file may unpack far more than 100-fold
+    [mail] = read_mbox(bomb)
+    assert mail.subject.raw == "bomb"
+    with pytest.raises(MboxError, match="unpacks to more than 1,048,576 bytes"):
+        read_mbox(bomb, max_size=1 << 20)
+    many = tmp_path / "many.mbox.gz"
+    many.write_bytes(gzip.compress(b"".join(b"From x Mon Jan  1 00:00:00 2024\n" + _mail(n) for n in range(5000))))
+    assert len(read_mbox(many, max_size=1 << 30)) == 5000
+    with pytest.raises(MboxError, match="unpacks to more than 100,000 bytes"):
+        read_mbox(many, max_size=100_000)
 
 
 def test_am_command_picks_the_newest_revision(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

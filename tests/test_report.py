@@ -144,5 +144,6 @@ def test_one_line_per_person_and_renderings(tmp_path: Path) -> None:
     assert html.count('class="day"') == 3 and html.count('class="bar"') == len(report.domains)
     assert report._repr_html_() == html
     md = report.to_markdown()
-    assert "| 3 | Kautuk Consul <kconsul@linux.ibm.com> |" in md and "## Patch list in this time period" in md
+    assert "| 3 | Kautuk Consul &lt;kconsul@linux.ibm.com&gt; |" in md and "## Patch list in this time period" in md
+    assert "| 1 | René &lt;r&amp;d@lab.test&gt; |" in md and "r: &lt;script&gt;" in md  # mail text is escaped
     assert md.count("```") == 2 * len(report.series)
