@@ -355,12 +355,12 @@ def _unreached(repo: pygit2.Repository, walked: int, hide: set[str]) -> int:
     """How many commits of ``repo``'s object store a walk cut short did not reach:
     every commit object, less the ``walked`` ones and the history below ``hide``
     (not asked for). Reads every object's header: a damaged archive's cost only
-    (~0.25 s on linux-pwm's 70,000 objects)."""
-    odb = repo.odb
+    (0.18 s of CPU on linux-pwm's 70,000 objects)."""
+    objects = _Objects(repo.odb, repo.path)
     commits = 0
-    for oid in odb:
+    for oid in repo.odb:
         try:
-            commits += odb.read_header(oid)[0] == pygit2.enums.ObjectType.COMMIT
+            commits += objects.header(oid)[0] == pygit2.enums.ObjectType.COMMIT
         except GIT_ERRORS:
             continue
     below = 0
@@ -431,13 +431,16 @@ class _Objects:
                 return True
         return bool(self._odb.exists(oid))  # a pack written since
 
-    def size(self, oid: pygit2.Oid) -> int:
+    def header(self, oid: pygit2.Oid) -> tuple[int, int]:
+        """The object's type (a ``pygit2.enums.ObjectType`` value) and size, read
+        without inflating its bytes."""
         for backend in self._backends:
             try:
-                return backend.read_header(oid)[1]  # type: ignore[no-any-return]
+                return backend.read_header(oid)  # type: ignore[no-any-return]
             except KeyError:
                 continue
-        return self._odb.read_header(oid)[1]  # type: ignore[no-any-return]
+        found = self._odb.read(oid)  # a pack written since (Odb.read_header is pygit2 1.20+)
+        return int(found[0]), len(found[1])
 
 
 class _Stored:
@@ -461,7 +464,7 @@ class _Stored:
         """The blob's length from its header (its bytes are not inflated), or 0
         when even that cannot be read."""
         try:
-            return self._objects.size(self._oid)
+            return self._objects.header(self._oid)[1]
         except GIT_ERRORS:
             return 0
 
