@@ -20,7 +20,7 @@ from .errors import GIT_ERRORS, DamagedArchiveError, RevisionError, git_message
 __all__ = ["Segment", "Position", "plan_range", "plan_after_tips", "resolve", "MAX_RANGE"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
-_COMMIT_ID = re.compile(r"^[0-9a-fA-F]{4,64}$")  # sha1, or sha256 archives
+_COMMIT_ID = re.compile(r"[0-9a-fA-F]{4,64}")  # sha1, or sha256 archives
 _DIGITS = frozenset("0123456789")
 
 MAX_RANGE = 1024
@@ -29,9 +29,9 @@ under 100, ``HEAD~100000`` eleven; a 100,000-character one is a mistake."""
 
 
 class EpochRepo(Protocol):
-    """What planning needs of an epoch: its number, repository and tip, read once
-    for the call. ``damage`` says why an epoch cannot be read (its ``tip`` is then
-    ``None``, as an empty epoch's is)."""
+    """What planning needs of an epoch: its number, repository, git directory and
+    tip, read once for the call. ``damage`` says why an epoch cannot be read (its
+    ``tip`` is then ``None``, as an empty epoch's is)."""
 
     number: int
 
@@ -43,6 +43,9 @@ class EpochRepo(Protocol):
 
     @property
     def damage(self) -> str | None: ...
+
+    @property
+    def path(self) -> str: ...
 
 
 @attrs.frozen
@@ -120,8 +123,9 @@ def _damaged(epochs: Sequence[EpochRepo]) -> list[EpochRepo]:
     return [e for e in epochs if e.damage]
 
 
-def _damage_text(epochs: Sequence[EpochRepo]) -> str:
-    return "; ".join(f"epoch {e.number}: {e.damage}" for e in epochs)
+def damage_text(epochs: Sequence[EpochRepo]) -> str:
+    """What is wrong with the damaged ``epochs``, on one line."""
+    return "; ".join(f"epoch {e.number} ({e.path}): {e.damage}" for e in epochs)
 
 
 def _back(epochs: Sequence[EpochRepo], pos: Position, steps: int, rev: str) -> Position:
@@ -143,7 +147,7 @@ def _back(epochs: Sequence[EpochRepo], pos: Position, steps: int, rev: str) -> P
         if not previous:
             raise RevisionError(f"unknown revision {rev!r}: goes back past the first message")
         if previous[-1].damage:
-            raise DamagedArchiveError(f"cannot resolve {rev!r}: {_damage_text(previous[-1:])}")
+            raise DamagedArchiveError(f"cannot resolve {rev!r}: {damage_text(previous[-1:])}")
         pos = Position(previous[-1].number, str(previous[-1].tip))
     return pos
 
@@ -154,10 +158,10 @@ def _resolve_name(epochs: Sequence[EpochRepo], rev: str) -> Position:
     hexadecimal = _HEX.match(rev) is not None
     if not hexadecimal and damaged and (not live or damaged[-1].number > live[-1].number):
         # a name is read in the newest epoch, and that one cannot be read
-        raise DamagedArchiveError(f"cannot resolve {rev!r}: {_damage_text(damaged[-1:])}")
+        raise DamagedArchiveError(f"cannot resolve {rev!r}: {damage_text(damaged[-1:])}")
     if not live:
         if damaged:
-            raise DamagedArchiveError(f"cannot resolve {rev!r}: {_damage_text(damaged)}")
+            raise DamagedArchiveError(f"cannot resolve {rev!r}: {damage_text(damaged)}")
         raise RevisionError(f"unknown revision {rev!r}: the archive holds no commits")
     candidates = live if hexadecimal else live[-1:]
     found: list[Position] = []
@@ -192,7 +196,7 @@ def _resolve_name(epochs: Sequence[EpochRepo], rev: str) -> Position:
     if not_commits:
         raise RevisionError(f"revision {rev!r} is not a commit ({'; '.join(not_commits)})")
     if damaged:
-        raise DamagedArchiveError(f"unknown revision {rev!r}, and not every epoch could be searched: {_damage_text(damaged)}")
+        raise DamagedArchiveError(f"unknown revision {rev!r}, and not every epoch could be searched: {damage_text(damaged)}")
     raise RevisionError(f"unknown revision {rev!r}")
 
 
@@ -336,7 +340,7 @@ def _cursor(tips: object) -> dict[int, str]:
             number = int(key)
         else:
             raise RevisionError(f"cursor: {key!r} is not an epoch number")
-        if not isinstance(value, str) or not _COMMIT_ID.match(value):
+        if not isinstance(value, str) or not _COMMIT_ID.fullmatch(value):
             raise RevisionError(f"cursor: epoch {number}: {value!r} is not a commit id")
         if seen.get(number, value) != value:
             raise RevisionError(f"cursor: epoch {number} is given twice")

@@ -25,7 +25,7 @@ import attrs
 import pygit2
 
 from ._dates import DateLike, parse_bound
-from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
+from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, resolve
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
 from ._load import check_workers, load_messages, usable_cpus
@@ -118,10 +118,6 @@ class _View:
         except DamagedArchiveError as exc:
             self.damage = str(exc)
         self.repo: pygit2.Repository = epoch.repo  # type: ignore[assignment]  # None only when damaged
-
-
-def _damage_text(views: list[_View]) -> str:
-    return "; ".join(f"epoch {v.number} ({v.path}): {v.damage}" for v in views)
 
 
 def _holds_objects(path: Path) -> bool:
@@ -232,7 +228,7 @@ class Inbox:
         views = self._views()
         broken = [v for v in views if v.damage]
         if broken:
-            raise DamagedArchiveError(f"{_damage_text(broken)}: no cursor can be taken")
+            raise DamagedArchiveError(f"{damage_text(broken)}: no cursor can be taken")
         return {v.number: str(v.tip) for v in views if v.tip is not None}
 
     def raw(self, oid: str) -> bytes:
@@ -675,9 +671,16 @@ def _open_repo(path: Path, shown: str) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(path), _OPEN)
     except GIT_ERRORS as exc:
-        if (path / "HEAD").is_file() and ((path / "objects").exists() or (path / "refs").exists()):
+        if _looks_like_git(path):
             raise DamagedArchiveError(f"{shown}: a git repository that cannot be opened: {git_message(exc)}") from None
         raise InboxError(f"{shown}: not a git repository, nor a public-inbox directory") from None
+
+
+def _looks_like_git(path: Path) -> bool:
+    """Whether ``path`` holds two of a bare repository's parts (``HEAD``,
+    ``objects/``, ``refs/``, ``packed-refs``): a damaged repository, not some folder."""
+    parts = ((path / "HEAD").is_file(), (path / "objects").is_dir(), (path / "refs").is_dir(), (path / "packed-refs").is_file())
+    return sum(parts) >= 2
 
 
 def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: int = 50) -> str | None:

@@ -773,3 +773,30 @@ def test_series_see_a_mended_mail_through_a_cache(pristine: Path, inbox: Path, t
     path.write_bytes(kept)
     mended = patchtrack.open_inbox(inbox, cache=cache, workers=1).series()
     assert mended == patchtrack.open_inbox(pristine, workers=1).series() != damaged
+
+
+@pytest.mark.parametrize("damage", ["pack cut in half", "pack index gone", "HEAD gone"])
+def test_corpus_epoch_that_cannot_be_read_at_all(
+    ksummit: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """A single epoch with nothing readable: damaged (exit 1), not "not an archive"."""
+    copy = _copy(ksummit, tmp_path_factory)
+    pack, idx = _pack(copy)
+    if damage == "pack cut in half":
+        pack.chmod(0o644)
+        with pack.open("r+b") as fh:
+            fh.truncate(pack.stat().st_size // 2)
+    elif damage == "pack index gone":
+        idx.unlink()
+    else:
+        (copy / "HEAD").unlink()
+    with pytest.raises(DamagedArchiveError):
+        patchtrack.open_inbox(copy)
+    code, out, err = run(capsys, "messages", str(copy), "--raw")
+    assert (code, out, len(err)) == (1, "", 1) and err[0].startswith(f"patchtrack: error: {copy}: ")
+
+
+def test_a_folder_that_is_no_repository_is_still_the_callers_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "objects").mkdir()
+    code, _, err = run(capsys, "messages", str(tmp_path))
+    assert code == 2 and err == [f"patchtrack: error: {tmp_path}: not a git repository, nor a public-inbox directory"]

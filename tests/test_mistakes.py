@@ -36,6 +36,7 @@ CURSORS: dict[str, Any] = {
     "null as commit": {"0": None},
     "a number as commit": {"0": 5},
     "too short": {"0": "abc"},
+    "a trailing newline": {"0": "abcd\n"},
     "a negative epoch": {"-1": "abcd"},
     "a list": ["0", "abcd"],
     "a string": "0:abcd",
