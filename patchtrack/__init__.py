@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from ._dates import DateLike
 from ._revs import Position, Segment
-from ._walk import RawMessage, Walk, WalkStats
+from ._walk import Damage, RawMessage, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
 from .assemble import assemble
-from .errors import InboxError, PatchtrackError, RevisionError
+from .errors import DamagedArchiveError, InboxError, PatchtrackError, RevisionError, UnreadableError
 from .export import rows, to_pandas
 from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
@@ -44,6 +44,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Cache",
     "CacheError",
+    "Damage",
+    "DamagedArchiveError",
     "DateLike",
     "Diffstat",
     "DomainMap",
@@ -73,6 +75,8 @@ __all__ = [
     "Thread",
     "Threads",
     "Trailer",
+    "Unreadable",
+    "UnreadableError",
     "Upstream",
     "UpstreamError",
     "V1Writer",

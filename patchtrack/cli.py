@@ -1,7 +1,11 @@
 """The ``patchtrack`` command: a thin shell over the library.
 
-Exit codes: 0 success; 2 a usage or caller error (bad path, unknown revision,
-reversed range), reported as one line on stderr; 1 a real failure.
+Exit codes: 0 success (mails that could not be read are counted in a ``note:``
+line); 2 a usage or caller error (bad path, unknown revision, reversed range,
+malformed cursor), reported as one line on stderr; 1 a real failure — a damaged
+archive (an epoch or a stretch of history that cannot be read: what could be read
+is written first, then one ``error:`` line per problem) or an I/O error; 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ._walk import Ref, Walk
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox
-from .errors import PatchtrackError
+from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
@@ -55,15 +59,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {where}{text} (see '{self.prog} --help')\n")
 
 
+class _Incomplete(Exception):
+    """The output is written, and what could not be read has been said on stderr."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parse(_parser(), argv)
     with tuned_process():
         try:
             return int(args.run(args, sys.stdout) or 0)
-        except (PatchtrackError, _UsageError) as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+        except _Incomplete:
+            return 1
+        except DamagedArchiveError as exc:
+            print(f"{PROG}: error: {safe_line(str(exc))}", file=sys.stderr)
+            return 1
+        except (PatchtrackError, _UsageError) as exc:  # messages may quote mail (a Message-ID)
+            print(f"{PROG}: error: {safe_line(str(exc))}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            return 130
         except BrokenPipeError:
             # The reader went away (``| head``): stop quietly, as git does.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -108,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     inbox_opts.add_argument("--no-cache", action="store_true", help="parse everything, store nothing")
     inbox_opts.add_argument(
-        "--workers", type=int, metavar="N", help="parsing processes (default: one per core; 1: no pool)"
+        "--workers", type=int, metavar="N",
+        help="parsing processes, at most one per usable core (default: one per core; 1: no pool)",
     )
 
     range_opts = _Parser(add_help=False)
@@ -254,9 +270,10 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _open(args: argparse.Namespace) -> Inbox:
-    """The inbox named on the command line, with its cache (on by default)."""
+    """The inbox named on the command line, with its cache (on by default). Its
+    ``--workers`` is capped at the usable cores by the library."""
     if args.workers is not None and args.workers < 1:
-        raise _UsageError("--workers must be at least 1")
+        raise _UsageError(f"--workers must be at least 1, not {args.workers}")
     cache = None if args.no_cache else Cache(args.cache or default_cache_path())
     return open_inbox(args.inbox, cache=cache, workers=args.workers)
 
@@ -274,7 +291,7 @@ def _shown(path: os.PathLike[str]) -> str:
 
 
 def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
-    tips = open_inbox(args.inbox).tips()
+    tips = open_inbox(args.inbox).tips()  # a damaged epoch raises: never a cursor without it
     out.write(json.dumps({str(k): v for k, v in tips.items()}, indent=2) + "\n")
     return 0
 
@@ -506,16 +523,18 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
 
 
 def _after(args: argparse.Namespace) -> dict[str, str] | None:
-    """The ``--after-tips`` cursor, read from its file."""
+    """The ``--after-tips`` cursor, read from its file (the library checks its shape)."""
     after = None
     if args.after_tips:
         try:
             with open(args.after_tips, encoding="utf-8") as fh:
                 after = json.load(fh)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise _UsageError(f"{args.after_tips}: cannot read a tips cursor: {exc}") from None
         if not isinstance(after, dict):
-            raise _UsageError(f"{args.after_tips}: a tips cursor is a JSON object epoch → commit")
+            raise _UsageError(
+                f"{args.after_tips}: a tips cursor is a JSON object epoch → commit, not {type(after).__name__}"
+            )
     return after
 
 
@@ -606,14 +625,19 @@ def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, *, parsed
             )
 
 
+_NAMED = 3  # unreadable mails named on the note line; the rest are "…"
+
+
 def _report_walk(walk: Walk) -> None:
+    """The walk's notes and counts on stderr; then, when part of the archive could
+    not be read, one ``error:`` line for each part and exit 1 (the output is written)."""
     for note in walk.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     stats = walk.stats
     extras = [
         f"{value} {name}" for name, value in
         (("duplicates", stats.duplicates), ("removals", stats.removals),
-         ("skipped (no m/d)", stats.skipped), ("outside dates", stats.filtered))
+         ("skipped (no m/d)", stats.skipped), ("outside dates", stats.filtered), ("unreadable", stats.unreadable))
         if value
     ]
     print(
@@ -621,6 +645,14 @@ def _report_walk(walk: Walk) -> None:
         + (f" ({', '.join(extras)})" if extras else ""),
         file=sys.stderr,
     )
+    lost = walk.unreadable
+    if lost:
+        named = ", ".join(f"{u.oid} ({u.reason})" for u in lost[:_NAMED]) + (", …" if len(lost) > _NAMED else "")
+        print(f"{PROG}: note: {len(lost)} mail(s) could not be read: {named}", file=sys.stderr)
+    for damage in walk.damage:
+        print(f"{PROG}: error: {damage}", file=sys.stderr)
+    if walk.damage:
+        raise _Incomplete
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Three layouts are read:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -24,20 +25,26 @@ import attrs
 import pygit2
 
 from ._dates import DateLike, parse_bound
-from ._revs import Position, Segment, plan_after_tips, plan_range, resolve
+from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, resolve
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
-from ._load import load_messages
-from ._walk import RawMessage, Ref, Walk, WalkStats
+from ._load import check_workers, load_messages, usable_cpus
+from ._walk import Damage, RawMessage, Ref, Unreadable, Walk, WalkStats
 from .cache import Cache
-from .errors import InboxError, RevisionError
+from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
 from .identity import DomainMap, Mailmap
 from .message import Message
 from .report import Report, build_report
 from .series import Series
 from .upstream import Upstream, track
 
-__all__ = ["Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position"]
+__all__ = [
+    "Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position", "Unreadable", "Damage",
+]
+
+Cursor = Mapping[int, str] | Mapping[str, str]
+"""A cursor from :meth:`Inbox.tips`: epoch number (or its string, as JSON gives it
+back) → tip commit."""
 
 _EPOCH_DIR = re.compile(r"^(\d+)\.git$")
 _EPOCH_SUFFIX = re.compile(r"^(?P<name>.+?)\.(?P<n>\d+)\.git$")
@@ -55,21 +62,84 @@ class Epoch:
 
 
 class _OpenEpoch:
-    """An epoch with its repository open; the tip is read afresh on every access."""
+    """An epoch with its repository open, or ``repo`` ``None`` and ``error`` saying
+    why it cannot be opened."""
 
-    def __init__(self, epoch: Epoch, repo: pygit2.Repository) -> None:
+    def __init__(self, epoch: Epoch, repo: pygit2.Repository | None, error: str | None = None) -> None:
         self.number = epoch.number
         self.epoch = epoch
         self.repo = repo
+        self.error = error
 
-    @property
-    def tip(self) -> pygit2.Oid | None:
+    def read_tip(self) -> pygit2.Oid | None:
+        """The tip commit, read afresh; ``None`` for an epoch with no commits yet.
+
+        Raises :class:`DamagedArchiveError` (the reason, without the path) when the
+        epoch cannot be opened, a tip ref cannot be read or names a commit that is
+        missing or unreadable, or there is no tip ref but the object store holds
+        objects: an epoch public-inbox created and has not written to yet has
+        neither."""
+        repo = self.repo
+        if repo is None:
+            raise DamagedArchiveError(self.error or "cannot be opened")
         for name in _TIP_REFS:
             try:
-                return self.repo.revparse_single(name).peel(pygit2.Commit).id
-            except (KeyError, pygit2.GitError, ValueError):
+                target = repo.lookup_reference(name).resolve().target
+            except KeyError:  # no such ref (or a symbolic ref to none)
                 continue
+            except GIT_ERRORS as exc:
+                raise DamagedArchiveError(f"cannot read {name}: {git_message(exc)}") from None
+            try:
+                return repo[target].peel(pygit2.Commit).id
+            except GIT_ERRORS as exc:
+                what = "missing" if isinstance(exc, KeyError) else f"unreadable ({git_message(exc)})"
+                raise DamagedArchiveError(f"{name} names commit {target}, which is {what}") from None
+        if _holds_objects(self.epoch.path):
+            raise DamagedArchiveError(
+                f"no {_TIP_REFS[0]} (nor {', '.join(_TIP_REFS[1:])}), yet its object store holds "
+                "objects: its refs are lost"
+            )
         return None
+
+
+class _View:
+    """An epoch as one call sees it: its tip read once, or why it cannot be read
+    (the :class:`~patchtrack._revs.EpochRepo` that planning takes)."""
+
+    __slots__ = ("number", "repo", "tip", "damage", "path")
+
+    def __init__(self, epoch: _OpenEpoch) -> None:
+        self.number = epoch.number
+        self.path = str(epoch.epoch.path)
+        self.tip: pygit2.Oid | None = None
+        self.damage: str | None = None
+        try:
+            self.tip = epoch.read_tip()
+        except DamagedArchiveError as exc:
+            self.damage = str(exc)
+        self.repo: pygit2.Repository = epoch.repo  # type: ignore[assignment]  # None only when damaged
+
+
+def _holds_objects(path: Path) -> bool:
+    """Whether the git directory ``path`` stores any object (a pack, or a loose
+    object): listing its object folders, not reading them."""
+    objects = path / "objects"
+    try:
+        with os.scandir(objects) as entries:
+            for entry in entries:
+                if entry.name == "pack":
+                    with os.scandir(entry.path) as packs:
+                        if any(p.name.endswith(".pack") for p in packs):
+                            return True
+                elif len(entry.name) == 2 and _V1_FANOUT.match(entry.name) and entry.is_dir():
+                    with os.scandir(entry.path) as loose:
+                        if any(True for _ in loose):
+                            return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise DamagedArchiveError(f"cannot list its objects: {exc.strerror}") from None
+    return False
 
 
 class Inbox:
@@ -98,7 +168,7 @@ class Inbox:
         self.layout = layout
         self.name = name
         self.cache = cache
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.workers = workers if workers is not None else usable_cpus()
         self.executor = executor
         self._epochs = epochs
         self._by_number = {e.number: e for e in epochs}
@@ -106,19 +176,37 @@ class Inbox:
 
     def _rescan(self) -> None:
         """Open the epochs a v2 inbox gained since (public-inbox starts
-        ``git/N+1.git`` when an epoch is full)."""
+        ``git/N+1.git`` when an epoch is full), and try again those that could
+        not be opened."""
         if self._epoch_dir is None:
             return
-        found = _epoch_dirs(self._epoch_dir)
-        if len(found) == len(self._epochs):
+        try:
+            found = _epoch_dirs(self._epoch_dir)
+        except OSError as exc:
+            raise DamagedArchiveError(f"{self._epoch_dir}: cannot list the epochs: {exc.strerror}") from None
+        if len(found) == len(self._epochs) and all(e.repo is not None for e in self._epochs):
             return
+        newest = found[-1][0] if found else -1
         for number, child in found:
-            if number not in self._by_number:
-                try:
-                    self._by_number[number] = _open_epoch(number, child)
-                except InboxError:
-                    continue  # still being created (or not an epoch): the next call looks again
+            known = self._by_number.get(number)
+            if known is None or known.repo is None:
+                epoch = _open_epoch(number, child, opening=False)
+                if epoch.repo is None and number == newest and _being_created(child):
+                    self._by_number.pop(number, None)
+                    continue  # public-inbox is creating it: the next call looks again
+                self._by_number[number] = epoch
         self._epochs = [self._by_number[n] for n in sorted(self._by_number)]
+
+    def _repo(self, number: int) -> pygit2.Repository:
+        repo = self._by_number[number].repo
+        if repo is None:  # a plan never walks an epoch that cannot be opened
+            raise DamagedArchiveError(f"epoch {number} cannot be opened")
+        return repo
+
+    def _views(self) -> list[_View]:
+        """Every epoch with its tip read once, for one call."""
+        self._rescan()
+        return [_View(e) for e in self._epochs]
 
     def __repr__(self) -> str:
         return f"<Inbox {self.name!r} {self.layout} epochs={[e.number for e in self._epochs]}>"
@@ -134,27 +222,42 @@ class Inbox:
 
         Save it (it is JSON-ready once keys become strings, and accepted back either
         way) and pass it as ``walk(after=...)`` to read only mail that arrived since.
+        Raises :class:`DamagedArchiveError` when an epoch's tip cannot be read: a
+        cursor without it would forget that epoch.
         """
-        self._rescan()
-        return {e.number: str(e.tip) for e in self._epochs if e.tip is not None}
+        views = self._views()
+        broken = [v for v in views if v.damage]
+        if broken:
+            raise DamagedArchiveError(f"{damage_text(broken)}: no cursor can be taken")
+        return {v.number: str(v.tip) for v in views if v.tip is not None}
 
     def raw(self, oid: str) -> bytes:
         """The stored bytes of the mail whose blob id is ``oid`` (a :class:`Message`'s
         ``oid``), from whichever epoch holds it. Raises :class:`InboxError` when no
-        epoch does."""
+        epoch does, :class:`DamagedArchiveError` when it cannot be read."""
+        unsearched = []
         for e in self._epochs:
+            if e.repo is None:
+                unsearched.append(e)
+                continue
             try:
                 obj = e.repo.get(oid)
-            except (ValueError, pygit2.GitError):
+                if isinstance(obj, pygit2.Blob):
+                    return obj.data
+            except ValueError:  # pygit2's InvalidSpecError, AmbiguousError too
                 raise InboxError(f"{oid}: not a blob id") from None
-            if obj is not None and obj.type == pygit2.enums.ObjectType.BLOB:
-                return obj.data
+            except GIT_ERRORS as exc:
+                raise DamagedArchiveError(
+                    f"{oid}: cannot be read in epoch {e.number} ({e.epoch.path}): {git_message(exc)}"
+                ) from None
+        if unsearched:
+            where = ", ".join(f"{e.number} ({e.epoch.path}: {e.error})" for e in unsearched)
+            raise DamagedArchiveError(f"{oid}: not found, and epochs {where} could not be searched")
         raise InboxError(f"{oid}: no mail with this blob id in {self.name}")
 
     def resolve(self, rev: str) -> Position:
         """Resolve a revision (``ed37f1cc5``, ``HEAD~2``) to its epoch and full commit id."""
-        self._rescan()
-        return resolve(self._epochs, rev)
+        return resolve(self._views(), rev)
 
     def walk(
         self,
@@ -162,7 +265,7 @@ class Inbox:
         *,
         since: DateLike | None = None,
         until: DateLike | None = None,
-        after: Mapping[int | str, str] | None = None,
+        after: Cursor | None = None,
         dedupe: bool = True,
     ) -> Walk:
         """Iterate over the stored mails in ``range``, oldest first.
@@ -174,8 +277,11 @@ class Inbox:
         arrived since. With ``dedupe`` (the default) a blob delivered again is yielded
         once and counted in ``stats.duplicates``.
 
-        The range is resolved now: a bad revision raises :class:`RevisionError`
-        here, before any mail is read.
+        The range is resolved now: a bad revision or cursor raises
+        :class:`RevisionError` here, before any mail is read. Damage never raises:
+        a mail that cannot be read is counted in ``stats.unreadable`` and named in
+        ``walk.unreadable``; an epoch that cannot be read, or history cut by a
+        missing commit, is skipped and named in ``walk.damage``, the rest is read.
         """
         if after is not None and range:
             raise RevisionError("give either a range or a cursor (after=), not both")
@@ -186,15 +292,16 @@ class Inbox:
             raise RevisionError(str(exc)) from None
         if lo is not None and hi is not None and lo > hi:
             raise RevisionError(f"reversed dates: since {since} is after until {until}")
-        self._rescan()
-        plan = plan_after_tips(self._epochs, after) if after is not None else plan_range(self._epochs, range)
+        views = self._views()
+        plan = plan_after_tips(views, after) if after is not None else plan_range(views, range)
         return Walk(
-            lambda n: self._by_number[n].repo,
+            self._repo,
             plan,
             layout=self.layout,
             since=lo,
             until=hi,
             dedupe=dedupe,
+            paths={v.number: v.path for v in views},
         )
 
     def messages(
@@ -203,7 +310,7 @@ class Inbox:
         *,
         since: DateLike | None = None,
         until: DateLike | None = None,
-        after: Mapping[int | str, str] | None = None,
+        after: Cursor | None = None,
     ) -> Iterator[Message]:
         """Parsed :class:`Message` records of the mails in ``range``, oldest first.
 
@@ -211,9 +318,16 @@ class Inbox:
         :meth:`walk`, marked ``deleted``). Bad revisions raise here, at the call.
         Messages come from the inbox's cache when it has them; the rest are parsed on
         its executor or process pool (see :func:`open_inbox`), in walk order either way.
+
+        A mail that cannot be read (its blob or tree missing or corrupt) is a record
+        with the problem ``unreadable:<reason>`` (``missing-blob``, ``corrupt-blob``,
+        ``missing-tree``, ``corrupt-tree``), its ``oid`` the object that could not be
+        read and its date the arrival time. When part of the archive cannot be read
+        (an epoch, history cut by a missing commit), every readable message is
+        yielded first, then :class:`DamagedArchiveError` is raised.
         """
         walk = self.walk(range, since=since, until=until, after=after)
-        return load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers)
+        return _checked(load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers), walk)
 
     def series(
         self,
@@ -221,7 +335,7 @@ class Inbox:
         *,
         since: DateLike | None = None,
         until: DateLike | None = None,
-        after: Mapping[int | str, str] | None = None,
+        after: Cursor | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[Series]:
         """The patch series with mail in ``range`` (same arguments as :meth:`walk`).
@@ -231,6 +345,9 @@ class Inbox:
         after the range, replies, and earlier revisions all count. Ordered by first
         post. Bad revisions raise here, at the call. ``progress`` is called with the
         number of mails parsed so far, every 500 mails (for a progress bar).
+        Raises :class:`DamagedArchiveError` when part of the archive cannot be read
+        (an epoch, history cut by a missing commit): series assembled without it
+        would be silently wrong. Single unreadable mails are stepped over.
         """
         return self._assembled(range, since, until, after, progress, history=False)[1]
 
@@ -240,7 +357,7 @@ class Inbox:
         *,
         since: DateLike | None = None,
         until: DateLike | None = None,
-        after: Mapping[int | str, str] | None = None,
+        after: Cursor | None = None,
         top: int = 15,
         mailmap: Mailmap | None = None,
         domain_map: DomainMap | None = None,
@@ -254,7 +371,8 @@ class Inbox:
         their status from the whole archive. ``after`` (a cursor from :meth:`tips`)
         reports what arrived since the cursor was saved: a cron job's weekly update.
         With ``upstream`` (an indexed repository), each series says whether it was
-        applied there (see :mod:`patchtrack.upstream`). See :mod:`patchtrack.report`."""
+        applied there (see :mod:`patchtrack.upstream`). See :mod:`patchtrack.report`.
+        Raises :class:`DamagedArchiveError` as :meth:`series` does."""
         messages, series = self._assembled(range, since, until, after, progress, history=True)
         start, _, end = (range or "").partition("..")
         return build_report(
@@ -276,7 +394,7 @@ class Inbox:
         range: str | None,
         since: DateLike | None,
         until: DateLike | None,
-        after: Mapping[int | str, str] | None,
+        after: Cursor | None,
         progress: Callable[[int], None] | None,
         *,
         history: bool,
@@ -293,6 +411,7 @@ class Inbox:
         selected = self.walk(range, since=since, until=until, after=after)  # raises now if bad
         by_range = range is not None or after is not None
         inside = {str(ref[0]) for ref in selected.refs() if not ref[5]} if by_range else None
+        _raise_damage(selected)
         lo, hi = selected.window
         dated = not by_range and (lo is not None or hi is not None)
         cache = self.cache
@@ -307,11 +426,11 @@ class Inbox:
         if cache is not None and index is not None:
             chosen = index.arrived(lo, hi) if dated else inside
             picks = index.touching(chosen)
-            selected = index.selection(chosen, index.with_history(picks) if history else picks, cache)
-            if selected is not None:
+            kept = index.selection(chosen, index.with_history(picks) if history else picks, cache)
+            if kept is not None:
                 if progress is not None:
                     progress(len(index.deliveries))
-                return selected
+                return kept
         deliveries: dict[str, tuple[str, int, int]] = {}
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
@@ -321,12 +440,12 @@ class Inbox:
                 yield ref
 
         found: list[Message] = []
-        for message in load_messages(
-            tap(self.walk().refs()), cache=cache, executor=self.executor, workers=self.workers
-        ):
+        whole = self.walk()
+        for message in load_messages(tap(whole.refs()), cache=cache, executor=self.executor, workers=self.workers):
             found.append(message)
             if progress is not None and len(found) % 500 == 0:
                 progress(len(found))
+        _raise_damage(whole)
         if progress is not None:
             progress(len(found))
         everything, index, state = assemble_stored(found, deliveries)
@@ -361,11 +480,13 @@ class Inbox:
             base = stored.assembly
             deliveries: dict[str, tuple[str, int, int]] = {}
             refs = []
-            for ref in self.walk(after=before).refs():
+            since = self.walk(after=before)
+            for ref in since.refs():
                 oid = str(ref[0])
                 if not ref[5] and oid not in base.deliveries and oid not in deliveries:
                     deliveries[oid] = (ref[2], ref[3], ref[4])
                     refs.append(ref)
+            _raise_damage(since)
             new = list(load_messages(iter(refs), cache=cache, executor=self.executor, workers=self.workers))
             grown = reassemble(base, stored.state, new, deliveries, cache)
             return None if grown is None else (*grown, stored)
@@ -383,16 +504,29 @@ class Inbox:
             if now is None or (now != commit and number != last):
                 return False
             if now != commit:
+                repo = self._by_number[number].repo
                 try:
-                    if not self._by_number[number].repo.descendant_of(now, commit):
+                    if repo is None or not repo.descendant_of(now, commit):
                         return False
-                except (KeyError, ValueError, pygit2.GitError):
+                except GIT_ERRORS:
                     return False
         return all(number > last for number in tips if number not in before)
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
         return iter(self.walk())
+
+
+def _raise_damage(walk: Walk) -> None:
+    if walk.damage:
+        raise DamagedArchiveError("; ".join(map(str, walk.damage)))
+
+
+def _checked(messages: Iterator[Message], walk: Walk) -> Iterator[Message]:
+    """``messages``, then :class:`DamagedArchiveError` if the walk could not reach
+    part of the archive."""
+    yield from messages
+    _raise_damage(walk)
 
 
 def open_inbox(
@@ -412,32 +546,54 @@ def open_inbox(
     Output is the same whichever way it is parsed. The workers of a process pool
     (a :class:`~concurrent.futures.ProcessPoolExecutor`, given or started) read the
     mails from the archive's files themselves; any other executor is sent their bytes.
+    ``workers`` must be a positive integer (``ValueError`` otherwise) and is capped
+    at the CPUs this process may run on.
 
-    Raises :class:`InboxError` when the path does not exist or is not an archive.
+    Raises :class:`InboxError` when the path does not exist, cannot be read or is not
+    an archive, and :class:`DamagedArchiveError` when it is a damaged one that cannot
+    be read at all (a single epoch whose tip is lost). Damage in one epoch of a v2
+    inbox is reported by the walks, which read the other epochs.
     """
+    if workers is not None:
+        workers = check_workers(workers)
     inbox = _open(path)
     inbox.cache = Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache
     if workers is not None:
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, not {workers}")
         inbox.workers = workers
     inbox.executor = executor
     return inbox
 
 
 def _open(path: str | os.PathLike[str]) -> Inbox:
+    try:
+        return _open_path(path)
+    except OSError as exc:  # the path itself, or a folder of it, cannot be read
+        raise InboxError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _open_path(path: str | os.PathLike[str]) -> Inbox:
     root = Path(path).expanduser()
     if not root.exists():
         raise InboxError(f"{path}: no such file or directory")
     if not root.is_dir():
         raise InboxError(f"{path}: not a directory")
+    with os.scandir(root):  # raises when the folder cannot be listed (permission denied)
+        pass
     root = root.resolve()
     if root.name == "all.git" and (root.parent / "git").is_dir():
         root = root.parent
     if (root / "git").is_dir():
         return _open_v2(root)
     repo = _open_repo(root, str(path))
-    layout = _sniff_layout(repo, str(path))
+    try:
+        tip = _OpenEpoch(Epoch(0, root), repo).read_tip()
+    except DamagedArchiveError as exc:
+        raise DamagedArchiveError(f"{path}: {exc}") from None
+    if tip is None:
+        raise InboxError(f"{path}: empty repository, not a public-inbox archive")
+    layout = _sniff_layout(repo, str(path), tip)
+    if layout is None:
+        raise DamagedArchiveError(f"{path}: its newest commits cannot be read, so neither can its layout")
     if layout == "v1":
         name = root.name.removesuffix(".git")
         return Inbox(root, "v1", name, [_OpenEpoch(Epoch(0, root), repo)])
@@ -465,44 +621,94 @@ def _open_v2(root: Path) -> Inbox:
     found = _epoch_dirs(root / "git")
     if not found:
         raise InboxError(f"{root}: a v2 inbox needs epochs git/0.git, git/1.git, …; found none")
-    epochs = [_open_epoch(number, child) for number, child in found]
+    epochs = [_open_epoch(number, child, opening=True) for number, child in found]
+    if len(epochs) > 1 and epochs[-1].repo is None and _being_created(found[-1][1]):
+        epochs.pop()
     return Inbox(root, "v2", root.name, epochs, epoch_dir=root / "git")
 
 
-def _open_epoch(number: int, path: Path) -> _OpenEpoch:
+def _being_created(path: Path) -> bool:
+    """Whether an epoch folder that is no git repository yet is one public-inbox is
+    creating (it holds no object), rather than a damaged one."""
+    try:
+        return not _holds_objects(path)
+    except DamagedArchiveError:
+        return False
+
+
+def _open_epoch(number: int, path: Path, *, opening: bool) -> _OpenEpoch:
     """One epoch of a v2 inbox, opened and checked to hold v2 commits (if any yet):
-    both when the inbox is opened and when an epoch appears later."""
-    epoch = _OpenEpoch(Epoch(number, path), _open_repo(path, str(path)))
-    if epoch.tip is not None and _sniff_layout(epoch.repo, str(path)) != "v2":
-        raise InboxError(f"{path}: not a public-inbox v2 epoch")
+    both when the inbox is opened and when an epoch appears later.
+
+    An epoch that cannot be opened, or whose history cannot be read, is kept with
+    its damage (the walks report it). One that holds something else than v2 mail
+    makes the inbox no archive (:class:`InboxError`) when ``opening``; an epoch like
+    that appearing later is kept as damaged."""
+    try:
+        repo = _open_repo(path, str(path))
+    except (InboxError, DamagedArchiveError) as exc:
+        return _OpenEpoch(Epoch(number, path), None, _reason(exc, path))
+    epoch = _OpenEpoch(Epoch(number, path), repo)
+    try:
+        tip = epoch.read_tip()
+    except DamagedArchiveError:
+        return epoch  # the walks say so
+    try:
+        if tip is not None and _sniff_layout(repo, str(path), tip) == "v1":
+            raise InboxError(f"{path}: not a public-inbox v2 epoch")
+    except InboxError as exc:
+        if opening:
+            raise
+        return _OpenEpoch(Epoch(number, path), None, _reason(exc, path))
     return epoch
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    return str(exc).removeprefix(f"{path}: ")
 
 
 def _open_repo(path: Path, shown: str) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(path), _OPEN)
-    except (pygit2.GitError, KeyError, ValueError):
+    except GIT_ERRORS as exc:
+        if _looks_like_git(path):
+            raise DamagedArchiveError(f"{shown}: a git repository that cannot be opened: {git_message(exc)}") from None
         raise InboxError(f"{shown}: not a git repository, nor a public-inbox directory") from None
 
 
-def _sniff_layout(repo: pygit2.Repository, shown: str, depth: int = 50) -> str:
-    """``v2`` or ``v1``, from the first commits (newest first) that hold a mail."""
-    tip = _OpenEpoch(Epoch(0, Path(shown)), repo).tip
-    if tip is None:
-        raise InboxError(f"{shown}: empty repository, not a public-inbox archive")
-    walker = repo.walk(tip, pygit2.enums.SortMode.NONE)
-    walker.simplify_first_parent()
-    for count, commit in enumerate(walker):
-        if count >= depth:
+def _looks_like_git(path: Path) -> bool:
+    """Whether ``path`` holds two of a bare repository's parts (``HEAD``,
+    ``objects/``, ``refs/``, ``packed-refs``): a damaged repository, not some folder."""
+    parts = ((path / "HEAD").is_file(), (path / "objects").is_dir(), (path / "refs").is_dir(), (path / "packed-refs").is_file())
+    return sum(parts) >= 2
+
+
+def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: int = 50) -> str | None:
+    """``v2`` or ``v1``, from the first commits (newest first) that hold a mail;
+    ``None`` when damage leaves no commit to tell by. Raises :class:`InboxError`
+    for commits of another kind."""
+    damaged = False
+    try:
+        walker = repo.walk(tip, pygit2.enums.SortMode.NONE)
+        walker.simplify_first_parent()
+        for commit in itertools.islice(walker, depth):
+            try:
+                names = [entry.name for entry in commit.tree]
+            except GIT_ERRORS:
+                damaged = True  # a tree missing or corrupt: the walk names it; look further down
+                continue
+            if not names:
+                continue  # a purge artefact: look further down
+            if len(names) == 1 and names[0] in ("m", "d"):
+                return "v2"
+            if all(_V1_FANOUT.match(n or "") for n in names):
+                return "v1"
+            damaged = False
             break
-        names = [entry.name for entry in commit.tree]
-        if not names:
-            continue  # a purge artefact: look further down
-        if len(names) == 1 and names[0] in ("m", "d"):
-            return "v2"
-        if all(_V1_FANOUT.match(n) for n in names):
-            return "v1"
-        break
+    except GIT_ERRORS:
+        return None  # history cut before any commit told
+    if damaged:
+        return None
     raise InboxError(
         f"{shown}: not a public-inbox archive (commits hold neither a single 'm'/'d' "
         "blob (v2) nor sha1 fan-out directories (v1))"

@@ -190,13 +190,16 @@ def test_cursor_reads_only_new_mail_across_rollover(mails: list[bytes], tmp_path
     (tmp_path / "cron" / "git" / "3.git").mkdir()  # one being created: not a repository yet
     assert oids(inbox.walk(after=cursor)) == blob_ids(mails[5:20])
     assert len(inbox.epochs) == 3
-    # one that is not a v2 epoch is left out, as opening the inbox would refuse it
+    # one that is not a v2 epoch is not silently left out: the walk reads the others
+    # and names it, as opening the inbox would refuse it
     odd = pygit2.init_repository(tmp_path / "cron" / "git" / "3.git", bare=True)
     builder = odd.TreeBuilder()
     builder.insert("notes.txt", odd.create_blob(b"x"), pygit2.enums.FileMode.BLOB)
     sig = pygit2.Signature("x", "x@example.org", 1_700_000_000, 0)
     odd.create_commit("HEAD", sig, sig, "x", builder.write(), [])
-    assert len(inbox.epochs) == 3 and oids(inbox.walk(after=cursor)) == blob_ids(mails[5:20])
+    walk = inbox.walk(after=cursor)
+    assert len(inbox.epochs) == 4 and oids(walk) == blob_ids(mails[5:20])
+    assert [d.epoch for d in walk.damage] == [3] and "not a public-inbox" in str(walk.damage[0])
     with pytest.raises(patchtrack.InboxError, match="not a public-inbox"):
         patchtrack.open_inbox(tmp_path / "cron")
     # a cursor whose tip vanished walks that epoch again, and says so
