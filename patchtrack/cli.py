@@ -28,7 +28,7 @@ from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
-from .revisions import last_revision
+from .revisions import last_revision, strangers
 from .series import Series
 from .upstream import Upstream, track
 
@@ -155,6 +155,10 @@ def _parser() -> argparse.ArgumentParser:
     am.add_argument("series", metavar="SERIES_OR_MSGID", help="a series id, or the Message-ID of any of its mails")
     am.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the mbox ('-': stdout)")
     am.add_argument("--this", action="store_true", help="this revision, not the newest")
+    am.add_argument(
+        "--other-author", action="store_true",
+        help="write the newest revision even when somebody else posted it (default: refuse, exit 2)",
+    )
     am.add_argument("--cover", action="store_true", help="put the cover letter first (apply with git am --empty=drop)")
     am.add_argument("--no-followups", action="store_true", help="the patches as posted, no trailers added")
     am.add_argument(
@@ -370,7 +374,24 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     if found is None:
         raise _UsageError(f"{args.series}: no series has this id or Message-ID")
     if not args.this:
-        found = last_revision(found, {s.id: s for s in everything})
+        by_id = {s.id: s for s in everything}
+        newest = last_revision(found, by_id)
+        own = last_revision(found, by_id, same_author=True)
+        if newest.id != own.id and not args.other_author:
+            # the chain leaves the people of the series asked for at own.next: say who, write nothing
+            assert own.next is not None
+            stranger = by_id[own.next.id]
+            by = ", ".join(repr(str(p)) for p in strangers(stranger, found)) or "an unknown author"
+            what = f"v{newest.version} {newest.title!r} <{newest.msgid}>, the newest revision,"
+            if stranger.id != newest.id:
+                what += f" follows v{stranger.version} <{stranger.msgid}>, which"
+            print(
+                f"{PROG}: {what} is by {by}, not by {str(found.author or found.sender)!r} who posted "
+                f"v{found.version}: nothing written (--other-author writes it, --this writes v{found.version})",
+                file=sys.stderr,
+            )
+            return 2
+        found = newest
     target = sys.stdout.buffer if args.output == "-" else args.output
     count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
     added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)
