@@ -121,17 +121,20 @@ class _Runs:
                     ends.append(hi)
                     members.append([n])
             self.runs[key] = (starts, ends, members)
+        self.drawn: set[tuple[tuple[Any, ...], int]] = set()
 
     def reached(self, key: tuple[Any, ...], first: float, last: float) -> Iterator[int]:
         """The rows of the runs that a span of ``key`` from ``first`` to ``last`` comes
-        within the window of."""
+        within the window of, but for runs already given (each is given once)."""
         found = self.runs.get(tuple(key))
         if found is None:
             return
         starts, ends, members = found
         at = bisect.bisect_left(ends, first - _WINDOW)
         while at < len(starts) and starts[at] <= last:
-            yield from members[at]
+            if (key, at) not in self.drawn:
+                self.drawn.add((key, at))
+                yield from members[at]
             at += 1
 
 
