@@ -294,11 +294,11 @@ class LinkIndex:
             m = found[i]
             if best and keys[m].version < keys[best[0]].version:
                 break
-            if m < n and take(m):
+            if m < n and take(m) and (not best or same(m)):
                 best.append(m)
                 if same(m):
                     break
-        return best[:1] + best[-1:] if len(best) > 1 else best
+        return best
 
 
 SCAN_LIMIT = 64
@@ -322,7 +322,7 @@ class _Kinds:
         self._same: dict[int, bool] = {}
 
     def same(self, m: int) -> bool:
-        """The series' code is by ``m``'s people (or ``m`` is not a revision)."""
+        """Whether the series' code is by ``m``'s people (:func:`same_authors`)."""
         found = self._same.get(m)
         if found is None:
             found = self._same[m] = self.s.written_by_people_of(self.index.keys[m])

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime, timedelta
 from collections.abc import Callable, Container, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 import attrs
@@ -217,9 +217,10 @@ class Series:
     announced length (``N`` of ``n/N``); ``missing_ranges`` are the counters 1..total
     no mail carries, as inclusive ranges (:attr:`missing` lists them one by one);
     ``duplicates`` are further mails for a counter already filled (the earliest copy
-    is the patch). ``problems`` are codes from :data:`SERIES_PROBLEMS`. ``messages`` is every mail of the series: cover,
-    patches, duplicates and all replies below them. ``previous``/``next``/``status``/
-    ``evidence`` are set by :func:`patchtrack.revisions.link_revisions`.
+    is the patch). ``messages`` is every mail of the series: cover, patches,
+    duplicates and all replies below them. ``problems`` are codes from
+    :data:`SERIES_PROBLEMS`. ``previous``/``next``/``status``/``evidence`` are set by
+    :func:`patchtrack.revisions.link_revisions`.
     """
 
     id: str
@@ -515,7 +516,8 @@ class _Anchors:
             parent, _, jump, undated, first, last = self.node(current, strict)
             if parent is None:
                 return current
-            if jump != parent and not undated and (first is None or (lo <= first and last <= hi)):  # type: ignore[operator]
+            # a jump's span holds its parent at least: its dates are known unless one is missing
+            if jump != parent and not undated and first is not None and last is not None and lo <= first and last <= hi:
                 current = jump
                 continue
             date = self.members[parent].date
