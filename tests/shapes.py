@@ -102,11 +102,11 @@ def rings(n: int, size: int = 0) -> list[Message]:
 
 
 def singles(n: int) -> list[Message]:
-    """``n`` single patches of one sender, unthreaded, ten seconds apart (a tree-wide
+    """``n`` single patches of one sender, unthreaded, a second apart (a tree-wide
     clean-up posted one mail per file): one group key, all within each other's
     unthreaded window, none of them one series with another."""
     return [
-        mail(f"single-{i}@x", f"[PATCH] part {i}: tidy", START + timedelta(seconds=10 * i), patch_id=_pid(i))
+        mail(f"single-{i}@x", f"[PATCH] part {i}: tidy", START + timedelta(seconds=i), patch_id=_pid(i))
         for i in range(n)
     ]
 

