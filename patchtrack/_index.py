@@ -31,7 +31,9 @@ from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
 from .series import Series
 
-__all__ = ["Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT"]
+__all__ = [
+    "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT",
+]
 
 MAX_DELTAS = 4
 """Stored differences in a row before an assembly is stored whole again: each one

@@ -273,8 +273,10 @@ class LinkIndex:
         candidates = _candidates(s, {m: e for m, e in evidence.items() if e[1]})
         if not candidates:
             return None
+        keys = self.keys
+        # the highest version; of it, a same-author one, the strongest evidence, the latest
         m, chosen = max(
-            candidates, key=lambda c: (self.keys[c[0]].version, kinds.same(c[0]), _strength(c[1]), self.keys[c[0]].order)
+            candidates, key=lambda c: (keys[c[0]].version, kinds.same(c[0]), _strength(c[1]), keys[c[0]].order)
         )
         return m, tuple(k for k in EVIDENCE if k in chosen) + (() if kinds.same(m) else (OTHER_AUTHOR,))
 
@@ -288,7 +290,8 @@ class LinkIndex:
         :data:`SCAN_LIMIT` read."""
         keys = self.keys
         version = keys[n].version
-        top = bisect.bisect_left(found, (version, n) if same_version else (version, -1), key=lambda m: (keys[m].version, m))
+        bound = (version, n) if same_version else (version, -1)
+        top = bisect.bisect_left(found, bound, key=lambda m: (keys[m].version, m))
         best: list[int] = []
         for i in range(top - 1, max(top - 1 - SCAN_LIMIT, -1), -1):
             m = found[i]

@@ -25,6 +25,7 @@ __all__ = ["ALICE", "BOB", "START", "mail", "deep_chain", "rings", "singles", "c
 ALICE = Person("Alice Maintainer", "alice@example.org")
 BOB = Person("Bob Reviewer", "bob@example.org")
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+REVIEW = Trailer("Reviewed-by", str(BOB), BOB, None, f"Reviewed-by: {BOB}")
 
 
 def mail(
@@ -78,7 +79,7 @@ def deep_chain(n: int, *, skewed: bool = False) -> list[Message]:
         refs = ("chain-0@x", *(f"chain-{j}@x" for j in (i - 2, i - 1) if j > 0))
         out.append(mail(
             f"chain-{i}@x", "Re: [PATCH] deep thing", when, parent=f"chain-{i - 1}@x", references=refs,
-            sender=BOB, trailers=(Trailer("Reviewed-by", str(BOB), BOB, None, f"Reviewed-by: {BOB}"),) if i == 1 else (),
+            sender=BOB, trailers=(REVIEW,) if i == 1 else (),
         ))
     return out
 
@@ -125,8 +126,7 @@ def chained_patches(n: int) -> list[Message]:
         ))
         out.append(mail(
             f"review-{i}@x", f"Re: [PATCH {i}/{n}] part {i}", START + timedelta(hours=1, seconds=i),
-            parent=f"chained-{i}@x", references=(cover, f"chained-{i}@x"), sender=BOB,
-            trailers=(Trailer("Reviewed-by", str(BOB), BOB, None, f"Reviewed-by: {BOB}"),),
+            parent=f"chained-{i}@x", references=(cover, f"chained-{i}@x"), sender=BOB, trailers=(REVIEW,),
         ))
     return out
 

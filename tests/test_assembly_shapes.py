@@ -230,8 +230,8 @@ def test_ordinary_gaps_keep_their_list_of_counters() -> None:
     messages = [
         mail("gap-0@x", "[PATCH 0/7] gaps", START),
         *(
-            mail(f"gap-{i}@x", f"[PATCH {i}/7] part {i}", START + timedelta(seconds=i), parent="gap-0@x", patch_id=f"{i:040x}")
-            for i in (1, 3, 8)
+            mail(f"gap-{i}@x", f"[PATCH {i}/7] part {i}", START + timedelta(seconds=i), parent="gap-0@x", patch_id=pid)
+            for i, pid in ((1, "1" * 40), (3, "3" * 40), (8, "8" * 40))
         ),
     ]
     (series,) = assemble(messages)

@@ -20,7 +20,8 @@ from patchtrack.revisions import OTHER_AUTHOR, last_revision, same_authors, stra
 ALICE = "Alice Maintainer <alice@kernel.org>"
 MALLORY = "Mallory <mallory@evil.example>"
 BOB = "Bob Subsystem <bob@kernel.org>"
-HOSTILE = Path(os.environ.get("PATCHTRACK_HOSTILE", Path(__file__).resolve().parent.parent.parent / "shared" / "hostile"))
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = Path(os.environ.get("PATCHTRACK_HOSTILE", ROOT.parent / "shared" / "hostile"))
 HIJACK = HOSTILE / "security" / "hijack"
 
 
@@ -47,9 +48,10 @@ def _mail(
 
 
 V1 = _mail("alice-1@kernel.org", ALICE, "[PATCH] fix the thing", 10, "good")
-HIJACKED = _mail("mallory-2@evil.example", MALLORY, "[PATCH v2] fix the thing", 11, "evil()", parent="alice-1@kernel.org")
-OWN_V2 = _mail("alice-2@kernel.org", ALICE, "[PATCH v2] fix the thing", 12, "better")
-REPOST = _mail("bob-2@kernel.org", BOB, "[PATCH v2] fix the thing", 12, "better", author=ALICE, parent="alice-1@kernel.org")
+V2 = "[PATCH v2] fix the thing"
+HIJACKED = _mail("mallory-2@evil.example", MALLORY, V2, 11, "evil()", parent="alice-1@kernel.org")
+OWN_V2 = _mail("alice-2@kernel.org", ALICE, V2, 12, "better")
+REPOST = _mail("bob-2@kernel.org", BOB, V2, 12, "better", author=ALICE, parent="alice-1@kernel.org")
 
 
 def _series(*mails: bytes) -> dict[str, Series]:
