@@ -158,9 +158,9 @@ def encode_series(s: Series) -> tuple[Any, ...]:
             ))
             for p in s.patches
         ),
-        s.total, s.missing, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
+        s.total, s.missing_ranges, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
         s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
-        s.evidence,
+        s.evidence, s.problems,
     )
 
 
@@ -173,7 +173,7 @@ def relink_row(
 ) -> tuple[Any, ...]:
     """An encoded series with new links and status (:func:`patchtrack.revisions.links`):
     what an assembly keeps of a series whose content did not change."""
-    return row[:17] + (status, _link(previous), _link(next), evidence)
+    return row[:17] + (status, _link(previous), _link(next), evidence) + row[21:]
 
 
 def encode_key(k: LinkKey) -> tuple[Any, ...]:
@@ -181,6 +181,7 @@ def encode_key(k: LinkKey) -> tuple[Any, ...]:
     return (
         k.id, k.order, k.version, k.resend, _date(k.first_date), _person(k.author), k.change_id, k.title,
         k.authors, k.patch_titles, k.files, k.patch_ids, k.msgids, k.linked, k.parents, k.msgid,
+        tuple(map(_person, k.writers)), tuple(map(_person, k.people)),
     )
 
 
@@ -188,10 +189,12 @@ def decode_key(row: tuple[Any, ...], messages: Callable[[], list[str]], persons:
     """The :class:`LinkKey` :func:`encode_key` wrote; ``messages`` gives its patches'
     commit messages, if its words are needed."""
     (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
-     patch_ids, msgids, linked, parents, msgid) = row
+     patch_ids, msgids, linked, parents, msgid, writers, people) = row
+    person = _interner(persons)
     return LinkKey(
-        sid, order, version, resend, _datetime(first), _interner(persons)(author), change_id, title,
-        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid, messages,
+        sid, order, version, resend, _datetime(first), person(author), change_id, title,
+        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid,
+        tuple(p for p in map(person, writers) if p), tuple(p for p in map(person, people) if p), messages,
     )
 
 
@@ -220,7 +223,7 @@ def series_previous(row: tuple[Any, ...]) -> tuple[str | None, tuple[str, ...]]:
 def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons: Interned) -> Series:
     """The :class:`Series` :func:`encode_series` wrote; ``messages`` by blob id."""
     (sid, title, author, sender, version, rfc, resend, cover, patches, total, missing, duplicates,
-     first, last, list_id, change_id, oids, status, previous, next_, evidence) = row
+     first, last, list_id, change_id, oids, status, previous, next_, evidence, problems) = row
 
     person = _interner(persons)
 
@@ -237,15 +240,17 @@ def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons
             ))
             for index, oid, followups in patches
         ),
-        total=total, missing=missing, duplicates=tuple(messages[o] for o in duplicates),
+        total=total, missing_ranges=missing, duplicates=tuple(messages[o] for o in duplicates),
         first_date=_datetime(first), last_date=_datetime(last), list_id=list_id, change_id=change_id,
         messages=tuple(messages[o] for o in oids), status=status, previous=link(previous), next=link(next_),
-        evidence=evidence,
+        evidence=evidence, problems=problems,
     )
 
 
 def _datetime(fields: tuple[int, ...] | None) -> datetime | None:
     if fields is None:
         return None
-    *parts, offset = fields
-    return datetime(*parts, tzinfo=None if offset == -1 else zone(offset))
+    year, month, day, hour, minute, second, microsecond, offset = fields
+    return datetime(
+        year, month, day, hour, minute, second, microsecond, tzinfo=None if offset == -1 else zone(offset)
+    )

@@ -31,13 +31,21 @@ from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
 from .series import Series
 
-__all__ = ["Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS"]
+__all__ = [
+    "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT",
+]
 
 MAX_DELTAS = 4
 """Stored differences in a row before an assembly is stored whole again: each one
 costs a load a few milliseconds, and keeps the assemblies it builds on stored."""
 
 _ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index", "_reassemble")
+
+LAYOUT = 2
+"""The layout of a stored series row and link key (:mod:`patchtrack._codec`), part of
+every stored assembly's key, so that rows of another layout are never read (they are
+assembled again). 2: a series keeps ``missing_ranges`` and ``problems``, a key its
+``writers`` and ``people``."""
 
 Delivery = tuple[str, int, int]
 """A message's first delivery in the archive: commit, epoch, arrival (seconds)."""
@@ -53,8 +61,8 @@ def arrived(deliveries: Mapping[str, Delivery], lo: float | None, hi: float | No
 
 def assembly_scope(layout: str) -> str:
     """What assemblies that can stand for one another share: the parser fingerprint,
-    the source of the assembling modules, the archive layout."""
-    return f"{FINGERPRINT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}"
+    the stored :data:`LAYOUT`, the source of the assembling modules, the archive layout."""
+    return f"{FINGERPRINT}:{LAYOUT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}"
 
 
 def assembly_key(layout: str, tips: Mapping[int, str]) -> str:

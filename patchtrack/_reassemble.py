@@ -25,7 +25,9 @@ every split point of the fixtures and on the corpora). :func:`state_of` makes th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import bisect
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -91,11 +93,49 @@ def assemble_stored(
     return series, Assembly.of(series, deliveries), state_of(messages, threads, series, keys)
 
 
-def _overlap(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> bool:
-    """Whether two posting spans come within the unthreaded window of each other."""
-    if None in a or None in b:
-        return False  # undated fragments never merge
-    return a[0] - _WINDOW <= b[1] and b[0] - _WINDOW <= a[1]  # type: ignore[operator]
+class _Runs:
+    """The stored series' posting spans, per :func:`~patchtrack.series.group_key`, in
+    runs: spans that come within the unthreaded window of one another, one after the
+    other. A span that comes that close to one series of a run draws in the whole run
+    (one series at a time, the region grows to it all the same); each run is found
+    by bisection. Comparing each span with every stored series of its key made a
+    sender's thousands of single patches cost a quadratic pass per re-assembly."""
+
+    def __init__(self, spans: Sequence[GroupSpan]) -> None:
+        by_key: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
+        for n, (key, first, last) in enumerate(spans):
+            if first is not None and last is not None:  # undated fragments never merge
+                by_key.setdefault(tuple(key), []).append((first - _WINDOW, last, n))
+        self.runs: dict[tuple[Any, ...], tuple[list[float], list[float], list[list[int]]]] = {}
+        for key, found in by_key.items():
+            found.sort()
+            starts: list[float] = []
+            ends: list[float] = []
+            members: list[list[int]] = []
+            for lo, hi, n in found:  # a span reaches back by the window: [first - window, last]
+                if members and lo <= ends[-1]:
+                    ends[-1] = max(ends[-1], hi)
+                    members[-1].append(n)
+                else:
+                    starts.append(lo)
+                    ends.append(hi)
+                    members.append([n])
+            self.runs[key] = (starts, ends, members)
+        self.drawn: set[tuple[tuple[Any, ...], int]] = set()
+
+    def reached(self, key: tuple[Any, ...], first: float, last: float) -> Iterator[int]:
+        """The rows of the runs that a span of ``key`` from ``first`` to ``last`` comes
+        within the window of, but for runs already given (each is given once)."""
+        found = self.runs.get(tuple(key))
+        if found is None:
+            return
+        starts, ends, members = found
+        at = bisect.bisect_left(ends, first - _WINDOW)
+        while at < len(starts) and starts[at] <= last:
+            if (key, at) not in self.drawn:
+                self.drawn.add((key, at))
+                yield from members[at]
+            at += 1
 
 
 def reassemble(
@@ -130,9 +170,8 @@ def reassemble(
     for n, row in enumerate(base.rows):
         for o in _codec.series_oids(row):
             rows_of.setdefault(state.skeleton[o][1], []).append(n)
-    by_key: dict[tuple[Any, ...], list[int]] = {}
-    for n, (key, *_) in enumerate(state.spans):
-        by_key.setdefault(tuple(key), []).append(n)
+    runs = _Runs(state.spans)
+    asked: set[tuple[Any, ...]] = set()  # spans whose runs are in the region
 
     # the region: old trees, new trees and stored series that must be built again
     olds: set[str] = set()
@@ -160,12 +199,18 @@ def reassemble(
         members = series_members(threads)
         pieces = fragments(threads, members)
         # stored series whose grouping the region can reach through the window
-        spans = [(group_key(g.mails[0]), (g.first.timestamp(), g.last.timestamp())) for g in pieces if g.first and g.last]
-        spans += [(tuple(state.spans[n][0]), tuple(state.spans[n][1:])) for n in rows]
-        todo = [
-            ("row", n) for key, span in spans for n in by_key.get(tuple(key), ())
-            if n not in rows and _overlap(span, tuple(state.spans[n][1:]))  # type: ignore[arg-type]
+        spans: list[tuple[tuple[Any, ...], float, float]] = [
+            (group_key(g.mails[0]), g.first.timestamp(), g.last.timestamp()) for g in pieces if g.first and g.last
         ]
+        for n in rows:
+            key, first, last = state.spans[n]
+            if first is not None and last is not None:
+                spans.append((tuple(key), first, last))
+        todo = []
+        for span in spans:
+            if span not in asked:
+                asked.add(span)
+                todo += [("row", n) for n in runs.reached(*span) if n not in rows]
         if not todo:
             break
 
@@ -257,7 +302,7 @@ def _relink(
 
     # every series' key, in order: stored ones for the rows kept, fresh ones for the region
     entries: list[tuple[LinkKey, int | Series]] = [
-        (_codec.decode_key(state.keys[n], lambda n=n: texts(n), persons), n)
+        (_codec.decode_key(state.keys[n], functools.partial(texts, n), persons), n)
         for n in range(len(base.rows)) if n not in gone
     ]
     entries += [(LinkKey.of(s, parents), s) for s in built]
@@ -266,7 +311,7 @@ def _relink(
     position = {k.id: p for p, (k, _) in enumerate(entries)}
 
     # linked again: the region's series, and later series the region gives evidence to
-    region = [_codec.decode_key(state.keys[n], lambda n=n: texts(n), persons) for n in gone]
+    region = [_codec.decode_key(state.keys[n], functools.partial(texts, n), persons) for n in gone]
     region += [k for k, s in entries if isinstance(s, Series)]
     start = min((k.order for k in region), default=None)
     near = _Near(region)

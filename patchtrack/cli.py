@@ -34,8 +34,8 @@ from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import Message
 from .report import safe_line, safe_lines
-from .revisions import last_revision
-from .series import Series
+from .revisions import last_revision, strangers
+from .series import Series, format_counters
 from .upstream import Upstream, track
 
 __all__ = ["main", "tuned_process"]
@@ -185,6 +185,10 @@ def _parser() -> argparse.ArgumentParser:
     am.add_argument("series", metavar="SERIES_OR_MSGID", help="a series id, or the Message-ID of any of its mails")
     am.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the mbox ('-': stdout)")
     am.add_argument("--this", action="store_true", help="this revision, not the newest")
+    am.add_argument(
+        "--other-author", action="store_true",
+        help="write the newest revision even when somebody else posted it (default: refuse, exit 2)",
+    )
     am.add_argument("--cover", action="store_true", help="put the cover letter first (apply with git am --empty=drop)")
     am.add_argument("--no-followups", action="store_true", help="the patches as posted, no trailers added")
     am.add_argument(
@@ -404,15 +408,37 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     if found is None:
         raise _UsageError(f"{args.series}: no series has this id or Message-ID")
     if not args.this:
-        found = last_revision(found, {s.id: s for s in everything})
+        by_id = {s.id: s for s in everything}
+        newest = last_revision(found, by_id)
+        own = last_revision(found, by_id, same_author=True)
+        if newest.id != own.id and not args.other_author:
+            # the chain leaves the people of the series asked for at own.next: say who, write nothing
+            assert own.next is not None
+            stranger = by_id[own.next.id]
+            by = ", ".join(repr(str(p)) for p in strangers(stranger, found)) or "an unknown author"
+            what = f"v{newest.version} {newest.title!r} <{newest.msgid}>, the newest revision,"
+            if stranger.id != newest.id:
+                what += f" follows v{stranger.version} <{stranger.msgid}>, which"
+            print(
+                safe_line(
+                    f"{PROG}: {what} is by {by}, not by {str(found.author or found.sender)!r} who posted "
+                    f"v{found.version}: nothing written (--other-author writes it, --this writes v{found.version})"
+                ),
+                file=sys.stderr,
+            )
+            return 2
+        found = newest
     target = sys.stdout.buffer if args.output == "-" else args.output
     count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
     added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)
     print(
-        f"{PROG}: v{found.version} {found.title!r}: {count} patch(es), {added} follow-up trailer(s) "
-        f"→ {args.output}",
+        safe_line(
+            f"{PROG}: v{found.version} {found.title!r}: {count} patch(es), {added} follow-up trailer(s) "
+            f"→ {args.output}"
+        ),
         file=sys.stderr,
     )
+    _report_cache(inbox)
     return 0
 
 
@@ -501,7 +527,7 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
     if author and author.get("organisation"):
         who += f" ({author['organisation']})"
     rfc = "RFC " if s.rfc else ""
-    state = "complete" if s.complete else f"missing {','.join(map(str, s.missing))}"
+    state = "complete" if s.complete else f"missing {format_counters(s.missing_ranges)}"
     date = s.first_date.date().isoformat() if s.first_date else "?"
     lines = [
         f"{date}  [{s.status}] {rfc}v{s.version} {s.title}",

@@ -110,10 +110,12 @@ def am_mbox(
     """The series as an mbox ``git am`` applies: its patches in order (the cover
     letter first when ``cover``: apply that with ``git am --empty=drop``), separated the way b4
     separates them. Raises :class:`MboxError` when a patch is missing or has no diff."""
-    if series.missing:
+    if not series.complete:
+        from .series import format_counters  # series imports this module
+
         raise MboxError(
             f"series {series.id} ({series.title!r}) misses patch(es) "
-            f"{', '.join(map(str, series.missing))} of {series.total}: it cannot be applied whole"
+            f"{format_counters(series.missing_ranges)} of {series.total}: it cannot be applied whole"
         )
     parts = []
     if cover and series.cover is not None:

@@ -372,7 +372,7 @@ def _series_track(s: Series, landed: dict[str, Landing], by_id: dict[str, Series
     hits = sum(t.applied for t in patches)
     if hits == 0:
         state = "not applied"
-    elif hits == len(patches) and not s.missing:
+    elif hits == len(patches) and s.complete:
         state = "applied"
     else:
         state = "partly applied"

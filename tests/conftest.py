@@ -31,8 +31,8 @@ def git(*args: str, cwd: str | os.PathLike[str] | None = None, input: str | None
 @pytest.fixture(autouse=True)
 def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI caches parsed mail under $XDG_CACHE_HOME by default: never the
-    user's own cache during tests."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    user's own cache during tests, nor another test's (each starts with none)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 def git_env(name: str, email: str, when: str) -> dict[str, str]:
