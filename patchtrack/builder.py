@@ -227,7 +227,8 @@ class V1Writer:
         parent = _tip(repo)
         root = repo[parent].tree if parent is not None else None
         fan, leaf = path.split("/")
-        sub = root[fan] if root is not None and fan in root else None
+        found = root[fan] if root is not None and fan in root else None
+        sub = found if isinstance(found, pygit2.Tree) else None
         sub_builder = repo.TreeBuilder(sub) if sub is not None else repo.TreeBuilder()
         if blob is None:
             if sub is None or leaf not in sub:
@@ -376,9 +377,10 @@ def _append_commit(
 
 def _tip(repo: pygit2.Repository) -> pygit2.Oid | None:
     try:
-        return repo.references["refs/heads/master"].target
+        target = repo.references["refs/heads/master"].target
     except KeyError:
         return None
+    return target if isinstance(target, pygit2.Oid) else None  # a symbolic ref names no commit
 
 
 def _blob_of(commit: pygit2.Commit) -> pygit2.Oid | None:

@@ -523,7 +523,7 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
     """A maintainer's summary: status, version, title, author, completeness, links,
     and per patch the review follow-ups it got."""
     author = _person_row(s.author, mailmap, domain_map)
-    who = (author["name"] or author["email"]) if author else "?"
+    who = (author["name"] or author["email"] or "?") if author else "?"
     if author and author.get("organisation"):
         who += f" ({author['organisation']})"
     rfc = "RFC " if s.rfc else ""
@@ -566,14 +566,14 @@ def _after(args: argparse.Namespace) -> dict[str, str] | None:
 
 def _person_row(
     person: Person | None, mailmap: Mailmap | None, domain_map: DomainMap | None
-) -> dict[str, str] | None:
+) -> dict[str, str | None] | None:
     """A person as JSON: canonical under ``mailmap``, with ``organisation`` when a
     domain map is given (``null`` when it has no entry)."""
     if person is None:
         return None
     if mailmap is not None:
         person = mailmap.map(person)
-    row = {"name": person.name, "email": person.email}
+    row: dict[str, str | None] = {"name": person.name, "email": person.email}
     if domain_map is not None:
         row["organisation"] = domain_map.organisation(person.email)
     return row

@@ -216,14 +216,14 @@ def _decode_commit(row: tuple[object, ...]) -> UpstreamCommit:
     cid, author, committer, adate, cdate, title, pid, msgids, lines = row
     return UpstreamCommit(
         cid, Person(*author), Person(*committer), _when(*adate), _when(*cdate),  # type: ignore[arg-type,misc]
-        title, pid, msgids, frozenset(lines),  # type: ignore[arg-type]
+        title, pid, msgids, frozenset(lines),  # type: ignore[arg-type,call-overload]
     )
 
 
 def _range(repo: pygit2.Repository, spec: str | None) -> tuple[pygit2.Oid, pygit2.Oid | None]:
     try:
         if spec is None:
-            return repo.head.target, None
+            return repo.head.peel(pygit2.Commit).id, None
         if ".." in spec:
             a, _, b = spec.partition("..")
             tip = repo.revparse_single(b or "HEAD").peel(pygit2.Commit).id
