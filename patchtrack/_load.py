@@ -31,7 +31,7 @@ from . import _codec
 from ._walk import Readable, Ref, raw_from, raw_message, read_stored, report_unreadable, stored_at
 from .cache import Cache
 from .errors import GIT_ERRORS, UnreadableError, unreadable
-from .message import Message, parse_message
+from .message import UNREADABLE, Message, parse_message
 from .subject import parse_subject
 
 __all__ = ["load", "load_messages", "parse_encoded", "rebind", "usable_cpus", "check_workers", "problem_message"]
@@ -52,9 +52,6 @@ Row = tuple[str, str, int, int, "bytes | str | UnreadableError"]
 """A mail as sent to an executor: blob id, commit id, epoch, commit time, and the
 mail's bytes, the git directory of the epoch to read blob id from, or the error
 this process met reading it."""
-
-UNREADABLE = "unreadable:"
-"""The problem code prefix of a mail that could not be read (see :func:`problem_message`)."""
 
 
 def usable_cpus() -> int:

@@ -99,6 +99,8 @@ def to_markdown(report: Report) -> str:
     from .report import COUNTED, series_lines
 
     out = [f"# {md_inline(report.title)}", "", f"Counted: {report.counted} {md_inline(COUNTED)}.", ""]
+    if report.lost_line:
+        out += [md_inline(report.lost_line), ""]
     for heading, rows, what in (
         ("Top contributor email domains", report.domains, "domain"),
         ("Top contributors", report.contributors, "contributor"),
@@ -186,6 +188,7 @@ def to_html(report: Report) -> str:
     patches = f"<ul>{items}</ul>" if items else "<p>No patch or cover letter was posted in this range.</p>"
     blocks = "".join(f"<pre>{escape(safe_lines(block))}</pre>" for block in report.blocks())
     bots = f"<h2>Bots (kept out of the rankings)</h2>{_table(report.bots, 'bot')}" if report.bots else ""
+    lost = f"<p>{_html_text(report.lost_line)}</p>" if report.lost_line else ""
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>{_html_text(report.title)}</title><style>"
@@ -193,7 +196,7 @@ def to_html(report: Report) -> str:
         "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left}td.n{text-align:right}"
         "pre{background:#f6f6f6;padding:1em;overflow-x:auto}"
         "</style></head><body>"
-        f"<h1>{_html_text(report.title)}</h1><p>Counted: {report.counted} {_html_text(COUNTED)}.</p>"
+        f"<h1>{_html_text(report.title)}</h1><p>Counted: {report.counted} {_html_text(COUNTED)}.</p>{lost}"
         f"<h2>Messages per day</h2>{_columns(_calendar(list(report.per_day)))}"
         f"<h2>Top contributor email domains</h2>{_bars([(c.label, c.count) for c in report.domains])}"
         f"{_table(report.domains, 'domain')}"

@@ -393,6 +393,8 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    if report.unreadable:
+        print(f"{PROG}: note: {report.unreadable} mail(s) of the range could not be read (not counted)", file=sys.stderr)
     _report_cache(inbox)
     return 0
 

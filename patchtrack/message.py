@@ -39,11 +39,15 @@ from .trailers import (
     stable_requests,
 )
 
-__all__ = ["Message", "parse_message", "KINDS"]
+__all__ = ["Message", "parse_message", "KINDS", "UNREADABLE"]
 
 KINDS = ("patch", "cover", "reply", "pull", "other")
 """The kinds of mail: a patch, a series' cover letter (``0/N``), a reply, a pull
 request, or anything else (bot reports, discussion, announcements)."""
+
+UNREADABLE = "unreadable:"
+"""The problem code prefix of a record that stands for a mail the archive could not
+give (``unreadable:missing-blob``…): its only problem, and no field read from mail."""
 
 _ANGLED = re.compile(r"<([^<>\s]+)>")
 _INBODY = re.compile(r"^(from|subject|date)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)

@@ -24,7 +24,7 @@ import attrs
 
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
 from ._report_html import safe_line, safe_lines, to_html, to_markdown
-from .message import Message
+from .message import UNREADABLE, Message
 from .revisions import first_revision
 from .series import Series, is_series_mail
 
@@ -62,6 +62,17 @@ class Report:
     """With an upstream repository: each series' state there (``applied``, ``partly
     applied``, ``not applied``, ``applied as a later revision``), in the order of
     ``series``; empty without one."""
+    unreadable: int = 0
+    """Mails of the range the archive could not give (a missing or corrupt object):
+    in no count above, since what they were is unknown."""
+
+    @property
+    def lost_line(self) -> str | None:
+        """What the counts leave out, in words, or ``None`` when nothing was lost."""
+        if not self.unreadable:
+            return None
+        return (f"Not counted: {self.unreadable} mail(s) of the range could not be read from the archive "
+                "(missing or corrupt objects).")
 
     @property
     def title(self) -> str:
@@ -77,6 +88,7 @@ class Report:
             "end": self.end,
             "counted": COUNTED,
             "counted_messages": self.counted,
+            "unreadable_messages": self.unreadable,
             "domains": [{"domain": c.label, "count": c.count} for c in self.domains],
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
@@ -92,6 +104,8 @@ class Report:
         terminal (see :func:`safe_line`)."""
         out = [f"From {self.start or 'the start'} to {self.end or 'the end'}", self.title, ""]
         out += [f"Counted: {self.counted} {COUNTED}.", ""]
+        if self.lost_line:
+            out += [self.lost_line, ""]
         out += [f"Top {len(self.domains)} contributor email domains (by author)", ""]
         out += [f"{c.count:>7} {c.label}" for c in self.domains] or ["     (no patch mail in this range)"]
         out += ["", f"Top {len(self.contributors)} contributors (by author)", ""]
@@ -307,6 +321,7 @@ def build_report(
         series=listed,
         statuses=tuple(status_line(s, by_id) for s in listed),
         upstream=tuple(upstream.get(s.id) for s in listed) if upstream is not None else (),
+        unreadable=sum(m.problems[0].startswith(UNREADABLE) for m in messages if m.problems),
     )
 
 

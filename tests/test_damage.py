@@ -238,6 +238,15 @@ def test_cli_notes_unreadable_mails_and_exits_0(
     assert code == 0 and len(out.splitlines()) == 41 and err[-2].endswith("(4 unreadable)")
     code, _, err = run(capsys, "series", str(inbox), "--no-cache", "--workers", workers)
     assert code == 0
+    # the report says what it could not count, in every format, and still exits 0
+    code, out, err = run(capsys, "report", str(inbox), "--no-cache", "--workers", workers)
+    lost_line = "Not counted: 5 mail(s) of the range could not be read from the archive (missing or corrupt objects)."
+    assert code == 0 and lost_line in out.splitlines()
+    assert err[-1] == "patchtrack: note: 5 mail(s) of the range could not be read (not counted)"
+    code, out, err = run(capsys, "report", str(inbox), "--no-cache", "--format", "json")
+    assert code == 0 and json.loads(out)["unreadable_messages"] == 5
+    code, out, _ = run(capsys, "report", str(inbox), "--no-cache", "HEAD~1..")  # none of them in this range
+    assert code == 0 and "Not counted" not in out
 
 
 # -- an epoch that cannot be read ------------------------------------------------------
