@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from .identity import Person, parse_people, parse_person
+from .identity import Person, StdlibBudget, read_people, read_person
 
 __all__ = [
     "Trailer",
@@ -227,7 +227,7 @@ def _raw(lines: list[str]) -> str:
     return raw[:-1] if raw.endswith("\n") else raw
 
 
-def parse_trailers(message: str) -> tuple[Trailer, ...]:
+def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
     """Trailers of a commit message, exactly as ``git interpret-trailers --parse``
     finds them, with git's default configuration (no ``trailer.*`` keys, ``#`` as the
     comment character).
@@ -237,7 +237,8 @@ def parse_trailers(message: str) -> tuple[Trailer, ...]:
     starts with ``Signed-off-by: `` or ``(cherry picked from commit `` and at least a
     quarter are trailers. Lines starting with whitespace continue the trailer above;
     other lines in the block (``[fixed typo]``, the cherry-pick line) are not
-    trailers. Input after a NUL is ignored, as git reads a C string.
+    trailers. Input after a NUL is ignored, as git reads a C string. Odd address
+    forms in person trailers spend ``budget`` (see :class:`~patchtrack.identity.StdlibBudget`).
     """
     text = message.split("\0", 1)[0]
     end = _end_of_message(text)
@@ -261,7 +262,7 @@ def parse_trailers(message: str) -> tuple[Trailer, ...]:
         body = "".join(lines)
         key = body[: sep.end() - 1].strip(_GIT_SPACE)
         value = _UNFOLD.sub(" ", body[sep.end():].strip(_GIT_SPACE)).strip(_GIT_SPACE)
-        found.append(_make(key, value, _raw(lines)))
+        found.append(_make(key, value, _raw(lines), budget))
     return tuple(found)
 
 
@@ -298,7 +299,7 @@ def _split_comment(key: str, value: str) -> tuple[str, str | None]:
     return value, None
 
 
-def _person(key: str, value: str) -> Person | None:
+def _person(key: str, value: str, budget: StdlibBudget | None) -> Person | None:
     """The first address of a person trailer, its name decoded (identity.parse_person)."""
     if not _is_person_key(key) or "@" not in value:
         return None
@@ -310,16 +311,16 @@ def _person(key: str, value: str) -> Person | None:
     elif value.count("<") == 1 and ">" not in value:
         value += ">"  # "Name <addr@host", the closing bracket lost
     if value.count("@") > 1:
-        people = parse_people(value)
+        people = read_people(value, budget)
         if people:
             return people[0]
-    return parse_person(value)
+    return read_person(value, budget)
 
 
-def _make(key: str, full_value: str, raw: str) -> Trailer:
+def _make(key: str, full_value: str, raw: str, budget: StdlibBudget | None) -> Trailer:
     key = _canonical_key(key)
     value, comment = _split_comment(key, full_value)
-    return Trailer(key=key, value=value, person=_person(key, value), comment=comment, raw=raw)
+    return Trailer(key=key, value=value, person=_person(key, value, budget), comment=comment, raw=raw)
 
 
 # --- replies ---------------------------------------------------------------------------
@@ -408,7 +409,7 @@ def _unclosed(value: str) -> bool:
     )
 
 
-def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
+def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
     """Trailers a reviewer wrote in a reply (b4's follow-up trailers, stricter).
 
     A line counts when it is the replier's own text — not quoted (``>`` after
@@ -487,7 +488,7 @@ def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
         if indent and not (alone and not previous[:1].isspace() and not _EXAMPLE_PREFACE.search(previous)):
             pass  # part of an indented quote (git log output), a block, an example
         elif _wanted(key, value):
-            found.append((para_start, _make(key, value, "\n".join(taken))))
+            found.append((para_start, _make(key, value, "\n".join(taken), budget)))
         previous = line  # a wrapped trailer keeps the indentation of its first line
         i = j
     return tuple(t for _, t in found)
