@@ -25,7 +25,7 @@ from ._dates import mail_date
 from ._mime import first, split_mail
 from ._walk import RawMessage
 from .diff import Diffstat, diff_start, diffstat_and_patch_id
-from .identity import Person, decode_words, parse_people, parse_person
+from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
 from .trailers import (
     Fixes,
@@ -45,7 +45,11 @@ KINDS = ("patch", "cover", "reply", "pull", "other")
 """The kinds of mail: a patch, a series' cover letter (``0/N``), a reply, a pull
 request, or anything else (bot reports, discussion, announcements)."""
 
-_ANGLED = re.compile(r"<([^<>\s]+)>")
+MAX_HEADER = 1 << 16
+"""Longest header value read (64 KiB; the longest of the five corpora is 8.5 KB): a
+value is cut there (problem ``header-truncated:<name>``), so no header, however built,
+costs more than reading 64 KiB. For To, Cc and References the cut is of all values
+of the header joined."""
 _INBODY = re.compile(r"^(from|subject|date)[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
 _INBODY_FIRST = re.compile(r"\s*(?:from|subject|date)[ \t]*:", re.IGNORECASE)  # could there be one?
 _BASE = re.compile(r"^base-commit:[ \t]*([0-9a-f]{7,64})[ \t]*$", re.MULTILINE)
@@ -283,34 +287,68 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     mail = split_mail(data)
     headers = mail.headers
     problems = list(mail.problems)
+    budget = StdlibBudget()
 
-    msgid = _first_id(first(headers, "message-id"))
+    def value(name: str, joined: str | None = None) -> str:
+        """The first value of a header (all values, ``joined``), cut at MAX_HEADER."""
+        values = headers.get(name)
+        if not values:
+            return ""
+        text = values[0] if joined is None else joined.join(values)
+        if len(text) > MAX_HEADER:
+            problems.append(f"header-truncated:{name}")
+            text = text[:MAX_HEADER]
+        return text
+
+    def decoded(text: str, name: str) -> str:
+        if "=?" not in text:
+            return text
+        text, issues = decode_words_reporting(text)
+        problems.extend(f"{issue}:{name}" for issue in issues)
+        return text
+
+    def person(text: str, name: str) -> Person | None:
+        budget.short = False
+        found = read_person(decoded(text, name), budget)
+        if budget.short:
+            problems.append(f"bad-address-list:{name}")
+        return found
+
+    def people(name: str) -> tuple[Person, ...]:
+        budget.short = False
+        found = read_people(decoded(value(name, ", "), name), budget)
+        if budget.short:
+            problems.append(f"bad-address-list:{name}")
+        return found
+
+    msgid = _first_id(value("message-id"))
     if not msgid:
         problems.append("no-message-id")
-    in_reply_to = _first_id(first(headers, "in-reply-to")) or None
-    references = tuple(dict.fromkeys(_ANGLED.findall(" ".join(headers.get("references", [])))))
-    list_id = _list_id(first(headers, "list-id"))
+    in_reply_to = _first_id(value("in-reply-to")) or None
+    references = tuple(dict.fromkeys(message_ids(value("references", " "))))
+    list_id = _list_id(value("list-id"))
 
-    date_header = first(headers, "date")
+    date_header = value("date")
     date = mail_date(date_header) if date_header else None
     if date is None:
         problems.append("bad-date" if date_header else "no-date")
         date = fallback
 
-    sender = parse_person(decode_words(first(headers, "from")))
+    sender = person(value("from"), "from")
     if sender is None:
         problems.append("no-sender")
-    subject_text = decode_words(first(headers, "subject"))
+    subject_text = decoded(value("subject"), "subject")
     if "=?" in subject_text and "?=" in subject_text:
         problems.append("undecodable-subject")
     subject = parse_subject(subject_text)
 
     body = mail.body.replace("\r\n", "\n")
     inbody, text = _inbody_headers(body)
-    author = parse_person(decode_words(inbody["from"])) if "from" in inbody else None
-    if author is None and sender is not None and first(headers, "x-original-from"):
-        author = parse_person(decode_words(first(headers, "x-original-from")))
+    author = person(inbody["from"], "in-body-from") if "from" in inbody else None
+    if author is None and sender is not None and value("x-original-from"):
+        author = person(value("x-original-from"), "x-original-from")
     author = author or sender
+    to, cc = people("to"), people("cc")
 
     message_part, rest = _patch_break(text)
     start = diff_start(rest) if rest is not None else None
@@ -319,7 +357,10 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     commit_message = notes = diff = None
     stat = pid = None
     if kind == "patch" or start is not None:
-        title = parse_subject(decode_words(inbody["subject"])).title if "subject" in inbody else subject.title
+        if "subject" in inbody:
+            title = parse_subject(decoded(inbody["subject"], "in-body-subject")).title
+        else:
+            title = subject.title
         commit_message = _stripspace(f"{title}\n\n{message_part}")
     if rest is not None and start is not None:
         diff = rest[start:]
@@ -328,10 +369,13 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     elif kind == "patch":
         problems.append("no-diff")
 
+    budget.short = False
     if kind == "patch" and commit_message is not None:
-        trailers = parse_trailers(commit_message)
+        trailers = parse_trailers(commit_message, budget)
     else:
-        trailers = find_reply_trailers(text)
+        trailers = find_reply_trailers(text, budget)
+    if budget.short:
+        problems.append("bad-address-list:trailers")
 
     base = _BASE.search(body) if "base-commit:" in body else None
     change = _CHANGE_ID.search(body) if "change-id:" in body else None
@@ -348,8 +392,8 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         in_reply_to=in_reply_to,
         references=references,
         list_id=list_id,
-        to=parse_people(decode_words(", ".join(headers.get("to", [])))),
-        cc=parse_people(decode_words(", ".join(headers.get("cc", [])))),
+        to=to,
+        cc=cc,
         body=body,
         commit_message=commit_message,
         notes=notes,
@@ -364,11 +408,31 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     )
 
 
+def message_ids(value: str) -> list[str]:
+    """The ids of a ``Message-ID``/``In-Reply-To``/``References`` value: each ``<`` to
+    the first ``>`` after it, as public-inbox (``$MID_EXTRACT = qr/<([^>]+)>/s``) and
+    b4 read them — so ``<p1<script>x@evil>`` is ``p1<script``, never the inner
+    ``script`` that another mail's id could be. Scanned with ``str.find``: the
+    expression itself is quadratic on a run of ``<`` without a ``>``."""
+    found = []
+    at = value.find("<")
+    while at >= 0:
+        close = value.find(">", at + 1)
+        if close < 0:
+            break  # no later "<" has a ">" after it either
+        if close > at + 1:
+            found.append(value[at + 1 : close])
+            at = value.find("<", close + 1)
+        else:
+            at = value.find("<", close + 1)  # "<>": the expression needs one character
+    return found
+
+
 def _first_id(value: str) -> str:
     """The first ``<id>`` of a header; a bare id when the brackets are missing."""
-    m = _ANGLED.search(value)
-    if m:
-        return m.group(1)
+    ids = message_ids(value) if "<" in value else None
+    if ids:
+        return ids[0]
     parts = value.split()
     return parts[0].strip("<>") if parts else ""
 
@@ -376,39 +440,39 @@ def _first_id(value: str) -> str:
 def _list_id(value: str) -> str | None:
     if not value:
         return None
-    m = _ANGLED.search(value)
-    return m.group(1) if m else value.strip() or None
+    ids = message_ids(value)
+    return ids[0] if ids else value.strip() or None
 
 
 def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
     """In-body ``From:``/``Subject:``/``Date:`` lines at the top of the body, as
     ``git mailinfo`` reads them (blank lines before them skipped, one blank line
     after them dropped); returns them and the rest of the body."""
-    found: dict[str, str] = {}
     if not _INBODY_FIRST.match(body):
-        return found, body  # most mails: no need to split the body into lines
+        return {}, body  # most mails: no need to split the body into lines
     lines = body.split("\n")
     i = 0
     while i < len(lines) and not lines[i].strip():
         i += 1
+    found: dict[str, list[str]] = {}  # each header's pieces, joined once at the end
     last = None
     while i < len(lines):
         line = lines[i]
         if last is not None and line[:1] in (" ", "\t") and line.strip():
-            found[last] += " " + line.strip()
+            found[last].append(line.strip())
             i += 1
             continue
         m = _INBODY.match(line)
         if not m:
             break
         last = m.group(1).lower()
-        found.setdefault(last, m.group(2).strip())
+        found.setdefault(last, [m.group(2).strip()])
         i += 1
     if not found:
-        return found, body
+        return {}, body
     if i < len(lines) and not lines[i].strip():
         i += 1
-    return found, "\n".join(lines[i:])
+    return {name: " ".join(pieces) for name, pieces in found.items()}, "\n".join(lines[i:])
 
 
 def _patch_break(text: str) -> tuple[str, str | None]:
