@@ -40,6 +40,7 @@ __all__ = [
     "stable_requests",
     "links_of",
     "msgid_from_url",
+    "MAX_TRAILERS",
 ]
 
 
@@ -109,6 +110,10 @@ def _is_person_key(key: str) -> bool:
     return low.endswith("-by") or low in _PERSON_KEYS
 
 
+MAX_TRAILERS = 1000
+"""Trailers read from one text (the corpora's most is 44): each costs ~15 µs, and a
+megabyte of ``Signed-off-by:`` lines is 40,000 of them. Those past it are dropped."""
+
 # --- git's trailer block ----------------------------------------------------------------
 
 _GIT_SPACE = " \t\n\r"  # git's isspace(): sane_ctype, ASCII only, no \v or \f
@@ -140,6 +145,11 @@ def _ignored_tail(text: str, end: int) -> int:
     else:
         found = text.find(_CUT_LINE, 0, end + len(_CUT_LINE) - 1)
         cutoff = min(found + 1, end) if found >= 0 else end
+    if cutoff:
+        last = text.rfind("\n", 0, cutoff - 1) + 1  # the last line before the cutoff
+        c = text[last]
+        if c not in (_COMMENT, "\n", "\t") and not text.startswith("Conflicts:\n", last):
+            return end - cutoff  # it ends any run: no need to walk every line from the top
     boc = 0  # start of the trailing run; 0 means "none", as in git
     in_conflicts = False
     bol = 0
@@ -177,22 +187,29 @@ def _end_of_message(text: str) -> int:
     return end - _ignored_tail(text, end)
 
 
+_BLANK_LINE = re.compile(r"^(?:[ \t\r]*\n|[ \t\r]+\Z)", re.MULTILINE)  # a line of git spaces only
+
+
 def _block_start(text: str, end: int) -> int:
-    """Offset of the first line of the trailer block in text[:end], or ``end``."""
-    lines = _lines(text, 0, end)
-    end_of_title = end
-    for off, line in lines:
-        if line.startswith(_COMMENT):
-            continue
-        if _is_blank(line):
-            end_of_title = off
-            break
+    """Offset of the first line of the trailer block in text[:end], or ``end``.
+
+    git's rule: the title paragraph ends at the first blank line (a comment line is
+    never blank); from the bottom up, past trailing blank and comment lines, the
+    last paragraph is read back to the blank line above it. Lines are visited from
+    the bottom with ``rfind``, so a long title paragraph costs one search, not a
+    walk over every line."""
+    first_blank = _BLANK_LINE.search(text, 0, end)
+    end_of_title = first_blank.start() if first_blank else end
     only_spaces = True
     recognized = False
     trailers = non_trailers = continuations = 0
-    for off, line in reversed(lines):
+    pos = end
+    while pos > end_of_title:
+        off = text.rfind("\n", 0, pos - 1) + 1
         if off < end_of_title:
             break
+        line = text[off:pos]
+        pos = off
         if line.startswith(_COMMENT):
             non_trailers += continuations
             continuations = 0
@@ -251,8 +268,10 @@ def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Tr
             continue
         items.append([line])
         open_item = items[-1] if _SEPARATOR.match(line) else None
-    found = []
+    found: list[Trailer] = []
     for lines in items:
+        if len(found) == MAX_TRAILERS:
+            break
         first = lines[0]
         if first.startswith(_COMMENT):
             continue
@@ -360,28 +379,43 @@ def _quoted(line: str) -> bool:
     return line.lstrip(" \t")[:1] == ">"
 
 
-def _reply_end(lines: list[str]) -> int:
-    """Index of the first line that is no longer the replier's own text: a signature
+_QUOTED_LAST = re.compile(r">[ \t]*(?:\n|\Z)")  # searched in the reversed text: the last quoted line
+_TEXT_ENDS = re.compile(
+    r"^(?:--[ \t]*|[ \t]*(?:-{3,}[ \t]*(?:original|forwarded)[ \t]+message[ \t]*-{3,}"
+    r"|begin forwarded message:|from [0-9a-f]{40} mon sep 17 00:00:00 2001)[ \t]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)  # _SIGNATURE or _QUOTE_START, as one search
+_QUOTE_FOLLOWS = re.compile(
+    r"\b(?:wrote|writes)[ \t]*:[ \t]*$|^from:.*\n(?:from|sent|date|to|cc|subject)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)  # _ATTRIBUTION, or a From: line over a _HEADER line
+_PATCH_LINE = re.compile(r"^(?:diff --git |--- a/|Index: | \d+ files? changed)", re.MULTILINE)
+_OWN_SCISSORS = re.compile(r"^(?![ \t]*>)[ \t]*(?=.*(?:>8|8<))[-=_ \t]*(?:>8|8<)[-=_ \t8<>]*$", re.MULTILINE)
+
+
+def _last_quoted(text: str, end: int) -> int:
+    """Offset of the ``>`` of the last ``>``-quoted line in text[:end], or -1."""
+    found = _QUOTED_LAST.search(text[:end][::-1])
+    return -1 if found is None else end - 1 - found.start()
+
+
+def _reply_end(text: str) -> int:
+    """Offset of the first line that is no longer the replier's own text: a signature
     ``-- ``, a ``-----Original Message-----``/``Begin forwarded message:`` line, an
     embedded ``git format-patch`` mail, or an attribution (``… wrote:``) or a
     ``From:``/``Date:`` header block after which no line is ``>``-quoted (the
-    original follows unprefixed, as top-posting clients and inline patches do)."""
-    last_quoted = -1
-    for i in range(len(lines) - 1, -1, -1):
-        if _quoted(lines[i]):
-            last_quoted = i
-            break
-    for i, line in enumerate(lines):
-        if _quoted(line):
-            continue
-        if _SIGNATURE.match(line) or _QUOTE_START.match(line):
-            return i
-        if i > last_quoted and (
-            _ATTRIBUTION.search(line)
-            or line[:5].lower() == "from:" and i + 1 < len(lines) and _HEADER.match(lines[i + 1])
-        ):
-            return i
-    return len(lines)
+    original follows unprefixed, as top-posting clients and inline patches do).
+    Found by searching the text, not by reading every line: a quoted line never
+    matches these (none begins with ``>``)."""
+    ends = _TEXT_ENDS.search(text)
+    end = len(text) if ends is None else ends.start()
+    quoted = _last_quoted(text, len(text))
+    after = 0 if quoted < 0 else text.find("\n", quoted)
+    if after >= 0:
+        follows = _QUOTE_FOLLOWS.search(text, after, end)
+        if follows is not None:
+            end = text.rfind("\n", 0, follows.start()) + 1  # the start of its line
+    return end
 
 
 def _wanted(key: str, value: str) -> bool:
@@ -400,13 +434,26 @@ def _wanted(key: str, value: str) -> bool:
     return False
 
 
-def _unclosed(value: str) -> bool:
-    """Whether a value visibly goes on: an open ``(``, ``<`` or ``"``."""
-    return (
-        value.count("(") > value.count(")")
-        or value.count("<") > value.count(">")
-        or value.count('"') % 2 == 1
-    )
+class _Open:
+    """What a value leaves open as it grows line by line: ``(``, ``<``, ``"``, and
+    whether it holds an address yet (counted per added line: recounting the whole
+    value for each wrapped line was quadratic)."""
+
+    __slots__ = ("parens", "angles", "quotes", "address")
+
+    def __init__(self) -> None:
+        self.parens = self.angles = self.quotes = 0
+        self.address = False
+
+    def add(self, text: str) -> None:
+        self.parens += text.count("(") - text.count(")")
+        self.angles += text.count("<") - text.count(">")
+        self.quotes += text.count('"')
+        self.address = self.address or "@" in text
+
+    def unclosed(self) -> bool:
+        """Whether the value visibly goes on: an open ``(``, ``<`` or ``"``."""
+        return self.parens > 0 or self.angles > 0 or self.quotes % 2 == 1
 
 
 def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
@@ -427,18 +474,31 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
     """
     if not _CANDIDATE.search("\n" + body):
         return ()  # most replies: no line could be a trailer
-    lines = body.replace("\r\n", "\n").split("\n")
-    lines = lines[: _reply_end(lines)]
+    text = body.replace("\r\n", "\n")
+    end = _reply_end(text)
+    candidates = [m.start() for m in _CANDIDATE.finditer("\n" + text, 0, end + 1)]  # offsets of their lines
+    if not candidates:
+        return ()
+    lines = text.split("\n") if end == len(text) else text[:end].split("\n")[:-1]
     n = len(lines)
-    last_diff = max((k for k, x in enumerate(lines) if _PATCH_BODY.match(x)), default=-1)
+    diffs = [m.start() for m in _PATCH_LINE.finditer(text, 0, end)]
+    last_diff = text.count("\n", 0, diffs[-1]) if diffs else -1
+    last_candidate = text.count("\n", 0, candidates[-1])
+    # Only the lines from the last quote above the first candidate on can change
+    # what a candidate reads: start there, in the state that quote leaves.
+    quoted = _last_quoted(text, candidates[0])
+    start = 0 if quoted < 0 else text.count("\n", 0, quoted) + 1
     found: list[tuple[int, Trailer]] = []  # (paragraph start, trailer)
-    para_start = 0  # first line of the current paragraph of own (unquoted) text
+    para_start = start  # first line of the current paragraph of own (unquoted) text
     last_para = -1  # the last paragraph of own text, unless a quote came after it
     robot = False  # the current paragraph is a bot's "kindly add following tag"
-    in_scissors = False
+    # scissors lines toggle, wherever they stand
+    in_scissors = bool(len(_OWN_SCISSORS.findall(text, 0, text.rfind("\n", 0, quoted) + 1 if start else 0)) % 2)
     previous = ""  # the last non-blank line above
-    i = 0
+    i = start
     while i < n:
+        if i > last_candidate and (not found or found[-1][0] != last_para):
+            break  # no candidate left, and nothing can take back what was found
         line = lines[i]
         if not line.strip() or _quoted(line):
             para_start = i + 1
@@ -457,7 +517,8 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
             i += 1
             continue
         if _PATCH_SEPARATOR.match(line) and i < last_diff:
-            found = [(p, t) for p, t in found if p != last_para]  # an embedded patch's
+            while found and found[-1][0] == last_para:  # an embedded patch's (the last found)
+                found.pop()
             para_start, robot, previous = i + 1, False, line
             i += 1
             continue
@@ -469,25 +530,30 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
             previous = line
             i += 1
             continue
-        key, value, indent = m["key"], m["value"].rstrip(), m["indent"]
+        key, indent = m["key"], m["indent"]
+        pieces = [m["value"].rstrip()]
+        is_open = _Open()
+        is_open.add(pieces[0])
         taken = [line]
         j = i + 1
         while j < n and lines[j].strip() and not _quoted(lines[j]):
             nxt = lines[j].strip()
-            wrapped = _unclosed(value) and not _REPLY_LINE.match(lines[j]) and (
+            wrapped = is_open.unclosed() and not _REPLY_LINE.match(lines[j]) and (
                 lines[j][0] in " \t" or key.lower() == "fixes" and nxt.rstrip(".").endswith(")")
             )
-            address = "@" not in value and _LONE_ADDR.fullmatch(nxt)
+            address = not is_open.address and _LONE_ADDR.fullmatch(nxt)
             note = _is_person_key(key) and _LONE_NOTE.fullmatch(nxt)
             if not (wrapped or address or note):
                 break
-            value = f"{value} {nxt}"
+            pieces.append(nxt)
+            is_open.add(nxt)
             taken.append(lines[j])
             j += 1
+        value = " ".join(pieces)
         alone = j >= n or not lines[j].strip() or _quoted(lines[j])
         if indent and not (alone and not previous[:1].isspace() and not _EXAMPLE_PREFACE.search(previous)):
             pass  # part of an indented quote (git log output), a block, an example
-        elif _wanted(key, value):
+        elif _wanted(key, value) and len(found) < MAX_TRAILERS:
             found.append((para_start, _make(key, value, "\n".join(taken), budget)))
         previous = line  # a wrapped trailer keeps the indentation of its first line
         i = j
