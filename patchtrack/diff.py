@@ -513,11 +513,12 @@ def _is_epoch(timestamp: str | None) -> bool:
 
 def _unquote(name: str) -> str:
     """Undo git's C-style quoting of a path (``"a/t\\303\\251st"`` → ``a/tést``); any
-    other text is returned as it is."""
+    other text is returned as it is. Bytes that are not UTF-8 read as U+FFFD: a
+    path is text in every output, and a lone surrogate could not be written."""
     if len(name) < 2 or name[0] != '"' or name[-1] != '"':
         return name
     raw = _QUOTED.sub(_unescape, _encode(name[1:-1]))
-    return raw.decode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "replace")
 
 
 def _unescape(found: re.Match[bytes]) -> bytes:

@@ -28,6 +28,7 @@ from .diff import Diffstat, diff_start, diffstat_and_patch_id
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
 from .trailers import (
+    MAX_TRAILERS,
     Fixes,
     Link,
     StableRequest,
@@ -376,6 +377,8 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         trailers = find_reply_trailers(text, budget)
     if budget.short:
         problems.append("bad-address-list:trailers")
+    if len(trailers) >= MAX_TRAILERS:
+        problems.append("trailers-truncated")
 
     base = _BASE.search(body) if "base-commit:" in body else None
     change = _CHANGE_ID.search(body) if "change-id:" in body else None
@@ -508,21 +511,14 @@ def _notes(text: str) -> str | None:
     return notes or None
 
 
+_BLANK_RUN = re.compile(r"\n\n+")
+
+
 def _stripspace(text: str) -> str:
     """git's stripspace: trailing blanks off each line, runs of blank lines squeezed to
     one, no blank lines at either end, one final newline."""
-    out: list[str] = []
-    blank = False
-    for line in text.split("\n"):
-        line = line.rstrip()
-        if not line:
-            blank = bool(out)
-            continue
-        if blank:
-            out.append("")
-            blank = False
-        out.append(line)
-    return "\n".join(out) + "\n" if out else ""
+    joined = "\n".join([line.rstrip() for line in text.split("\n")]).strip("\n")
+    return _BLANK_RUN.sub("\n\n", joined) + "\n" if joined else ""
 
 
 def _person(person: Person | None) -> dict[str, str] | None:
