@@ -265,7 +265,13 @@ def _plain_git(text: str, hashed: list[int] | None) -> tuple[Diffstat, str | Non
         insertions=sum(c.added for c in changes),
         deletions=sum(c.removed for c in changes),
     )
-    return stat, None if hashed is None else (sum(hashed) % _SUM).to_bytes(20, "little").hex()
+    if hashed is None or _UNHASHED in hashed:
+        return stat, None
+    return stat, (sum(hashed) % _SUM).to_bytes(20, "little").hex()
+
+
+_UNHASHED = -1
+"""Put in ``hashed`` for a file the fast path can count but not hash as git does."""
 
 
 def _plain_file(chunk: str, last: bool, hashed: list[int] | None) -> FileChange | None:
@@ -327,12 +333,12 @@ def _plain_file(chunk: str, last: bool, hashed: list[int] | None) -> FileChange 
             if "\n\\" in "\n" + lines:  # git hashes no "\ No newline at end of file" line
                 split = lines.split("\n")
                 if not all(_is_no_newline_note(x) for x in split if x[:1] == "\\"):
-                    return None  # a short "\" line git would hash: leave it to patch_id
+                    hashed.append(_UNHASHED)  # a short "\" line git would hash: leave it to patch_id
                 lines = "\n".join(x for x in split if x[:1] != "\\")
             pieces.append(lines)
     if hashed is not None:
         if "\0" in chunk:
-            return None  # git reads each line only up to a NUL: leave it to patch_id
+            hashed.append(_UNHASHED)  # git reads each line only up to a NUL: leave it to patch_id
         digest = hashlib.sha1(_encode("".join(pieces)).translate(None, _WHITESPACE)).digest()
         hashed.append(int.from_bytes(digest, "little"))
     return FileChange(path=name[2:], old_path=None, added=added, removed=removed, binary=False, status=status)
@@ -355,8 +361,9 @@ def diffstat_and_patch_id(diff: str) -> tuple[Diffstat, str | None]:
         first = 0 if diff.startswith("diff ") else diff.find("\ndiff ") + 1
         if first == start:  # patch_id starts at the first "diff " line: the same one
             plain = _plain_git(text, [])
-            if plain is not None:
-                return plain
+            if plain is None:  # not plain: the general readers, without a second try here
+                return _unidiff_diffstat(text), patch_id(diff)
+            return plain[0], plain[1] if plain[1] is not None else patch_id(diff)
     return _stat_of(text), patch_id(diff)
 
 

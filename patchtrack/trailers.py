@@ -390,6 +390,10 @@ _QUOTE_FOLLOWS = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )  # _ATTRIBUTION, or a From: line over a _HEADER line
 _PATCH_LINE = re.compile(r"^(?:diff --git |--- a/|Index: | \d+ files? changed)", re.MULTILINE)
+_SEPARATOR_LINE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+MAX_WRAPPED = 64
+"""Lines one reply trailer may be wrapped over (a ``Fixes:`` title, an address on
+the next line): a value left open over a megabyte of lines is not a trailer."""
 _OWN_SCISSORS = re.compile(r"^(?![ \t]*>)[ \t]*(?=.*(?:>8|8<))[-=_ \t]*(?:>8|8<)[-=_ \t8<>]*$", re.MULTILINE)
 
 
@@ -496,9 +500,18 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
     in_scissors = bool(len(_OWN_SCISSORS.findall(text, 0, text.rfind("\n", 0, quoted) + 1 if start else 0)) % 2)
     previous = ""  # the last non-blank line above
     i = start
+    tail_checked = False
     while i < n:
-        if i > last_candidate and (not found or found[-1][0] != last_para):
-            break  # no candidate left, and nothing can take back what was found
+        if i > last_candidate:  # no candidate left: only a --- line can still take back
+            if not found or found[-1][0] != last_para or len(found) >= MAX_TRAILERS:
+                break  # ... the last paragraph's trailers, and it cannot
+            if not tail_checked:
+                tail_checked = True
+                separator = _SEPARATOR_LINE.search(text, sum(map(len, lines[:i])) + i, end)
+                if separator is None or text.count("\n", 0, separator.start()) >= last_diff:
+                    break
+        elif len(found) >= MAX_TRAILERS:
+            break
         line = lines[i]
         if not line.strip() or _quoted(line):
             para_start = i + 1
@@ -536,7 +549,7 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
         is_open.add(pieces[0])
         taken = [line]
         j = i + 1
-        while j < n and lines[j].strip() and not _quoted(lines[j]):
+        while j < n and j - i <= MAX_WRAPPED and lines[j].strip() and not _quoted(lines[j]):
             nxt = lines[j].strip()
             wrapped = is_open.unclosed() and not _REPLY_LINE.match(lines[j]) and (
                 lines[j][0] in " \t" or key.lower() == "fixes" and nxt.rstrip(".").endswith(")")
