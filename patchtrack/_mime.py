@@ -174,9 +174,9 @@ def decode_charset(data: bytes, charset: str | None, problems: list[str]) -> str
 
 
 # Text encodings to Python that name no character set mail is written in: the IDNA
-# transforms (punycode decodes in quadratic time: 1.3 s for 80 KB) and ``undefined``,
-# which refuses everything.
-_NOT_MAIL_CHARSETS = frozenset({"idna", "punycode", "undefined"})
+# transforms (punycode decodes in quadratic time: 1.3 s for 80 KB), ``undefined``,
+# which refuses everything, and Python's escape codecs (which warn on bad escapes).
+_NOT_MAIL_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
 
 
 @functools.lru_cache(maxsize=256)
