@@ -282,7 +282,7 @@ def _stdlib_item(item: str) -> tuple[Person, ...] | None:
 def _scan_item(item: str) -> tuple[Person, ...]:
     """The addresses in an item the standard library is not given: every word that
     is one address, without a name."""
-    return tuple(Person("", word.lower()) for word in _NOT_IN_ADDRESS.split(item) if _ADDRESS.match(word))
+    return tuple(Person("", word.lower()) for word in _NOT_IN_ADDRESS.split(item) if "@" in word and _ADDRESS.match(word))
 
 
 def _mailbox(email: str) -> tuple[str, str]:

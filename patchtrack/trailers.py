@@ -122,16 +122,10 @@ _CUT_LINE = "\n# ------------------------ >8 ------------------------\n"
 _GIT_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
 _SEPARATOR = re.compile(r"[A-Za-z0-9-]+[ \t]*:")  # find_separator(): token, blanks, ':'
 _UNFOLD = re.compile(r"\n[ \t\n\r]*")
-_LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
 
 def _is_blank(line: str) -> bool:
     return not line.strip(_GIT_SPACE)
-
-
-def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
-    """(offset, line with its newline) of text[start:end]."""
-    return [(m.start(), m.group()) for m in _LINE.finditer(text, start, end)]
 
 
 def _ignored_tail(text: str, end: int) -> int:
@@ -188,60 +182,64 @@ def _end_of_message(text: str) -> int:
 
 
 _BLANK_LINE = re.compile(r"^(?:[ \t\r]*\n|[ \t\r]+\Z)", re.MULTILINE)  # a line of git spaces only
+_BLANK_LINE_REVERSED = re.compile(r"\n[ \t\r]*(?:\n|\Z)")  # the same, in reversed text
+_TRAILER_LINE = re.compile(r"^(?:[A-Za-z0-9-]+[ \t]*:|\(cherry picked from commit )", re.MULTILINE)
+_GENERATED_LINE = re.compile(r"^(?:Signed-off-by: |\(cherry picked from commit )", re.MULTILINE)
+_COMMENT_LINE = re.compile(r"^#", re.MULTILINE)
+_CONTINUATION_LINE = re.compile(r"^[ \t\r]", re.MULTILINE)
+_CONTINUATION_RUN = re.compile(r"(?:^[ \t\r][^\n]*(?:\n|\Z))+", re.MULTILINE)
 
 
 def _block_start(text: str, end: int) -> int:
     """Offset of the first line of the trailer block in text[:end], or ``end``.
 
-    git's rule: the title paragraph ends at the first blank line (a comment line is
-    never blank); from the bottom up, past trailing blank and comment lines, the
-    last paragraph is read back to the blank line above it. Lines are visited from
-    the bottom with ``rfind``, so a long title paragraph costs one search, not a
-    walk over every line."""
+    git's rule (``trailer.c``): the title paragraph ends at the first blank line (a
+    comment line is never blank). From the bottom up, past trailing blank and comment
+    lines, the last paragraph is read back to the blank line above it, counting
+    trailer lines (a token and a colon, or a git-generated line, which makes the
+    block "recognized"), other lines, and continuation lines (starting with a blank),
+    which belong to the trailer above them and otherwise count as other lines. The
+    paragraph is a block when all its lines are trailers, or when it is recognized
+    and at least a quarter are. Here the counts are taken by searching the paragraph
+    rather than by reading it line by line."""
     first_blank = _BLANK_LINE.search(text, 0, end)
     end_of_title = first_blank.start() if first_blank else end
-    only_spaces = True
-    recognized = False
-    trailers = non_trailers = continuations = 0
-    pos = end
-    while pos > end_of_title:
-        off = text.rfind("\n", 0, pos - 1) + 1
+    bottom = end  # past trailing blank and comment lines
+    while bottom > end_of_title:
+        off = text.rfind("\n", 0, bottom - 1) + 1
         if off < end_of_title:
-            break
-        line = text[off:pos]
-        pos = off
-        if line.startswith(_COMMENT):
-            non_trailers += continuations
-            continuations = 0
-            continue
-        if _is_blank(line):
-            if only_spaces:
-                continue
-            non_trailers += continuations
-            if (recognized and trailers * 3 >= non_trailers) or (trailers and not non_trailers):
-                return off + len(line)
             return end
-        only_spaces = False
-        if line.startswith(_GIT_GENERATED):
-            trailers += 1
-            continuations = 0
-            recognized = True
-        elif _SEPARATOR.match(line):
-            trailers += 1
-            continuations = 0
-        elif line[0] in _GIT_SPACE:
-            continuations += 1
-        else:
-            non_trailers += 1 + continuations
-            continuations = 0
+        line = text[off:bottom]
+        if not line.startswith(_COMMENT) and not _is_blank(line):
+            break
+        bottom = off
+    else:
+        return end
+    above = _BLANK_LINE_REVERSED.search(text[end_of_title:bottom][::-1])  # the last blank line
+    if above is None:
+        return end
+    top = bottom - above.start()  # where that blank line ends: the paragraph's first line
+    trailers = len(_TRAILER_LINE.findall(text, top, bottom))
+    comments = len(_COMMENT_LINE.findall(text, top, bottom))
+    continuations = len(_CONTINUATION_LINE.findall(text, top, bottom))
+    lines = text.count("\n", top, bottom) + (text[bottom - 1] != "\n")
+    non_trailers = lines - trailers - comments - continuations
+    for run in _CONTINUATION_RUN.finditer(text, top, bottom):
+        start = run.start()
+        over = text.rfind("\n", 0, start - 1) + 1
+        if start == top or not _TRAILER_LINE.match(text, over):
+            non_trailers += run.group().count("\n") + (not run.group().endswith("\n"))
+    recognized = _GENERATED_LINE.search(text, top, bottom) is not None
+    if (recognized and trailers * 3 >= non_trailers) or (trailers and not non_trailers):
+        return top
     return end
 
 
 def _raw(lines: list[str]) -> str:
+    """A trailer's lines (without their line breaks) as written, trailing blank lines off."""
     while len(lines) > 1 and _is_blank(lines[-1]):
         lines.pop()
-    raw = "".join(lines)
-    return raw[:-1] if raw.endswith("\n") else raw
+    return "\n".join(lines)
 
 
 def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
@@ -260,10 +258,14 @@ def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Tr
     text = message.split("\0", 1)[0]
     end = _end_of_message(text)
     start = _block_start(text, end)
+    block = text[start:end]
+    lines = block.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the block ends with a line break: no line after it
     items: list[list[str]] = []
     open_item: list[str] | None = None  # the trailer that continuation lines extend
-    for _, line in _lines(text, start, end):
-        if open_item is not None and line[0] in _GIT_SPACE:
+    for line in lines:
+        if open_item is not None and (not line or line[0] in _GIT_SPACE):
             open_item.append(line)
             continue
         items.append([line])
@@ -278,7 +280,7 @@ def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Tr
         sep = _SEPARATOR.match(first)
         if sep is None:
             continue
-        body = "".join(lines)
+        body = "\n".join(lines)
         key = body[: sep.end() - 1].strip(_GIT_SPACE)
         value = _UNFOLD.sub(" ", body[sep.end():].strip(_GIT_SPACE)).strip(_GIT_SPACE)
         found.append(_make(key, value, _raw(lines), budget))
@@ -492,7 +494,7 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
     # what a candidate reads: start there, in the state that quote leaves.
     quoted = _last_quoted(text, candidates[0])
     start = 0 if quoted < 0 else text.count("\n", 0, quoted) + 1
-    found: list[tuple[int, Trailer]] = []  # (paragraph start, trailer)
+    found: list[tuple[int, str, str, list[str]]] = []  # (paragraph start, key, value, lines): made at the end
     para_start = start  # first line of the current paragraph of own (unquoted) text
     last_para = -1  # the last paragraph of own text, unless a quote came after it
     robot = False  # the current paragraph is a bot's "kindly add following tag"
@@ -567,10 +569,10 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
         if indent and not (alone and not previous[:1].isspace() and not _EXAMPLE_PREFACE.search(previous)):
             pass  # part of an indented quote (git log output), a block, an example
         elif _wanted(key, value) and len(found) < MAX_TRAILERS:
-            found.append((para_start, _make(key, value, "\n".join(taken), budget)))
+            found.append((para_start, key, value, taken))
         previous = line  # a wrapped trailer keeps the indentation of its first line
         i = j
-    return tuple(t for _, t in found)
+    return tuple(_make(key, value, "\n".join(taken), budget) for _, key, value, taken in found)
 
 
 # --- derived records ----------------------------------------------------------------------

@@ -86,6 +86,8 @@ def assert_linear(fn: Callable[[Any], object], make: Callable[[int], Any], size:
     """Doubling the input at most ~doubles the CPU time (2.5x, or under 10 ms)."""
     cpu(fn, make(size // 4), runs=1)  # warm up
     small, large = cpu(fn, make(size)), cpu(fn, make(2 * size))
+    if large > max(2.5 * small, 0.010):  # a busy machine can stretch one run: measure again
+        small, large = min(small, cpu(fn, make(size), runs=5)), min(large, cpu(fn, make(2 * size), runs=5))
     assert large <= max(2.5 * small, 0.010), f"{small * 1000:.1f} ms -> {large * 1000:.1f} ms"
 
 
