@@ -26,6 +26,8 @@ import io
 import operator
 import re
 
+from collections.abc import Iterable
+
 import attrs
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
@@ -112,7 +114,7 @@ class _PartialPatchSet(PatchSet):
     The other exceptions are caught too: a mail is data, and must not stop a walk.
     """
 
-    def __init__(self, lines: object) -> None:
+    def __init__(self, lines: Iterable[str]) -> None:
         self.failed = False
         try:
             super().__init__(lines, metadata_only=True)
@@ -161,7 +163,10 @@ def _read_files(lines: list[str]) -> list[PatchedFile]:
 
 
 def _is_git(patched: PatchedFile) -> bool:
-    return bool(patched.patch_info) and patched.patch_info[0].startswith("diff --git ")
+    info = patched.patch_info
+    if not info:
+        return False
+    return bool(info[0].startswith("diff --git "))
 
 
 def _starts_file(lines: list[str], i: int) -> bool:
@@ -215,8 +220,9 @@ def _unidiff_diffstat(text: str) -> Diffstat:
     changes: list[FileChange] = []
     strip = 1  # git apply's -p: 1, unless a traditional diff shows names without a slash
     for patched in _read_files(io.StringIO(text).readlines()):
+        change: FileChange | None
         if _is_git(patched):
-            change = _git_change(patched, patched.patch_info, strip)
+            change = _git_change(patched, list(patched.patch_info or ()), strip)
         elif patched.is_binary_file:
             continue  # a lone "Binary files … differ" line outside a git diff: git apply skips it
         else:

@@ -136,7 +136,7 @@ class Message:
     list_id: str | None = None
     to: tuple[Person, ...] = ()
     cc: tuple[Person, ...] = ()
-    _body: bytes = attrs.field(default="", repr=False, converter=_pack, eq=_Body, hash=False)
+    _body: bytes = attrs.field(default=b"", repr=False, converter=_pack, eq=_Body, hash=False)
     """The body, packed (see :attr:`body`); left out of the hash, which ``oid`` (the
     blob id of the whole mail) already makes distinct."""
     commit_message: str | None = attrs.field(default=None, repr=False)
