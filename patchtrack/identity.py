@@ -19,8 +19,8 @@ import attrs
 from . import _mime
 
 __all__ = [
-    "DomainMap", "Mailmap", "PERSONAL_DOMAINS", "Person", "StdlibBudget", "decode_words", "is_bot",
-    "parse_people", "parse_person", "read_people", "read_person", "same_person",
+    "DomainMap", "Mailmap", "PERSONAL_DOMAINS", "Person", "StdlibBudget", "decode_words", "decode_words_reporting",
+    "is_bot", "memoised", "parse_people", "parse_person", "read_people", "read_person", "same_person",
 ]
 
 _NAME_THEN_ADDRESS = re.compile(r"^(?P<name>[^<>@]*[^<>@\s])\s+(?P<email>[^\s<>@,;\"]+@[^\s<>@,;\"]+)$")

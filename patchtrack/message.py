@@ -22,7 +22,7 @@ import pygit2
 import zstandard
 
 from ._dates import mail_date
-from ._mime import first, split_mail
+from ._mime import split_mail
 from ._walk import RawMessage
 from .diff import Diffstat, diff_start, diffstat_and_patch_id
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
