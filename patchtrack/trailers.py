@@ -393,6 +393,9 @@ _QUOTE_FOLLOWS = re.compile(
 )  # _ATTRIBUTION, or a From: line over a _HEADER line
 _PATCH_LINE = re.compile(r"^(?:diff --git |--- a/|Index: | \d+ files? changed)", re.MULTILINE)
 _SEPARATOR_LINE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+MAX_KEY_LINES = 2 * MAX_TRAILERS
+"""``Key: value`` lines of a reply's own text read as possible trailers (~13 µs each):
+past them, a megabyte of ``Reviewed-by: a@b`` lines without a trailer is not read on."""
 MAX_WRAPPED = 64
 """Lines one reply trailer may be wrapped over (a ``Fixes:`` title, an address on
 the next line): a value left open over a megabyte of lines is not a trailer."""
@@ -503,6 +506,7 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
     previous = ""  # the last non-blank line above
     i = start
     tail_checked = False
+    examined = 0  # "Key: value" lines of own text read so far
     while i < n:
         if i > last_candidate:  # no candidate left: only a --- line can still take back
             if not found or found[-1][0] != last_para or len(found) >= MAX_TRAILERS:
@@ -545,6 +549,9 @@ def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[
             previous = line
             i += 1
             continue
+        examined += 1
+        if examined > MAX_KEY_LINES:
+            break
         key, indent = m["key"], m["indent"]
         pieces = [m["value"].rstrip()]
         is_open = _Open()
