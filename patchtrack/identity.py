@@ -37,9 +37,9 @@ third of the parse time on a patch list. The readers are pure and their results
 frozen, so sharing a result is safe."""
 
 MEMO_TEXT = 1 << 12
-"""Longest text a memoised reader keeps (4 KiB; 99.9 % of the corpora's address lists
-and subjects are shorter): an entry holds its text, and 32,768 entries of hostile
-megabyte headers would hold gigabytes."""
+"""Longest text a memoised reader keeps (4 KiB; 46 of the corpora's 228,781 From,
+To, Cc and Subject values are longer): an entry holds its text, and 32,768 entries
+of hostile megabyte headers would hold gigabytes."""
 
 _T = TypeVar("_T")
 
