@@ -24,7 +24,7 @@ import zstandard
 from ._dates import mail_date
 from ._mime import split_mail
 from ._walk import RawMessage
-from .diff import Diffstat, diff_start, diffstat_and_patch_id
+from .diff import MAX_FILES, Diffstat, diff_start, diffstat_and_patch_id
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
 from .trailers import (
@@ -367,6 +367,8 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         diff = rest[start:]
         notes = _notes(rest[:start])
         stat, pid = diffstat_and_patch_id(diff)
+        if len(stat.files) >= MAX_FILES:
+            problems.append("diffstat-truncated")
     elif kind == "patch":
         problems.append("no-diff")
 
