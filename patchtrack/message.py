@@ -413,31 +413,24 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     )
 
 
+_MESSAGE_ID = re.compile(r"<([^>]+)>")
+
+
 def message_ids(value: str) -> list[str]:
     """The ids of a ``Message-ID``/``In-Reply-To``/``References`` value: each ``<`` to
     the first ``>`` after it, as public-inbox (``$MID_EXTRACT = qr/<([^>]+)>/s``) and
     b4 read them — so ``<p1<script>x@evil>`` is ``p1<script``, never the inner
-    ``script`` that another mail's id could be. Scanned with ``str.find``: the
-    expression itself is quadratic on a run of ``<`` without a ``>``."""
-    found = []
-    at = value.find("<")
-    while at >= 0:
-        close = value.find(">", at + 1)
-        if close < 0:
-            break  # no later "<" has a ">" after it either
-        if close > at + 1:
-            found.append(value[at + 1 : close])
-            at = value.find("<", close + 1)
-        else:
-            at = value.find("<", close + 1)  # "<>": the expression needs one character
-    return found
+    ``script`` that another mail's id could be. The expression is quadratic on a run
+    of ``<`` with no ``>`` after it, so it is given the value up to its last ``>``:
+    there every ``<`` has a ``>`` to stop at, and each is read once."""
+    return _MESSAGE_ID.findall(value, 0, value.rfind(">") + 1)
 
 
 def _first_id(value: str) -> str:
     """The first ``<id>`` of a header; a bare id when the brackets are missing."""
-    ids = message_ids(value) if "<" in value else None
-    if ids:
-        return ids[0]
+    found = _MESSAGE_ID.search(value, 0, value.rfind(">") + 1) if "<" in value else None
+    if found:
+        return found.group(1)
     parts = value.split()
     return parts[0].strip("<>") if parts else ""
 
@@ -445,8 +438,8 @@ def _first_id(value: str) -> str:
 def _list_id(value: str) -> str | None:
     if not value:
         return None
-    ids = message_ids(value)
-    return ids[0] if ids else value.strip() or None
+    found = _MESSAGE_ID.search(value, 0, value.rfind(">") + 1)
+    return found.group(1) if found else value.strip() or None
 
 
 def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
