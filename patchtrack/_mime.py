@@ -13,14 +13,18 @@ from __future__ import annotations
 import binascii
 import codecs
 import email
+import email.base64mime
+import email.charset
 import email.message
 import email.policy
+import email.quoprimime
+import functools
 import re
 from collections.abc import Iterator
 
 import attrs
 
-__all__ = ["Headers", "MailParts", "split_mail"]
+__all__ = ["Headers", "MailParts", "decode_words", "split_mail", "text_codec"]
 
 WANTED = (
     "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
@@ -66,13 +70,8 @@ def split_mail(raw: bytes) -> MailParts:
         body = b""
     headers = _read_headers(head, problems)
     ctype, params = content_type(first(headers, "content-type"))
-    if ctype.startswith("multipart/"):
-        texts = _fast_multipart(body, params, problems)
-        text = _join(texts) if texts is not None else _stdlib_multipart_text(raw, problems)
-        if texts == []:
-            problems.append("no-text-part")
-    elif ctype == "message/rfc822":
-        text = _stdlib_multipart_text(raw, problems)
+    if ctype.startswith("multipart/") or ctype == "message/rfc822":
+        text = _structured_text(raw, body, ctype, params, problems)
     else:
         if ctype not in _TEXT_PARTS and not ctype.startswith("text/"):
             problems.append("not-text")
@@ -157,21 +156,75 @@ def decode_charset(data: bytes, charset: str | None, problems: list[str]) -> str
             else:
                 problems.append("missing-charset")
             return data.decode("utf-8", "replace") if name in ("utf-8", "utf8") else data.decode("latin-1")
-    try:
-        codecs.lookup(name)
-    except LookupError:
+    codec = text_codec(name)
+    if codec is None:
         problems.append("unknown-charset")
         return data.decode("utf-8", "replace")
-    try:
-        return data.decode(name)
-    except UnicodeDecodeError:
+    found = _decoded(data, codec)
+    if found is None:
         try:
-            text = data.decode("utf-8")
+            found = data.decode("utf-8")
             problems.append("charset-mismatch")
-            return text
+            return found
         except UnicodeDecodeError:
             problems.append("bad-charset")
-            return data.decode(name, "replace")
+            found = _decoded(data, codec, "replace")
+            if found is None:
+                return data.decode("utf-8", "replace")
+    return no_surrogates(found, problems, "lone-surrogate") if _may_give_surrogates(codec) else found
+
+
+@functools.lru_cache(maxsize=256)
+def _may_give_surrogates(codec: str) -> bool:
+    """Whether decoding with ``codec`` can give lone surrogates: UTF-7 can; the standard
+    library's other text codecs cannot (they refuse what they cannot map), so their
+    output is not searched (55–80 µs for 10 KB); another package's codec might."""
+    if codec == "utf-7":
+        return True
+    module = getattr(codecs.lookup(codec).decode, "__module__", None)
+    return not (module is None or module == "_codecs" or module.startswith("encodings."))
+
+
+# Text encodings to Python that name no character set mail is written in: the IDNA
+# transforms (punycode decodes in quadratic time: 1.3 s for 80 KB), ``undefined``,
+# which refuses everything, and Python's escape codecs (which warn on bad escapes).
+_NOT_MAIL_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
+
+
+@functools.lru_cache(maxsize=256)
+def text_codec(name: str) -> str | None:
+    """The codec that decodes charset ``name``, or ``None`` when Python has no text
+    encoding by that name: unknown names, and the bytes-to-bytes codecs (``hex``,
+    ``rot13``, ``base64``, ``zlib``…) that ``bytes.decode`` refuses."""
+    try:
+        info = codecs.lookup(name)
+    except Exception:  # noqa: BLE001 - LookupError, or a name the registry cannot even normalise
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_MAIL_CHARSETS:
+        return None
+    return info.name
+
+
+def _decoded(data: bytes, codec: str, errors: str = "strict") -> str | None:
+    """``data`` decoded, or None when the codec refuses it. A codec is code: what it
+    raises on input it rejects is its own affair (``idna`` raises ``UnicodeError``,
+    not ``UnicodeDecodeError``), so anything it raises is a refusal."""
+    try:
+        return data.decode(codec, errors)
+    except Exception:  # noqa: BLE001 - see above
+        return None
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def no_surrogates(text: str, problems: list[str], problem: str) -> str:
+    """``text`` with lone surrogates (which UTF-7 and ``unicode_escape`` decode to, and
+    no output can encode) replaced by U+FFFD, and ``problem`` recorded if there were any."""
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    problems.append(problem)
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def unflow(text: str, delsp: bool) -> str:
@@ -179,7 +232,7 @@ def unflow(text: str, delsp: bool) -> str:
     next line of the same quote depth (never across depths: a reply written right
     under a quoted flowed line stays the replier's own line)."""
     out: list[str] = []
-    pending: str | None = None
+    pending: list[str] | None = None  # the pieces of a flowed paragraph, joined once at its end
     pending_depth = -1
     for line in text.split("\n"):
         depth = len(line) - len(line.lstrip(">"))
@@ -187,25 +240,27 @@ def unflow(text: str, delsp: bool) -> str:
         if body.startswith(" "):
             body = body[1:]  # space-stuffing
         if pending is not None and depth != pending_depth:
-            out.append(pending)
+            out.append("".join(pending))
             pending = None
         if body == "-- " and not depth:  # the signature separator is never flowed
             if pending is not None:
-                out.append(pending)
+                out.append("".join(pending))
                 pending = None
             out.append(body)
             continue
         if pending is None:
-            start = line[:depth] + " " if depth else ""
+            pieces = [line[:depth] + " "] if depth else []
         else:
-            start = pending
+            pieces = pending
         if body.endswith(" "):
-            pending, pending_depth = start + (body[:-1] if delsp else body), depth
+            pieces.append(body[:-1] if delsp else body)
+            pending, pending_depth = pieces, depth
         else:
-            out.append(start + body)
+            pieces.append(body)
+            out.append("".join(pieces))
             pending = None
     if pending is not None:
-        out.append(pending)
+        out.append("".join(pending))
     return "\n".join(out)
 
 
@@ -236,46 +291,114 @@ def _lenient_base64(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def _fast_multipart(body: bytes, params: dict[str, str], problems: list[str], depth: int = 0) -> list[str] | None:
+MAX_PARTS = 1000
+"""Parts read in one mail (a series sent as attachments has dozens): each costs a few
+µs, and a megabyte of bare boundary lines is 200,000 empty parts."""
+MAX_DEPTH = 8
+"""Multipart and ``message/rfc822`` levels read; deeper ones are skipped (``mime-truncated``)."""
+STDLIB_MIME = 1 << 14
+"""Largest mail the standard library's parser reads when the fast split declines
+(16 KiB: 3 mails of the five corpora, all under 2 KB, are declined): it costs ~5 µs
+a line (and more per level of nesting: 0.3 s for 34 KB nested 700 deep), so a
+larger mail, or one with more than :data:`MAX_DEPTH` boundaries, is split here
+leniently instead (problem ``bad-mime``)."""
+_BOUNDARY_PARAM = re.compile(rb"(?i)boundary[ \t]*=")
+
+
+def _structured_text(raw: bytes, body: bytes, ctype: str, params: dict[str, str], problems: list[str]) -> str:
+    """The text of a multipart or ``message/rfc822`` mail: split here, or by the
+    standard library when that declines and the mail is small and shallow enough."""
+    parts = [MAX_PARTS]
+    if ctype == "message/rfc822":
+        texts = _fast_message(body, problems, 0, parts, lenient=False)
+    else:
+        texts = _fast_multipart(body, params, problems, 0, parts)
+    if texts is None:
+        if len(raw) <= STDLIB_MIME and len(_BOUNDARY_PARAM.findall(raw, 0, STDLIB_MIME)) <= MAX_DEPTH:
+            return _stdlib_multipart_text(raw, problems)
+        problems.append("bad-mime")
+        parts = [MAX_PARTS]
+        if ctype == "message/rfc822":
+            texts = _fast_message(body, problems, 0, parts, lenient=True)
+        else:
+            texts = _fast_multipart(body, params, problems, 0, parts, lenient=True)
+    if not texts:
+        problems.append("no-text-part")
+    return _join(texts or [])
+
+
+def _fast_multipart(
+    body: bytes, params: dict[str, str], problems: list[str], depth: int = 0, parts: list[int] | None = None,
+    lenient: bool = False,
+) -> list[str] | None:
     """The text parts of a multipart body, split by hand at its boundaries.
 
     Kernel mail is mostly ``multipart/signed`` or ``mixed`` with a text part and a
     patch attachment; splitting those here is several times faster than the
     standard library's feed parser. Anything unusual (no boundary, no closing
-    delimiter, a forwarded message, deep nesting) returns ``None`` and the standard
-    library parses the whole mail instead. ``tests/test_mime.py`` checks that both
-    give the same text on every multipart mail of the corpora.
+    delimiter) returns ``None`` and the standard library parses the whole mail
+    instead — unless ``lenient``, when the end of the body closes the last part.
+    ``tests/test_mime.py`` checks that both give the same text on every multipart
+    mail of the corpora. ``parts`` is how many more parts may be read (shared by the
+    whole mail); levels past :data:`MAX_DEPTH` and parts past the count are skipped.
     """
-    boundary = params.get("boundary")
-    if not boundary or depth > 8:
-        return None
-    parts = _split_parts(body, b"--" + boundary.encode("utf-8", "replace"))
     if parts is None:
+        parts = [MAX_PARTS]
+    boundary = params.get("boundary")
+    if not boundary:
+        return None
+    if depth > MAX_DEPTH:
+        problems.append("mime-truncated")
+        return []
+    found = _split_parts(body, b"--" + boundary.encode("utf-8", "replace"), lenient)
+    if found is None:
         return None
     texts: list[str] = []
-    for part in parts:
+    for part in found:
+        if parts[0] <= 0:
+            problems.append("mime-truncated")
+            break
+        parts[0] -= 1
         head, payload = _split_at_blank_line(part)
         if payload is None:
             head, payload = part, b""
         part_headers = _read_headers(head, problems)
         ctype, part_params = content_type(first(part_headers, "content-type"))
         if ctype.startswith("multipart/"):
-            inner = _fast_multipart(payload, part_params, problems, depth + 1)
-            if inner is None:
-                return None
-            texts += inner
-            continue
-        if ctype == "message/rfc822":
+            inner = _fast_multipart(payload, part_params, problems, depth + 1, parts, lenient)
+        elif ctype == "message/rfc822":
+            inner = _fast_message(payload, problems, depth + 1, parts, lenient)
+        else:
+            cte = first(part_headers, "content-transfer-encoding").strip().lower()
+            text = _leaf_text(ctype, part_params, undo_transfer_encoding(payload, cte, problems), problems)
+            inner = [] if text is None else [_as_git_reads(text, cte)]
+        if inner is None:
             return None
-        cte = first(part_headers, "content-transfer-encoding").strip().lower()
-        text = _leaf_text(ctype, part_params, undo_transfer_encoding(payload, cte, problems), problems)
-        if text is not None:
-            texts.append(_as_git_reads(text, cte))
+        texts += inner
     return texts
 
 
-def _split_parts(body: bytes, delimiter: bytes) -> list[bytes] | None:
-    """Parts between ``--boundary`` lines, up to ``--boundary--``; None without one."""
+def _fast_message(raw: bytes, problems: list[str], depth: int, parts: list[int], lenient: bool) -> list[str] | None:
+    """The text parts of a ``message/rfc822`` part (a forwarded mail), as the
+    standard library walks it: the parts of the mail it holds."""
+    if depth > MAX_DEPTH:
+        problems.append("mime-truncated")
+        return []
+    head, body = _split_at_blank_line(raw)
+    headers = _read_headers(head, [])
+    ctype, params = content_type(first(headers, "content-type"))
+    if ctype.startswith("multipart/"):
+        return _fast_multipart(body or b"", params, problems, depth, parts, lenient)
+    if ctype == "message/rfc822":
+        return _fast_message(body or b"", problems, depth + 1, parts, lenient)
+    cte = first(headers, "content-transfer-encoding").strip().lower()
+    text = _leaf_text(ctype, params, undo_transfer_encoding(body or b"", cte, problems), problems)
+    return [] if text is None else [_as_git_reads(text, cte)]
+
+
+def _split_parts(body: bytes, delimiter: bytes, lenient: bool = False) -> list[bytes] | None:
+    """Parts between ``--boundary`` lines, up to ``--boundary--``; None without one
+    (unless ``lenient``: then the end of the body closes the last part)."""
     starts = []
     pos = 0 if body.startswith(delimiter) else body.find(b"\n" + delimiter)
     while pos != -1:
@@ -289,6 +412,8 @@ def _split_parts(body: bytes, delimiter: bytes) -> list[bytes] | None:
         if not rest:
             starts.append((at, line_end + 1 if line_end != -1 else len(body)))
         pos = body.find(b"\n" + delimiter, at + len(delimiter))
+    if lenient and starts and starts[-1][1] != -1:
+        starts.append((len(body) + 1, -1))
     if not starts or starts[-1][1] != -1 or len(starts) < 2:
         return None
     parts = []
@@ -338,20 +463,32 @@ def _stdlib_multipart_text(raw: bytes, problems: list[str]) -> str:
         return ""
     texts = []
     for part in _parts(msg):
-        if part.is_multipart():
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        if part.defects:
+        try:
+            text = _stdlib_leaf(part, problems)
+        except Exception:  # noqa: BLE001 - one broken part costs that part, not the mail
             problems.append("bad-mime")
-        params = {k.lower(): str(v) for k, v in (part.get_params() or [])[1:] if isinstance(v, str)}
-        text = _leaf_text(part.get_content_type(), params, payload, problems)
+            continue
         if text is not None:
-            texts.append(_as_git_reads(text, str(part.get("content-transfer-encoding", "")).strip().lower()))
+            texts.append(text)
     if not texts:
         problems.append("no-text-part")
     return _join(texts)
+
+
+def _stdlib_leaf(part: email.message.Message, problems: list[str]) -> str | None:
+    """The text of one part the standard library parsed, or None (not a text leaf)."""
+    if part.is_multipart():
+        return None
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    if part.defects:
+        problems.append("bad-mime")
+    params = {k.lower(): str(v) for k, v in (part.get_params() or [])[1:] if isinstance(v, str)}
+    text = _leaf_text(part.get_content_type(), params, payload, problems)
+    if text is None:
+        return None
+    return _as_git_reads(text, str(part.get("content-transfer-encoding", "")).strip().lower())
 
 
 _DIFF_LINE = re.compile(rb"^(?:diff -|Index: |--- \S)", re.MULTILINE)
@@ -372,3 +509,222 @@ def _parts(msg: email.message.Message) -> Iterator[email.message.Message]:
         yield from msg.walk()
     except Exception:  # noqa: BLE001 - deeply broken structure: keep what was walked
         return
+
+
+# --- RFC 2047 encoded words in headers -------------------------------------------------
+
+MAX_WORDS_TEXT = 1 << 16
+"""Most text :func:`decode_words` decodes (64 KiB; the longest header value of the
+five corpora is 8.5 KB). Decoding costs a few µs per encoded word, so a megabyte of
+tiny words would cost a quarter of a second; what lies beyond is kept as written."""
+
+
+def decode_words(text: str) -> tuple[str, tuple[str, ...]]:
+    """Decode the RFC 2047 encoded words of a header value, in time linear in its length.
+
+    Returns the text and what went wrong: ``bad-encoded-word`` (a word in a charset
+    that is unknown or no text encoding, broken base64, or bytes its charset does not
+    decode), ``lone-surrogate`` (a decoder such as UTF-7 produced one: replaced by
+    U+FFFD), ``header-truncated`` (only the first :data:`MAX_WORDS_TEXT` characters decoded).
+
+    The result is the standard library's ``str(make_header(decode_header(text)))``
+    wherever that succeeds (:func:`_as_stdlib`: the same rules, read without its
+    quadratic joins); where it would raise — a mislabelled charset, raw 8-bit text
+    beside an encoded word — each word is decoded on its own: its charset, else
+    UTF-8, else Latin-1, the blanks between adjacent words dropped.
+    """
+    issues: list[str] = []
+    rest = ""
+    if len(text) > MAX_WORDS_TEXT:
+        text, rest = text[:MAX_WORDS_TEXT], text[MAX_WORDS_TEXT:]
+        issues.append("header-truncated")
+    decoded = _as_stdlib(text)
+    if decoded is None:
+        decoded = _ENCODED_WORD.sub(lambda m: _word(m, issues), _BETWEEN_WORDS.sub("", text))
+    return no_surrogates(decoded, issues, "lone-surrogate") + rest, tuple(dict.fromkeys(issues))
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?[^?\s]+\?[bBqQ]\?)")  # RFC 2047: ignored
+
+
+def _word(match: re.Match[str], issues: list[str]) -> str:
+    """One encoded word on its own: its charset, else UTF-8, else Latin-1; kept as
+    written when its base64 is broken."""
+    charset, encoding, encoded = match.groups()
+    data = _word_bytes(encoding.lower(), encoded)
+    if data is None:
+        issues.append("bad-encoded-word")
+        return match.group(0)
+    codec = text_codec(charset.lower())
+    text = _decoded(data, codec) if codec is not None else None
+    if text is None:
+        issues.append("bad-encoded-word")
+        text = _decoded(data, "utf-8")
+    return text if text is not None else data.decode("latin-1")
+
+
+def _word_bytes(encoding: str, encoded: str) -> bytes | None:
+    """The bytes of an encoded word's text, as ``email.header.decode_header`` reads
+    them (missing base64 padding added); None for base64 that does not decode."""
+    if encoding == "q":
+        return bytes(email.quoprimime.header_decode(encoded), "raw-unicode-escape")
+    if len(encoded) % 4:
+        encoded += "==="[: 4 - len(encoded) % 4]
+    try:
+        return email.base64mime.decode(encoded)
+    except binascii.Error:
+        return None
+
+
+def _scan_words(line: str) -> Iterator[tuple[int, int, str, str, str]]:
+    """``(start, end, charset, encoding, text)`` of each encoded word ``re.split`` with
+    the standard library's ``email.header.ecre`` finds in ``line`` (which holds no line
+    break), found with ``str.find`` in linear time: that expression retries its lazy
+    ``.*?\\?=`` from every ``=?cs?q?`` and is quadratic on text without ``?=``."""
+    at = line.find("=?")
+    while at >= 0:
+        mark = line.find("?", at + 2)  # the charset is everything up to the next "?"
+        if mark < 0:
+            return  # and no later "=?" has a "?" after it either
+        if line[mark + 1 : mark + 2] in ("q", "Q", "b", "B") and line[mark + 2 : mark + 3] == "?":
+            close = line.find("?=", mark + 3)
+            if close < 0:
+                return
+            yield at, close + 2, line[at + 2 : mark], line[mark + 1], line[mark + 3 : close]
+            at = line.find("=?", close + 2)
+        else:
+            at = line.find("=?", at + 1)
+
+
+def _has_word(text: str) -> bool:
+    """Whether ``email.header.ecre`` finds a word anywhere in ``text``, where (unlike
+    in one line) a charset may span a line break, though the encoded text may not."""
+    if "\n" not in text:
+        return next(_scan_words(text), None) is not None
+    # A word is a "?" + q/b + "?" whose previous "?" follows a "=", with a "?=" after
+    # it before the next line break; once a line has no "?=" left, skip to its end.
+    last = -1
+    at = text.find("?")
+    while at >= 0:
+        if last >= 1 and text[last - 1] == "=" and text[at + 1 : at + 2] in ("q", "Q", "b", "B") and (
+            text[at + 2 : at + 3] == "?"
+        ):
+            end = text.find("\n", at + 3)
+            if text.find("?=", at + 3, len(text) if end < 0 else end) >= 0:
+                return True
+            if end < 0:
+                return False
+            last, at = text.rfind("?", 0, end), text.find("?", end)
+            continue
+        last, at = at, text.find("?", at + 1)
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _charset(name: str) -> email.charset.Charset | None:
+    try:
+        return email.charset.Charset(name)
+    except Exception:  # noqa: BLE001 - CharsetError: a name that is not ASCII
+        return None
+
+
+def _as_stdlib(text: str) -> str | None:
+    """``str(make_header(decode_header(text)))``, or None where that raises (or would
+    use a charset :func:`text_codec` refuses). The standard library's steps, each in
+    linear time: split into unencoded text and encoded words per line (the first text
+    of a line left-stripped), drop blanks between two encoded words, decode each word,
+    join neighbours of one charset (unencoded ones with a space), decode each run in
+    its charset, then join the runs, with a space between an encoded run and
+    unencoded text that does not already have one."""
+    if not _has_word(text):
+        return text
+    words: list[tuple[str, str | None, str | None]] = []  # (text, encoding, charset)
+    for line in text.splitlines():
+        pos = 0
+        for start, end, cs, encoding, encoded in _scan_words(line):
+            before = line[pos:start] if pos else line[:start].lstrip()
+            if before:
+                words.append((before, None, None))
+            words.append((encoded, encoding.lower(), cs.lower()))
+            pos = end
+        after = line[pos:] if pos else line.lstrip()
+        if after:
+            words.append((after, None, None))
+    kept = [
+        w for n, w in enumerate(words)
+        if not (0 < n < len(words) - 1 and words[n - 1][1] and words[n + 1][1] and w[0].isspace())
+    ]
+    runs: list[tuple[list[bytes], str | None]] = []
+    for piece, how, label in kept:
+        word = _word_bytes(how, piece) if how else bytes(piece, "raw-unicode-escape")
+        if word is None:
+            return None
+        if runs and runs[-1][1] == label:
+            if label is None:
+                runs[-1][0].append(b" ")
+            runs[-1][0].append(word)
+        else:
+            runs.append(([word], label))
+    if not runs:
+        return None  # decode_header gives [(None, None)], which make_header cannot take
+    chunks: list[tuple[list[str], str]] = []  # (texts, charset name), as Header holds them
+    for pieces, label in runs:
+        charset = _charset("us-ascii" if label is None else label)
+        if charset is None or str(charset) == "none":
+            return None
+        chunk = _chunk(b"".join(pieces), charset.input_codec or "us-ascii")
+        if chunk is None:
+            return None
+        out = charset.output_codec or "us-ascii"
+        name = str(charset)
+        if out != email.charset.UNKNOWN8BIT:
+            try:
+                chunk.encode(out)
+            except UnicodeEncodeError:
+                if out != "us-ascii":
+                    return None
+                name = "utf-8"
+            except Exception:  # noqa: BLE001 - an output codec the registry refuses
+                return None
+        if chunks and chunks[-1][1] == name:
+            chunks[-1][0].append(chunk)  # Header._normalize joins these with spaces
+        else:
+            chunks.append(([chunk], name))
+    return _header_str([(" ".join(texts), cs) for texts, cs in chunks])
+
+
+def _chunk(data: bytes, codec: str) -> str | None:
+    """A run's text as ``Header.append`` decodes it (None where that raises)."""
+    if codec == email.charset.UNKNOWN8BIT:
+        return data.decode("us-ascii", "surrogateescape")
+    found = text_codec(codec)
+    return _decoded(data, found) if found is not None else None
+
+
+def _header_str(chunks: list[tuple[str, str]]) -> str:
+    """``str(Header)`` of normalised chunks: a space between an encoded run and
+    us-ascii text that does not begin or end with a blank (or a parenthesis)."""
+    out: list[str] = []
+    last: str | None = None
+    last_space = False
+    for chunk, name in chunks:
+        cs: str | None = name
+        if cs == email.charset.UNKNOWN8BIT:
+            chunk = chunk.encode("ascii", "surrogateescape").decode("ascii", "replace")
+        if out:
+            has_space = bool(chunk) and _nonctext(chunk[0])
+            if last not in (None, "us-ascii"):
+                if cs in (None, "us-ascii") and not has_space:
+                    out.append(" ")
+                    cs = None
+            elif cs not in (None, "us-ascii") and not last_space:
+                out.append(" ")
+        last_space = bool(chunk) and _nonctext(chunk[-1])
+        last = cs
+        out.append(chunk)
+    return "".join(out)
+
+
+def _nonctext(char: str) -> bool:
+    return char.isspace() or char in ("(", ")", "\\")

@@ -24,10 +24,11 @@ See ``docs/subject.md`` for the grammar, the ambiguous cases and the corpus figu
 
 from __future__ import annotations
 
-import functools
 import re
 
 import attrs
+
+from .identity import memoised
 
 __all__ = ["Subject", "parse_subject"]
 
@@ -129,7 +130,7 @@ class Subject:
         return self.index == 0
 
 
-@functools.lru_cache(maxsize=1 << 15)  # replies repeat their patch's subject: read each once
+@memoised  # replies repeat their patch's subject: read each once (texts up to 4 KiB)
 def parse_subject(text: str) -> Subject:
     """Read a decoded subject line into a :class:`Subject`.
 

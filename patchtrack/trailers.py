@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from .identity import Person, parse_people, parse_person
+from .identity import Person, StdlibBudget, read_people, read_person
 
 __all__ = [
     "Trailer",
@@ -40,6 +40,7 @@ __all__ = [
     "stable_requests",
     "links_of",
     "msgid_from_url",
+    "MAX_TRAILERS",
 ]
 
 
@@ -109,6 +110,10 @@ def _is_person_key(key: str) -> bool:
     return low.endswith("-by") or low in _PERSON_KEYS
 
 
+MAX_TRAILERS = 1000
+"""Trailers read from one text (the corpora's most is 44): each costs ~15 µs, and a
+megabyte of ``Signed-off-by:`` lines is 40,000 of them. Those past it are dropped."""
+
 # --- git's trailer block ----------------------------------------------------------------
 
 _GIT_SPACE = " \t\n\r"  # git's isspace(): sane_ctype, ASCII only, no \v or \f
@@ -117,16 +122,10 @@ _CUT_LINE = "\n# ------------------------ >8 ------------------------\n"
 _GIT_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
 _SEPARATOR = re.compile(r"[A-Za-z0-9-]+[ \t]*:")  # find_separator(): token, blanks, ':'
 _UNFOLD = re.compile(r"\n[ \t\n\r]*")
-_LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
 
 def _is_blank(line: str) -> bool:
     return not line.strip(_GIT_SPACE)
-
-
-def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
-    """(offset, line with its newline) of text[start:end]."""
-    return [(m.start(), m.group()) for m in _LINE.finditer(text, start, end)]
 
 
 def _ignored_tail(text: str, end: int) -> int:
@@ -140,6 +139,11 @@ def _ignored_tail(text: str, end: int) -> int:
     else:
         found = text.find(_CUT_LINE, 0, end + len(_CUT_LINE) - 1)
         cutoff = min(found + 1, end) if found >= 0 else end
+    if cutoff:
+        last = text.rfind("\n", 0, cutoff - 1) + 1  # the last line before the cutoff
+        c = text[last]
+        if c not in (_COMMENT, "\n", "\t") and not text.startswith("Conflicts:\n", last):
+            return end - cutoff  # it ends any run: no need to walk every line from the top
     boc = 0  # start of the trailing run; 0 means "none", as in git
     in_conflicts = False
     bol = 0
@@ -177,57 +181,68 @@ def _end_of_message(text: str) -> int:
     return end - _ignored_tail(text, end)
 
 
+_BLANK_LINE = re.compile(r"^(?:[ \t\r]*\n|[ \t\r]+\Z)", re.MULTILINE)  # a line of git spaces only
+_BLANK_LINE_REVERSED = re.compile(r"\n[ \t\r]*(?:\n|\Z)")  # the same, in reversed text
+_TRAILER_LINE = re.compile(r"^(?:[A-Za-z0-9-]+[ \t]*:|\(cherry picked from commit )", re.MULTILINE)
+_GENERATED_LINE = re.compile(r"^(?:Signed-off-by: |\(cherry picked from commit )", re.MULTILINE)
+_COMMENT_LINE = re.compile(r"^#", re.MULTILINE)
+_CONTINUATION_LINE = re.compile(r"^[ \t\r]", re.MULTILINE)
+_CONTINUATION_RUN = re.compile(r"(?:^[ \t\r][^\n]*(?:\n|\Z))+", re.MULTILINE)
+
+
 def _block_start(text: str, end: int) -> int:
-    """Offset of the first line of the trailer block in text[:end], or ``end``."""
-    lines = _lines(text, 0, end)
-    end_of_title = end
-    for off, line in lines:
-        if line.startswith(_COMMENT):
-            continue
-        if _is_blank(line):
-            end_of_title = off
-            break
-    only_spaces = True
-    recognized = False
-    trailers = non_trailers = continuations = 0
-    for off, line in reversed(lines):
+    """Offset of the first line of the trailer block in text[:end], or ``end``.
+
+    git's rule (``trailer.c``): the title paragraph ends at the first blank line (a
+    comment line is never blank). From the bottom up, past trailing blank and comment
+    lines, the last paragraph is read back to the blank line above it, counting
+    trailer lines (a token and a colon, or a git-generated line, which makes the
+    block "recognized"), other lines, and continuation lines (starting with a blank),
+    which belong to the trailer above them and otherwise count as other lines. The
+    paragraph is a block when all its lines are trailers, or when it is recognized
+    and at least a quarter are. Here the counts are taken by searching the paragraph
+    rather than by reading it line by line."""
+    first_blank = _BLANK_LINE.search(text, 0, end)
+    end_of_title = first_blank.start() if first_blank else end
+    bottom = end  # past trailing blank and comment lines
+    while bottom > end_of_title:
+        off = text.rfind("\n", 0, bottom - 1) + 1
         if off < end_of_title:
-            break
-        if line.startswith(_COMMENT):
-            non_trailers += continuations
-            continuations = 0
-            continue
-        if _is_blank(line):
-            if only_spaces:
-                continue
-            non_trailers += continuations
-            if (recognized and trailers * 3 >= non_trailers) or (trailers and not non_trailers):
-                return off + len(line)
             return end
-        only_spaces = False
-        if line.startswith(_GIT_GENERATED):
-            trailers += 1
-            continuations = 0
-            recognized = True
-        elif _SEPARATOR.match(line):
-            trailers += 1
-            continuations = 0
-        elif line[0] in _GIT_SPACE:
-            continuations += 1
-        else:
-            non_trailers += 1 + continuations
-            continuations = 0
+        line = text[off:bottom]
+        if not line.startswith(_COMMENT) and not _is_blank(line):
+            break
+        bottom = off
+    else:
+        return end
+    above = _BLANK_LINE_REVERSED.search(text[end_of_title:bottom][::-1])  # the last blank line
+    if above is None:
+        return end
+    top = bottom - above.start()  # where that blank line ends: the paragraph's first line
+    trailers = len(_TRAILER_LINE.findall(text, top, bottom))
+    comments = len(_COMMENT_LINE.findall(text, top, bottom))
+    continuations = len(_CONTINUATION_LINE.findall(text, top, bottom))
+    lines = text.count("\n", top, bottom) + (text[bottom - 1] != "\n")
+    non_trailers = lines - trailers - comments - continuations
+    for run in _CONTINUATION_RUN.finditer(text, top, bottom):
+        start = run.start()
+        over = text.rfind("\n", 0, start - 1) + 1
+        if start == top or not _TRAILER_LINE.match(text, over):
+            non_trailers += run.group().count("\n") + (not run.group().endswith("\n"))
+    recognized = _GENERATED_LINE.search(text, top, bottom) is not None
+    if (recognized and trailers * 3 >= non_trailers) or (trailers and not non_trailers):
+        return top
     return end
 
 
 def _raw(lines: list[str]) -> str:
+    """A trailer's lines (without their line breaks) as written, trailing blank lines off."""
     while len(lines) > 1 and _is_blank(lines[-1]):
         lines.pop()
-    raw = "".join(lines)
-    return raw[:-1] if raw.endswith("\n") else raw
+    return "\n".join(lines)
 
 
-def parse_trailers(message: str) -> tuple[Trailer, ...]:
+def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
     """Trailers of a commit message, exactly as ``git interpret-trailers --parse``
     finds them, with git's default configuration (no ``trailer.*`` keys, ``#`` as the
     comment character).
@@ -237,31 +252,38 @@ def parse_trailers(message: str) -> tuple[Trailer, ...]:
     starts with ``Signed-off-by: `` or ``(cherry picked from commit `` and at least a
     quarter are trailers. Lines starting with whitespace continue the trailer above;
     other lines in the block (``[fixed typo]``, the cherry-pick line) are not
-    trailers. Input after a NUL is ignored, as git reads a C string.
+    trailers. Input after a NUL is ignored, as git reads a C string. Odd address
+    forms in person trailers spend ``budget`` (see :class:`~patchtrack.identity.StdlibBudget`).
     """
     text = message.split("\0", 1)[0]
     end = _end_of_message(text)
     start = _block_start(text, end)
+    block = text[start:end]
+    lines = block.split("\n")
+    if not lines[-1]:
+        lines.pop()  # the block ends with a line break: no line after it
     items: list[list[str]] = []
     open_item: list[str] | None = None  # the trailer that continuation lines extend
-    for _, line in _lines(text, start, end):
-        if open_item is not None and line[0] in _GIT_SPACE:
+    for line in lines:
+        if open_item is not None and (not line or line[0] in _GIT_SPACE):
             open_item.append(line)
             continue
         items.append([line])
         open_item = items[-1] if _SEPARATOR.match(line) else None
-    found = []
+    found: list[Trailer] = []
     for lines in items:
+        if len(found) == MAX_TRAILERS:
+            break
         first = lines[0]
         if first.startswith(_COMMENT):
             continue
         sep = _SEPARATOR.match(first)
         if sep is None:
             continue
-        body = "".join(lines)
+        body = "\n".join(lines)
         key = body[: sep.end() - 1].strip(_GIT_SPACE)
         value = _UNFOLD.sub(" ", body[sep.end():].strip(_GIT_SPACE)).strip(_GIT_SPACE)
-        found.append(_make(key, value, _raw(lines)))
+        found.append(_make(key, value, _raw(lines), budget))
     return tuple(found)
 
 
@@ -298,7 +320,7 @@ def _split_comment(key: str, value: str) -> tuple[str, str | None]:
     return value, None
 
 
-def _person(key: str, value: str) -> Person | None:
+def _person(key: str, value: str, budget: StdlibBudget | None) -> Person | None:
     """The first address of a person trailer, its name decoded (identity.parse_person)."""
     if not _is_person_key(key) or "@" not in value:
         return None
@@ -310,16 +332,16 @@ def _person(key: str, value: str) -> Person | None:
     elif value.count("<") == 1 and ">" not in value:
         value += ">"  # "Name <addr@host", the closing bracket lost
     if value.count("@") > 1:
-        people = parse_people(value)
+        people = read_people(value, budget)
         if people:
             return people[0]
-    return parse_person(value)
+    return read_person(value, budget)
 
 
-def _make(key: str, full_value: str, raw: str) -> Trailer:
+def _make(key: str, full_value: str, raw: str, budget: StdlibBudget | None) -> Trailer:
     key = _canonical_key(key)
     value, comment = _split_comment(key, full_value)
-    return Trailer(key=key, value=value, person=_person(key, value), comment=comment, raw=raw)
+    return Trailer(key=key, value=value, person=_person(key, value, budget), comment=comment, raw=raw)
 
 
 # --- replies ---------------------------------------------------------------------------
@@ -359,28 +381,50 @@ def _quoted(line: str) -> bool:
     return line.lstrip(" \t")[:1] == ">"
 
 
-def _reply_end(lines: list[str]) -> int:
-    """Index of the first line that is no longer the replier's own text: a signature
+_QUOTED_LAST = re.compile(r">[ \t]*(?:\n|\Z)")  # searched in the reversed text: the last quoted line
+_TEXT_ENDS = re.compile(
+    r"^(?:--[ \t]*|[ \t]*(?:-{3,}[ \t]*(?:original|forwarded)[ \t]+message[ \t]*-{3,}"
+    r"|begin forwarded message:|from [0-9a-f]{40} mon sep 17 00:00:00 2001)[ \t]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)  # _SIGNATURE or _QUOTE_START, as one search
+_QUOTE_FOLLOWS = re.compile(
+    r"\b(?:wrote|writes)[ \t]*:[ \t]*$|^from:.*\n(?:from|sent|date|to|cc|subject)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)  # _ATTRIBUTION, or a From: line over a _HEADER line
+_PATCH_LINE = re.compile(r"^(?:diff --git |--- a/|Index: | \d+ files? changed)", re.MULTILINE)
+_SEPARATOR_LINE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+MAX_KEY_LINES = 2 * MAX_TRAILERS
+"""``Key: value`` lines of a reply's own text read as possible trailers (~13 µs each):
+past them, a megabyte of ``Reviewed-by: a@b`` lines without a trailer is not read on."""
+MAX_WRAPPED = 64
+"""Lines one reply trailer may be wrapped over (a ``Fixes:`` title, an address on
+the next line): a value left open over a megabyte of lines is not a trailer."""
+_OWN_SCISSORS = re.compile(r"^(?![ \t]*>)[ \t]*(?=.*(?:>8|8<))[-=_ \t]*(?:>8|8<)[-=_ \t8<>]*$", re.MULTILINE)
+
+
+def _last_quoted(text: str, end: int) -> int:
+    """Offset of the ``>`` of the last ``>``-quoted line in text[:end], or -1."""
+    found = _QUOTED_LAST.search(text[:end][::-1])
+    return -1 if found is None else end - 1 - found.start()
+
+
+def _reply_end(text: str) -> int:
+    """Offset of the first line that is no longer the replier's own text: a signature
     ``-- ``, a ``-----Original Message-----``/``Begin forwarded message:`` line, an
     embedded ``git format-patch`` mail, or an attribution (``… wrote:``) or a
     ``From:``/``Date:`` header block after which no line is ``>``-quoted (the
-    original follows unprefixed, as top-posting clients and inline patches do)."""
-    last_quoted = -1
-    for i in range(len(lines) - 1, -1, -1):
-        if _quoted(lines[i]):
-            last_quoted = i
-            break
-    for i, line in enumerate(lines):
-        if _quoted(line):
-            continue
-        if _SIGNATURE.match(line) or _QUOTE_START.match(line):
-            return i
-        if i > last_quoted and (
-            _ATTRIBUTION.search(line)
-            or line[:5].lower() == "from:" and i + 1 < len(lines) and _HEADER.match(lines[i + 1])
-        ):
-            return i
-    return len(lines)
+    original follows unprefixed, as top-posting clients and inline patches do).
+    Found by searching the text, not by reading every line: a quoted line never
+    matches these (none begins with ``>``)."""
+    ends = _TEXT_ENDS.search(text)
+    end = len(text) if ends is None else ends.start()
+    quoted = _last_quoted(text, len(text))
+    after = 0 if quoted < 0 else text.find("\n", quoted)
+    if after >= 0:
+        follows = _QUOTE_FOLLOWS.search(text, after, end)
+        if follows is not None:
+            end = text.rfind("\n", 0, follows.start()) + 1  # the start of its line
+    return end
 
 
 def _wanted(key: str, value: str) -> bool:
@@ -399,16 +443,29 @@ def _wanted(key: str, value: str) -> bool:
     return False
 
 
-def _unclosed(value: str) -> bool:
-    """Whether a value visibly goes on: an open ``(``, ``<`` or ``"``."""
-    return (
-        value.count("(") > value.count(")")
-        or value.count("<") > value.count(">")
-        or value.count('"') % 2 == 1
-    )
+class _Open:
+    """What a value leaves open as it grows line by line: ``(``, ``<``, ``"``, and
+    whether it holds an address yet (counted per added line: recounting the whole
+    value for each wrapped line was quadratic)."""
+
+    __slots__ = ("parens", "angles", "quotes", "address")
+
+    def __init__(self) -> None:
+        self.parens = self.angles = self.quotes = 0
+        self.address = False
+
+    def add(self, text: str) -> None:
+        self.parens += text.count("(") - text.count(")")
+        self.angles += text.count("<") - text.count(">")
+        self.quotes += text.count('"')
+        self.address = self.address or "@" in text
+
+    def unclosed(self) -> bool:
+        """Whether the value visibly goes on: an open ``(``, ``<`` or ``"``."""
+        return self.parens > 0 or self.angles > 0 or self.quotes % 2 == 1
 
 
-def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
+def find_reply_trailers(body: str, budget: StdlibBudget | None = None) -> tuple[Trailer, ...]:
     """Trailers a reviewer wrote in a reply (b4's follow-up trailers, stricter).
 
     A line counts when it is the replier's own text — not quoted (``>`` after
@@ -426,18 +483,41 @@ def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
     """
     if not _CANDIDATE.search("\n" + body):
         return ()  # most replies: no line could be a trailer
-    lines = body.replace("\r\n", "\n").split("\n")
-    lines = lines[: _reply_end(lines)]
+    text = body.replace("\r\n", "\n")
+    end = _reply_end(text)
+    candidates = [m.start() for m in _CANDIDATE.finditer("\n" + text, 0, end + 1)]  # offsets of their lines
+    if not candidates:
+        return ()
+    lines = text.split("\n") if end == len(text) else text[:end].split("\n")[:-1]
     n = len(lines)
-    last_diff = max((k for k, x in enumerate(lines) if _PATCH_BODY.match(x)), default=-1)
-    found: list[tuple[int, Trailer]] = []  # (paragraph start, trailer)
-    para_start = 0  # first line of the current paragraph of own (unquoted) text
+    diffs = [m.start() for m in _PATCH_LINE.finditer(text, 0, end)]
+    last_diff = text.count("\n", 0, diffs[-1]) if diffs else -1
+    last_candidate = text.count("\n", 0, candidates[-1])
+    # Only the lines from the last quote above the first candidate on can change
+    # what a candidate reads: start there, in the state that quote leaves.
+    quoted = _last_quoted(text, candidates[0])
+    start = 0 if quoted < 0 else text.count("\n", 0, quoted) + 1
+    found: list[tuple[int, str, str, list[str]]] = []  # (paragraph start, key, value, lines): made at the end
+    para_start = start  # first line of the current paragraph of own (unquoted) text
     last_para = -1  # the last paragraph of own text, unless a quote came after it
     robot = False  # the current paragraph is a bot's "kindly add following tag"
-    in_scissors = False
+    # scissors lines toggle, wherever they stand
+    in_scissors = bool(len(_OWN_SCISSORS.findall(text, 0, text.rfind("\n", 0, quoted) + 1 if start else 0)) % 2)
     previous = ""  # the last non-blank line above
-    i = 0
+    i = start
+    tail_checked = False
+    examined = 0  # "Key: value" lines of own text read so far
     while i < n:
+        if i > last_candidate:  # no candidate left: only a --- line can still take back
+            if not found or found[-1][0] != last_para or len(found) >= MAX_TRAILERS:
+                break  # ... the last paragraph's trailers, and it cannot
+            if not tail_checked:
+                tail_checked = True
+                separator = _SEPARATOR_LINE.search(text, sum(map(len, lines[:i])) + i, end)
+                if separator is None or text.count("\n", 0, separator.start()) >= last_diff:
+                    break
+        elif len(found) >= MAX_TRAILERS:
+            break
         line = lines[i]
         if not line.strip() or _quoted(line):
             para_start = i + 1
@@ -456,7 +536,8 @@ def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
             i += 1
             continue
         if _PATCH_SEPARATOR.match(line) and i < last_diff:
-            found = [(p, t) for p, t in found if p != last_para]  # an embedded patch's
+            while found and found[-1][0] == last_para:  # an embedded patch's (the last found)
+                found.pop()
             para_start, robot, previous = i + 1, False, line
             i += 1
             continue
@@ -468,29 +549,37 @@ def find_reply_trailers(body: str) -> tuple[Trailer, ...]:
             previous = line
             i += 1
             continue
-        key, value, indent = m["key"], m["value"].rstrip(), m["indent"]
+        examined += 1
+        if examined > MAX_KEY_LINES:
+            break
+        key, indent = m["key"], m["indent"]
+        pieces = [m["value"].rstrip()]
+        is_open = _Open()
+        is_open.add(pieces[0])
         taken = [line]
         j = i + 1
-        while j < n and lines[j].strip() and not _quoted(lines[j]):
+        while j < n and j - i <= MAX_WRAPPED and lines[j].strip() and not _quoted(lines[j]):
             nxt = lines[j].strip()
-            wrapped = _unclosed(value) and not _REPLY_LINE.match(lines[j]) and (
+            wrapped = is_open.unclosed() and not _REPLY_LINE.match(lines[j]) and (
                 lines[j][0] in " \t" or key.lower() == "fixes" and nxt.rstrip(".").endswith(")")
             )
-            address = "@" not in value and _LONE_ADDR.fullmatch(nxt)
+            address = not is_open.address and _LONE_ADDR.fullmatch(nxt)
             note = _is_person_key(key) and _LONE_NOTE.fullmatch(nxt)
             if not (wrapped or address or note):
                 break
-            value = f"{value} {nxt}"
+            pieces.append(nxt)
+            is_open.add(nxt)
             taken.append(lines[j])
             j += 1
+        value = " ".join(pieces)
         alone = j >= n or not lines[j].strip() or _quoted(lines[j])
         if indent and not (alone and not previous[:1].isspace() and not _EXAMPLE_PREFACE.search(previous)):
             pass  # part of an indented quote (git log output), a block, an example
-        elif _wanted(key, value):
-            found.append((para_start, _make(key, value, "\n".join(taken))))
+        elif _wanted(key, value) and len(found) < MAX_TRAILERS:
+            found.append((para_start, key, value, taken))
         previous = line  # a wrapped trailer keeps the indentation of its first line
         i = j
-    return tuple(t for _, t in found)
+    return tuple(_make(key, value, "\n".join(taken), budget) for _, key, value, taken in found)
 
 
 # --- derived records ----------------------------------------------------------------------

@@ -564,7 +564,8 @@ def test_one_pass_skips_no_newline_notes_as_git_does() -> None:
     assert _plain_git(text, []) is not None  # the one-pass path answers…
     assert diffstat_and_patch_id(text) == (diffstat(text), patch_id(text)) == (diffstat(text), git_patch_id(text))
     short = text.replace("\\ No newline at end of file", "\\ x")  # …and leaves a short "\\" line to patch_id
-    assert _plain_git(short, []) is None
+    plain = _plain_git(short, [])
+    assert plain is not None and plain[1] is None  # counted here, hashed by patch_id
     assert diffstat_and_patch_id(short) == (diffstat(short), patch_id(short))
 
 

@@ -254,9 +254,9 @@ def mangled(draw: st.DrawFn) -> bytes:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mangled())
 def test_mangled_real_mail_never_raises_and_stays_fast(data: bytes) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be busy with other work
     m = parse_message(data)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert isinstance(m, Message)
     assert elapsed < 2.0, f"{elapsed:.2f}s for {len(data)} bytes"
     assert all(p and p.replace("-", "").replace(":", "").isalnum() for p in m.problems)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from email.header import decode_header, ecre, make_header
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from patchtrack import _mime
 
@@ -124,3 +127,29 @@ def test_flowed_lines_never_join_across_quote_depths() -> None:
     assert unflow(text, delsp=False) == (
         "> a quoted paragraph\n>   \nReviewed-by: Rita Fitz <rf@cirrus.test>\n\nmy own words\n"
     )
+
+
+_WORD_PIECES = [
+    "=?utf-8?q?a?=", "=?UTF-8?B?w6k=?=", "=?iso-8859-1?q?=E9?=", "=?utf8?q?b?=", "=?us-ascii?q?c?=",
+    "=?unknown-8bit?q?=E9?=", "=?hex?q?61?=", "=?utf-8?q?=C3?=", "=?utf-8?b?QQ?=", "=?utf-8?b?Q?=",
+    "=?euc-jp?b?pKI=?=", "=?gb2312?b?1tA=?=", "=?utf-8?q?_?=", "=?utf-8?q? ?=", "=?", "?=", "?q?", "?b?",
+    " ", "  ", "\t", "\n", "\r", "\x85", "\u2028", "(", ")", "\\", "é", "Ω", "a", "=", "?", "_", "=?x\n?q?a?=",
+]
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.one_of(st.sampled_from(_WORD_PIECES), st.text(max_size=3)), max_size=12).map("".join))
+def test_encoded_words_are_read_as_the_standard_library_reads_them(text: str) -> None:
+    """Where ``str(make_header(decode_header(text)))`` succeeds, the linear reader gives
+    the same text; where it raises, the reader says so (None) and words are decoded
+    one by one instead."""
+    try:
+        theirs: str | None = str(make_header(decode_header(text)))
+    except Exception:  # noqa: BLE001 - the standard library raises many kinds here
+        theirs = None
+    assert _mime._has_word(text) == bool(ecre.search(text))
+    ours = _mime._as_stdlib(text)
+    assert ours == theirs
+    decoded, problems = _mime.decode_words(text)
+    assert set(problems) <= {"bad-encoded-word", "lone-surrogate"}
+    decoded.encode("utf-8")

@@ -542,7 +542,7 @@ def test_large_inputs_stay_fast() -> None:
         ("Fixes: 0123456789ab (\"" + "x" * 50 + "\n") * 5000,
     ]
     for text in cases:
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: the machine may be busy with other work
         check_records(parse_trailers(text))
         check_records(find_reply_trailers(text))
-        assert time.perf_counter() - start < 2.0, text[:40]
+        assert time.process_time() - start < 2.0, text[:40]
