@@ -32,7 +32,7 @@ from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
-from .message import Message
+from .message import UNREADABLE, Message
 from .report import safe_line, safe_lines
 from .revisions import last_revision, strangers
 from .series import Series, format_counters
@@ -350,8 +350,11 @@ def _demo(path: str, fmt: str, out: TextIO) -> int:
 def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
     mailmap, domain_map = _identities(args)
+    lost: list[Message] = []
     with _progress(inbox) as tick:
-        found = inbox.series(args.range, since=args.since, until=args.until, after=_after(args), progress=tick)
+        found = inbox.series(
+            args.range, since=args.since, until=args.until, after=_after(args), progress=tick, unreadable=lost.append
+        )
     if args.format in ("json", "jsonl"):
         rows = []
         for s in found:
@@ -363,6 +366,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
     print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    _report_lost(lost)
     _report_cache(inbox)
     return 0
 
@@ -402,8 +406,9 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
     wanted = args.series.strip().strip("<>")
+    lost: list[Message] = []
     with _progress(inbox) as tick:
-        everything = inbox.series(progress=tick)
+        everything = inbox.series(progress=tick, unreadable=lost.append)
     found = next((s for s in everything if s.id == wanted), None) or next(
         (s for s in everything if any(m.msgid == wanted for m in s.messages)), None
     )
@@ -440,6 +445,7 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
         ),
         file=sys.stderr,
     )
+    _report_lost(lost)
     _report_cache(inbox)
     return 0
 
@@ -448,8 +454,9 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
     selected = inbox.walk(args.range, since=args.since, until=args.until, after=_after(args))
     upstream = Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache)
+    lost: list[Message] = []
     with _progress(inbox) as tick:
-        everything = inbox.series(progress=tick)  # all of them: later revisions count
+        everything = inbox.series(progress=tick, unreadable=lost.append)  # all of them: later revisions count
     if args.range or args.since or args.until or args.after_tips:
         inside = {str(ref[0]) for ref in selected.refs() if not ref[5]}
         chosen = {s.id for s in everything if any(m.oid in inside for m in s.messages)}
@@ -458,6 +465,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
     if args.format == "json":
         _write_json([t.to_dict() for t in tracks], out)
+        _report_lost(lost)
         _report_cache(inbox)
         return 0
     for t in tracks:
@@ -476,6 +484,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
     print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
+    _report_lost(lost)
     _report_cache(inbox)
     return 0
 
@@ -656,6 +665,18 @@ def _write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO, *, parsed
 _NAMED = 3  # unreadable mails named on the note line; the rest are "…"
 
 
+def _note_unreadable(lost: Sequence[tuple[str, str]]) -> None:
+    """One ``note:`` line for the mails (object id, reason) the archive could not give."""
+    if lost:
+        named = ", ".join(f"{oid} ({reason})" for oid, reason in lost[:_NAMED]) + (", …" if len(lost) > _NAMED else "")
+        print(f"{PROG}: note: {len(lost)} mail(s) could not be read: {named}", file=sys.stderr)
+
+
+def _report_lost(lost: Sequence[Message]) -> None:
+    """The note for the problem records of mails that could not be read."""
+    _note_unreadable([(m.oid, m.problems[0].removeprefix(UNREADABLE)) for m in lost])
+
+
 def _report_walk(walk: Walk) -> None:
     """The walk's notes and counts on stderr; then, when part of the archive could
     not be read, one ``error:`` line for each part and exit 1 (the output is written)."""
@@ -673,10 +694,7 @@ def _report_walk(walk: Walk) -> None:
         + (f" ({', '.join(extras)})" if extras else ""),
         file=sys.stderr,
     )
-    lost = walk.unreadable
-    if lost:
-        named = ", ".join(f"{u.oid} ({u.reason})" for u in lost[:_NAMED]) + (", …" if len(lost) > _NAMED else "")
-        print(f"{PROG}: note: {len(lost)} mail(s) could not be read: {named}", file=sys.stderr)
+    _note_unreadable([(u.oid, u.reason) for u in walk.unreadable])
     for damage in walk.damage:
         print(f"{PROG}: error: {damage}", file=sys.stderr)
     if walk.damage:

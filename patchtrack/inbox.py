@@ -33,7 +33,7 @@ from ._walk import Damage, RawMessage, Ref, Unreadable, Walk, WalkStats
 from .cache import Cache
 from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
 from .identity import DomainMap, Mailmap
-from .message import Message
+from .message import UNREADABLE, Message
 from .report import Report, build_report
 from .series import Series
 from .upstream import Upstream, track
@@ -337,6 +337,7 @@ class Inbox:
         until: DateLike | None = None,
         after: Cursor | None = None,
         progress: Callable[[int], None] | None = None,
+        unreadable: Callable[[Message], None] | None = None,
     ) -> list[Series]:
         """The patch series with mail in ``range`` (same arguments as :meth:`walk`).
 
@@ -347,9 +348,16 @@ class Inbox:
         number of mails parsed so far, every 500 mails (for a progress bar).
         Raises :class:`DamagedArchiveError` when part of the archive cannot be read
         (an epoch, history cut by a missing commit): series assembled without it
-        would be silently wrong. Single unreadable mails are stepped over.
+        would be silently wrong. Single unreadable mails are stepped over: each one
+        of the range is passed to ``unreadable`` (its problem record: see
+        :meth:`messages`), so a caller can say what the series could not include.
         """
-        return self._assembled(range, since, until, after, progress, history=False)[1]
+        messages, found = self._assembled(range, since, until, after, progress, history=False)
+        if unreadable is not None:
+            for message in messages:
+                if message.problems and message.problems[0].startswith(UNREADABLE):
+                    unreadable(message)
+        return found
 
     def report(
         self,

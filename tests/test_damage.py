@@ -236,8 +236,12 @@ def test_cli_notes_unreadable_mails_and_exits_0(
     # --raw reads no mail: the missing ones are found, not the corrupt one
     code, out, err = run(capsys, "messages", str(inbox), "--raw", "--no-cache")
     assert code == 0 and len(out.splitlines()) == 41 and err[-2].endswith("(4 unreadable)")
+    # every command that assembles series says which mails it could not include
     code, _, err = run(capsys, "series", str(inbox), "--no-cache", "--workers", workers)
-    assert code == 0
+    assert code == 0 and err[-1].startswith(prefix)
+    assert {n.split()[0] for n in err[-1][len(prefix) :].split(", ")[:-1]} <= set(lost)
+    code, _, err = run(capsys, "series", str(inbox), "--no-cache", "HEAD~1..")  # none of them in this range
+    assert code == 0 and not any("could not be read" in line for line in err)
     # the report says what it could not count, in every format, and still exits 0
     code, out, err = run(capsys, "report", str(inbox), "--no-cache", "--workers", workers)
     lost_line = "Not counted: 5 mail(s) of the range could not be read from the archive (missing or corrupt objects)."
