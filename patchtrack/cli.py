@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
+from ._escape import safe_line, safe_lines
 from ._load import load
 from ._walk import Ref, Walk
 from .builder import build_inbox
@@ -33,7 +34,6 @@ from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
 from .mbox import added_trailers
 from .message import UNREADABLE, Message
-from .report import safe_line, safe_lines
 from .revisions import last_revision, strangers
 from .series import Series, format_counters
 from .upstream import Upstream, track

@@ -23,7 +23,8 @@ from urllib.parse import quote
 import attrs
 
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
-from ._report_html import safe_line, safe_lines, to_html, to_markdown
+from ._escape import safe_line, safe_lines
+from ._report_html import to_html, to_markdown
 from .message import UNREADABLE, Message
 from .revisions import first_revision
 from .series import Series, is_series_mail

@@ -20,7 +20,7 @@ import pytest
 
 import patchtrack
 from conftest import ROOT, git_env
-from patchtrack._report_html import md_code_block, md_inline
+from patchtrack._escape import md_code_block, md_inline
 from patchtrack.cli import main
 from patchtrack.report import lore_link, safe_line, safe_lines
 
