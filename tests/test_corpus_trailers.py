@@ -29,7 +29,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -45,8 +44,6 @@ TARGET = 0.995
 CHUNK = 200  # mails per git batch
 CHECK_EVERY = 25  # one mail in this many is also run through a plain --parse
 WORKERS = 2
-MAX_MEAN_PARSE = 150e-6  # seconds per commit message (measured ≈ 25 µs)
-MAX_MEAN_REPLY = 300e-6  # seconds per reply (measured ≈ 40 µs)
 
 PATCH_SUBJECT = re.compile(r"^\s*\[[^\]]*\bPATCH\b", re.IGNORECASE)
 REPLY_SUBJECT = re.compile(r"^\s*re\s*:", re.IGNORECASE)
@@ -180,18 +177,12 @@ def test_parse_trailers_agrees_with_git(corpus_name: str, corpus_mails: dict[str
     assert all(same for *_, same in views), "the batched interpret-trailers differs from a plain --parse"
 
     disagree = []
-    parse_trailers(views[0][1])  # warm up (first-use imports) before timing
-    elapsed = 0.0
     for oid, message, theirs, _ in views:
-        start = time.perf_counter()
         ours = parse_trailers(message)
-        elapsed += time.perf_counter() - start
         if not _agrees(ours, theirs):
             disagree.append((oid, [(t.key, t.value, t.comment) for t in ours], theirs))
     rate = 1 - len(disagree) / len(views)
     assert rate >= TARGET, f"{corpus_name}: {rate:.3%} of {len(views)}; first: {disagree[:3]}"
-    if len(views) >= 200:
-        assert elapsed / len(views) < MAX_MEAN_PARSE, f"{elapsed / len(views) * 1e6:.1f} µs per message"
 
 
 def test_reply_trailers(corpus_name: str, corpus_mails: dict[str, list]) -> None:
@@ -200,12 +191,8 @@ def test_reply_trailers(corpus_name: str, corpus_mails: dict[str, list]) -> None
         pytest.skip(f"{corpus_name}: no replies")
     assert len(texts) >= 0.99 * len(corpus_mails["replies"]), "too many replies without a text/plain part"
     kinds: Counter[str] = Counter()
-    find_reply_trailers(texts[0][1])  # warm up before timing
-    elapsed = 0.0
     for oid, text in texts:
-        start = time.perf_counter()
         found = find_reply_trailers(text)
-        elapsed += time.perf_counter() - start
         lines = set(text.replace("\r\n", "\n").split("\n"))
         for t in found:
             first = t.raw.split("\n", 1)[0]
@@ -214,7 +201,5 @@ def test_reply_trailers(corpus_name: str, corpus_mails: dict[str, list]) -> None
             if t.key.lower().endswith("-by"):
                 assert t.person is not None, (oid, t)
             kinds[t.key] += 1
-    if len(texts) >= 200:
-        assert elapsed / len(texts) < MAX_MEAN_REPLY, f"{elapsed / len(texts) * 1e6:.1f} µs per reply"
     if len(texts) > 1000:
         assert kinds["Reviewed-by"] + kinds["Acked-by"] > 0

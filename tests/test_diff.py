@@ -451,11 +451,11 @@ diff_like = st.lists(st.sampled_from(DIFF_LINES) | st.text(max_size=20), max_siz
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300) | diff_like)
 def test_never_raises_and_stays_fast(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     stat = diffstat(text)
     pid = patch_id(text)
     start = diff_start(text)
-    assert time.perf_counter() - started < 0.05
+    assert time.process_time() - started < 0.05
     assert isinstance(stat, Diffstat)
     assert stat.insertions == sum(f.added for f in stat.files) >= 0
     assert pid is None or len(pid) == 40

@@ -304,9 +304,9 @@ def _check_invariants(s: Subject) -> None:
 @settings(max_examples=500, deadline=None)
 @given(_anything)
 def test_any_text_parses_with_invariants(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     s = parse_subject(text)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     _check_invariants(s)
 
 
@@ -321,9 +321,9 @@ def test_arbitrary_unicode_never_raises(text: str) -> None:
        st.integers(min_value=1_000, max_value=60_000), st.text(max_size=20))
 def test_long_runs_are_fast(unit: str, repeat: int, tail: str) -> None:
     text = unit * repeat + tail
-    start = time.perf_counter()
+    start = time.process_time()
     s = parse_subject(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     _check_invariants(s)
 
 
@@ -343,7 +343,7 @@ def test_long_runs_are_fast(unit: str, repeat: int, tail: str) -> None:
     ids=["brackets", "re", "spaces", "nested", "zeros", "dots", "unclosed-nest", "repeat", "counters"],
 )
 def test_pathological_inputs_are_linear(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     s = parse_subject(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     _check_invariants(s)
