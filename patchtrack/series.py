@@ -210,6 +210,15 @@ class RevisionLink:
     msgid: str
     date: datetime | None
 
+    def resolve(self, within: Iterable[Series] | Mapping[str, Series]) -> Series | None:
+        """The :class:`Series` this link names, found in ``within`` — the series it
+        was linked among (:meth:`Inbox.series <patchtrack.Inbox.series>`,
+        :func:`~patchtrack.assemble`), or a dict of them by id — or ``None`` when it
+        is not there: ``s.previous.resolve(series)``."""
+        if isinstance(within, Mapping):
+            return within.get(self.id)
+        return next((s for s in within if s.id == self.id), None)
+
     def __repr__(self) -> str:
         from ._escape import safe_line
 
