@@ -22,31 +22,40 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .report import Count, Report
     from .series import RevisionLink, Series
 
-__all__ = ["to_markdown", "to_html", "report_fragment", "bins", "SCOPE", "STYLE"]
+__all__ = ["to_markdown", "to_html", "report_fragment", "bins", "SCOPE", "STYLE", "PAGE_STYLE"]
 
 SCOPE = "patchtrack"
 """The class every HTML rendering's root element carries; every CSS rule is under it."""
 
 STYLE = (
     f".{SCOPE}{{font-family:sans-serif;line-height:1.35}}"
-    f".{SCOPE}.page{{max-width:72em;margin:2em auto;padding:0 1em}}"
     f".{SCOPE} table{{border-collapse:collapse;margin:.3em 0}}"
     f".{SCOPE} td,.{SCOPE} th{{padding:2px 8px;text-align:left;vertical-align:top}}"
     f".{SCOPE} th{{border-bottom:1px solid #999}}"
     f".{SCOPE} td.n,.{SCOPE} th.n{{text-align:right;white-space:nowrap}}"
     f".{SCOPE} table.patches tr:nth-child(even) td{{background:#f3f5f8}}"
-    f".{SCOPE} .marker{{font-family:monospace;white-space:nowrap}}"
-    f".{SCOPE} td.status{{min-width:9em}}.{SCOPE} td.title{{min-width:14em}}.{SCOPE} td.links a{{white-space:nowrap}}"
-    f".{SCOPE} .add{{color:#1a7f37}}.{SCOPE} .del{{color:#b42318}}"
+    # the patch list's columns by place (a class on every cell was 2 KB of a notebook view)
+    f".{SCOPE} table.patches td:nth-child(1){{min-width:9em}}"
+    f".{SCOPE} table.patches td:nth-child(2){{font-family:monospace;white-space:nowrap}}"
+    f".{SCOPE} table.patches td:nth-child(3){{min-width:12em}}"
+    f".{SCOPE} table.patches td:nth-child(4){{min-width:10em;overflow-wrap:break-word}}"
+    f".{SCOPE} div.wide{{overflow-x:auto}}"
+    f".{SCOPE} table.patches td:nth-child(n+5):nth-child(-n+6){{text-align:right;white-space:nowrap}}"
+    f".{SCOPE} td.links a{{white-space:nowrap}}"
     f".{SCOPE} .muted{{color:#666}}"
-    f".{SCOPE} pre{{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}}"
-    f".{SCOPE} section.series{{border-top:1px solid #ccc;margin-top:1.5em}}"
     f".{SCOPE} svg{{max-width:100%;height:auto}}"
     f".{SCOPE} summary{{cursor:pointer;font-weight:bold}}"
     f".{SCOPE}:not(.page) h2{{font-size:1.1em;margin:.6em 0 .2em}}"
-    f"@media (max-width:700px){{.{SCOPE} table.patches td.author,.{SCOPE} table.patches th.author{{display:none}}}}"
+    f"@media (max-width:700px){{.{SCOPE} table.patches td:nth-child(4),.{SCOPE} table.patches th:nth-child(4){{display:none}}}}"
 )
 """The CSS of every HTML rendering: each rule is scoped under :data:`SCOPE`."""
+
+PAGE_STYLE = STYLE + (
+    f".{SCOPE}.page{{max-width:72em;margin:2em auto;padding:0 1em}}"
+    f".{SCOPE} pre{{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}}"
+    f".{SCOPE} section.series{{border-top:1px solid #ccc;margin-top:1.5em}}"
+)
+"""The page's CSS: :data:`STYLE` and the rules of what only the page has."""
 
 CHART_COLOUR = "#66aa55"
 """The fill of the mail-over-time columns (the browser tests look for it)."""
@@ -65,9 +74,9 @@ column stays at least ~5 px wide in the 588 px plot, up to 10 years of months.""
 
 WEEK_BINS = 104
 
-FRAGMENT_ROWS = 30
-"""The patch-list rows a notebook view shows; the page has them all. 40 rows and the
-rest of the view are ~16 KB (kvm-ppc's last 200 mails: 25 series, 12 KB)."""
+FRAGMENT_ROWS = 25
+"""The patch-list rows a notebook view shows; the page has them all. kvm-ppc's last
+200 mails (25 series, the table 11 KB) make a 19 KB view."""
 
 _LORE_URL = re.compile(r"https://(?:lore\.kernel\.org|patch\.msgid\.link)/[^\s<>\"'&]*[^\s<>\"'&.,;:)\]]")
 """A lore or patch.msgid.link URL in *escaped* text: an ``&`` (``&lt;``, ``&gt;``,
@@ -269,8 +278,7 @@ def _size_cells(s: Series) -> str:
     from .report import _changes
 
     plus, minus = _changes(s)
-    return (f"<td class=n>{len(s.patches)}/{s.total}</td>"
-            f"<td class=n><span class=add>+{plus}</span>/<span class=del>-{minus}</span></td>")
+    return f"<td>{len(s.patches)}/{s.total}</td><td>+{plus}/-{minus}</td>"
 
 
 def _review_cell(s: Series) -> str:
@@ -306,7 +314,7 @@ def _patch_table(report: Report, *, rows: int | None = None, anchors: bool = Tru
     listed = {s.id for s in report.series} if anchors else set()
     states = report.upstream or (None,) * len(report.series)
     shown = list(zip(report.statuses, states, report.series))[:rows]
-    head = ("<tr><th>status</th><th>marker</th><th>title</th><th class=author>author</th><th class=n>patches</th>"
+    head = ("<tr><th>status</th><th>marker</th><th>title</th><th>author</th><th class=n>patches</th>"
             "<th class=n>+/-</th><th>review</th>" + ("<th>upstream</th>" if report.upstream else "")
             + ("<th>links</th>" if anchors else "") + "</tr>")
     body = []
@@ -317,14 +325,14 @@ def _patch_table(report: Report, *, rows: int | None = None, anchors: bool = Tru
                  _revision_link(s.previous, "previous", listed, report.list_name),
                  _revision_link(s.next, "next", listed, report.list_name)]
         body.append(
-            f"<tr><td class=status>{_status_cell(status)}</td><td class=marker>{_marker_cell(s)}</td><td class=title>{title}</td>"
-            f"<td class=author>{_byline_cell(s)}</td>{_size_cells(s)}<td>{_review_cell(s)}</td>"
+            f"<tr><td>{_status_cell(status)}</td><td>{_marker_cell(s)}</td><td>{title}</td>"
+            f"<td>{_byline_cell(s)}</td>{_size_cells(s)}<td>{_review_cell(s)}</td>"
             + (f"<td>{_html_text(state or '')}</td>" if report.upstream else "")
             + (f"<td class=links>{' '.join(x for x in links if x)}</td>" if anchors else "") + "</tr>"
         )
     more = len(report.series) - len(shown)
     rest = f"<p class=muted>… and {more} more series: <code>Report.to_html()</code> lists them all.</p>" if more else ""
-    return f'<table class="patches">{head}{"".join(body)}</table>{rest}'
+    return f'<div class=wide><table class="patches">{head}{"".join(body)}</table></div>{rest}'
 
 
 def _commit_messages(report: Report) -> str:
@@ -365,7 +373,7 @@ def to_html(report: Report) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_html_text(report.title)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{_html_text(report.title)}</title><style>{PAGE_STYLE}</style></head><body>"
         f'<div class="{SCOPE} page"><h1>{_html_text(report.title)}</h1>{_summary(report)}'
         f"{_timeline(report)}{_rankings(report)}"
         f'<h2 id="pt-patches">Patch list in this time period</h2>{_patch_table(report)}'

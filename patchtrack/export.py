@@ -129,7 +129,7 @@ def _trailer_rows(s: Series) -> Iterable[dict[str, Any]]:
             }
 
 
-_TEXT, _DATE, _INT, _BOOL = "object", "datetime64[ns, UTC]", "Int64", "boolean"
+_TEXT, _DATE, _INT, _BOOL = "string", "datetime64[ns, UTC]", "Int64", "boolean"
 
 COLUMNS: dict[str, dict[str, str]] = {
     "messages": {
@@ -159,7 +159,9 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 """Per kind of row, its columns in order and their pandas dtypes: dates
 ``datetime64[ns, UTC]``, counters nullable ``Int64``, flags nullable ``boolean``,
-text ``object`` (``None`` where a value is missing)."""
+text nullable ``string`` — missing values are ``NA``/``NaT``, and a frame of no rows
+has the same columns and dtypes (pandas 3 would otherwise infer ``str`` for text
+and ``object`` for the same column empty)."""
 
 
 def rows(items: Iterable[Message | Series], kind: str = "messages") -> list[dict[str, Any]]:
@@ -200,7 +202,7 @@ def to_pandas(items: Iterable[Message | Series], kind: str = "messages") -> Any:
     for column, dtype in schema.items():
         if dtype == _DATE:
             frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce").astype(_DATE)
-        elif dtype != _TEXT:
+        else:
             frame[column] = frame[column].astype(dtype)
     return frame
 
