@@ -75,7 +75,9 @@ def _review_counts(s: Series) -> dict[str, int]:
 
 
 def _series_row(s: Series) -> dict[str, Any]:
-    stats = [p.diffstat for p in s.patches if p.diffstat is not None]
+    from .report import _changes
+
+    plus, minus = _changes(s)
     return {
         "series_id": s.id,
         "title": s.title,
@@ -95,8 +97,8 @@ def _series_row(s: Series) -> dict[str, Any]:
         "missing": sum(hi - lo + 1 for lo, hi in s.missing_ranges),
         "first_date": s.first_date,
         "last_date": s.last_date,
-        "insertions": sum(d.insertions for d in stats),
-        "deletions": sum(d.deletions for d in stats),
+        "insertions": plus,
+        "deletions": minus,
         **_review_counts(s),
         "previous_id": s.previous.id if s.previous else None,
         "previous_version": s.previous.version if s.previous else None,
@@ -246,7 +248,7 @@ def series_html(s: Series) -> str:
         f'<p><b>{escape(s.status)}</b> <code>{escape(safe_line(_marker(s)))}</code> '
         f'<a href="{escape(_lore(s.list_id, s.msgid))}">{escape(safe_line(s.title))}</a> — '
         f"{escape(safe_line(_person(s.author)))}, {len(s.patches)}/{s.total} patches, "
-        f"<span class=add>+{plus}</span>/<span class=del>-{minus}</span> {revisions}</p>"
+        f"+{plus}/-{minus} {revisions}</p>"
     )
     body = "".join(
         f'<tr><td class=n>{p.index}</td><td><a href="{escape(_lore(s.list_id, p.msgid))}">'

@@ -94,7 +94,7 @@ def dump(html: str, tmp: Path, *, width: int = 1200, height: int = 1600) -> str:
     page = tmp / "probed.html"
     page.write_text(html, encoding="utf-8")
     return subprocess.run(
-        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--force-device-scale-factor=1",
+        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
          f"--window-size={width},{height}", "--dump-dom", page.as_uri()],
         check=True, capture_output=True, text=True, timeout=120,
     ).stdout
