@@ -384,12 +384,12 @@ def to_html(report: Report) -> str:
 
 def report_fragment(report: Report) -> str:
     """The notebook view: the title and summary first, then the chart, rankings and
-    patch list folded in ``<details>``; styles scoped under :data:`SCOPE`. The commit
+    patch list folded in ``<details>`` (closed); styles scoped under :data:`SCOPE`. The commit
     messages are left to :meth:`Report.to_html` (each title links to lore)."""
     return (
         f'<div class="{SCOPE}"><style>{STYLE}</style><b>{_html_text(report.title)}</b>{_summary(report)}'
         f"<details><summary>Mail over time</summary>{_timeline(report)}</details>"
         f"<details><summary>Top domains and contributors</summary>{_rankings(report)}</details>"
-        f"<details open><summary>Patch list ({len(report.series)} series)</summary>"
+        f"<details><summary>Patch list ({len(report.series)} series)</summary>"
         f"{_patch_table(report, rows=FRAGMENT_ROWS, anchors=False)}</details></div>"
     )
