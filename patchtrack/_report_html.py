@@ -9,6 +9,7 @@ messages to the page (``Report.to_html()``) to stay small.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -184,13 +185,15 @@ def _tick_label(unit: str, d: date) -> str:
 
 def _columns(per_day: Sequence[tuple[str, int]], *, width: int = 640, height: int = 160) -> str:
     """Mail over time as an inline SVG column chart: one column per day, week or
-    month (:func:`bins`), a y axis from 0 to the busiest bin (labelled with its
-    count), and date ticks under the first bin and about every sixth of the range."""
+    month (:func:`bins`, at most 40 px a bin), a y axis from 0 to the busiest bin
+    (labelled with its count), and date ticks under the first bin and about every
+    sixth of the range, 80 px apart at least."""
     unit, found = bins(per_day)
     left, top, bottom = 44, 12, 34
     plot = width - left - 8
     top_n = max(n for _, n in found) or 1
-    step = plot / len(found)
+    step = min(plot / len(found), 40)  # a few bins are columns, not slabs
+    end = left + round(step * len(found))
     gap = 1 if step >= 3 else 0
     base = top + height
     parts = [
@@ -208,12 +211,12 @@ def _columns(per_day: Sequence[tuple[str, int]], *, width: int = 640, height: in
     parts.append("</g>")
     axis = f'stroke="{AXIS_COLOUR}" stroke-width="1"'
     parts.append(f'<line class="y-axis" x1="{left - 1}" y1="{top}" x2="{left - 1}" y2="{base}" {axis}/>')
-    parts.append(f'<line class="x-axis" x1="{left - 1}" y1="{base}" x2="{left + plot}" y2="{base}" {axis}/>')
+    parts.append(f'<line class="x-axis" x1="{left - 1}" y1="{base}" x2="{end}" y2="{base}" {axis}/>')
     parts.append(f'<line x1="{left - 5}" y1="{top}" x2="{left - 1}" y2="{top}" {axis}/>')
-    parts.append(f'<line x1="{left}" y1="{top}" x2="{left + plot}" y2="{top}" stroke="#bbbbbb" stroke-dasharray="3,3"/>')
+    parts.append(f'<line x1="{left}" y1="{top}" x2="{end}" y2="{top}" stroke="#bbbbbb" stroke-dasharray="3,3"/>')
     parts.append(f'<text class="y-max" x="{left - 7}" y="{top + 4}" font-size="11" text-anchor="end">{top_n}</text>')
     parts.append(f'<text class="y-zero" x="{left - 7}" y="{base + 4}" font-size="11" text-anchor="end">0</text>')
-    every = max(1, -(-len(found) // 6))
+    every = max(1, -(-len(found) // 6), math.ceil(80 / step))  # labels are ~65 px wide
     for i in range(0, len(found), every):
         x = left + int(i * step)
         parts.append(f'<line x1="{x}" y1="{base}" x2="{x}" y2="{base + 5}" {axis}/>')
