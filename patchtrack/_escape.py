@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["safe_line", "safe_lines", "md_inline", "md_code_block"]
+__all__ = ["safe_line", "safe_lines", "md_inline", "md_code_block", "repr_title"]
 
 # Control characters a terminal acts on: C0 (tab aside), DEL, C1 (U+009B is CSI to
 # some terminals), and the bidi embeddings, overrides and isolates that reorder what
@@ -82,3 +82,9 @@ def md_code_block(lines: Sequence[str]) -> str:
     longest = max(map(len, _BACKTICKS.findall(text)), default=0) if "```" in text else 0
     fence = "`" * max(3, longest + 1)
     return f"{fence}\n{text}\n{fence}"
+
+
+def repr_title(text: str, limit: int = 60) -> str:
+    """A title as a record's ``__repr__`` quotes it: clipped to ``limit`` characters
+    (``…`` marks the cut), as a Python literal, so control characters are escaped."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

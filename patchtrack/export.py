@@ -1,8 +1,9 @@
 """Records → tables for notebooks: pandas data frames and HTML previews.
 
 ``to_pandas`` needs the optional ``pandas`` extra (``pip install 'patchtrack[pandas]'``);
-everything else here is plain Python. One row per message, per patch, or per trailer
-(a patch's own trailers and the follow-ups replies gave it), with flat, typed columns.
+everything else here is plain Python. One row per message, per patch, per trailer (a
+patch's own trailers and the follow-ups replies gave it) or per series, with flat,
+typed columns (:data:`COLUMNS`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from ._escape import safe_line
 from .message import Message
-from .series import Series
+from .series import REVIEW_KEYS, Patch, Series
 
-__all__ = ["ROWS", "rows", "to_pandas", "series_html", "message_html"]
+__all__ = ["ROWS", "COLUMNS", "rows", "to_pandas", "series_html", "message_html"]
 
-ROWS = ("messages", "patches", "trailers")
+ROWS = ("messages", "patches", "trailers", "series")
 
 
 def _message_row(m: Message) -> dict[str, Any]:
@@ -63,6 +65,52 @@ def _patch_rows(s: Series) -> Iterable[dict[str, Any]]:
         }
 
 
+def _review_counts(s: Series) -> dict[str, int]:
+    """A series' review state as counts: the patches with a review given on the list,
+    and the review trailers (unflagged follow-ups; see :attr:`Patch.reviews`)."""
+    return {
+        "reviewed_patches": sum(1 for p in s.patches if p.reviews),
+        "reviews": sum(len(p.reviews) for p in s.patches),
+    }
+
+
+def _series_row(s: Series) -> dict[str, Any]:
+    from .report import _changes
+
+    plus, minus = _changes(s)
+    return {
+        "series_id": s.id,
+        "title": s.title,
+        "version": s.version,
+        "rfc": s.rfc,
+        "resend": s.resend,
+        "status": s.status,
+        "author_name": s.author.name if s.author else None,
+        "author_email": s.author.email if s.author else None,
+        "author_domain": s.author.domain if s.author else None,
+        "sender_email": s.sender.email if s.sender else None,
+        "msgid": s.msgid,
+        "cover": s.cover is not None,
+        "patches": len(s.patches),
+        "total": s.total,
+        "complete": s.complete,
+        "missing": sum(hi - lo + 1 for lo, hi in s.missing_ranges),
+        "first_date": s.first_date,
+        "last_date": s.last_date,
+        "insertions": plus,
+        "deletions": minus,
+        **_review_counts(s),
+        "previous_id": s.previous.id if s.previous else None,
+        "previous_version": s.previous.version if s.previous else None,
+        "next_id": s.next.id if s.next else None,
+        "next_version": s.next.version if s.next else None,
+        "list_id": s.list_id,
+        "change_id": s.change_id,
+        "messages": len(s.messages),
+        "problems": ",".join(s.problems),
+    }
+
+
 def _trailer_rows(s: Series) -> Iterable[dict[str, Any]]:
     for p in s.patches:
         own = [(t, "patch", p.msgid, None, False) for t in p.trailers]
@@ -83,10 +131,46 @@ def _trailer_rows(s: Series) -> Iterable[dict[str, Any]]:
             }
 
 
+_TEXT, _DATE, _INT, _BOOL = "string", "datetime64[ns, UTC]", "Int64", "boolean"
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "messages": {
+        "msgid": _TEXT, "date": _DATE, "kind": _TEXT, "subject": _TEXT, "title": _TEXT, "version": _INT,
+        "index": _INT, "total": _INT, "author_name": _TEXT, "author_email": _TEXT, "author_domain": _TEXT,
+        "in_reply_to": _TEXT, "files": _INT, "insertions": _INT, "deletions": _INT, "patch_id": _TEXT,
+        "problems": _TEXT,
+    },
+    "patches": {
+        "series_id": _TEXT, "series_title": _TEXT, "series_version": _INT, "status": _TEXT, "index": _INT,
+        "total": _INT, "msgid": _TEXT, "subject": _TEXT, "date": _DATE, "author_email": _TEXT,
+        "insertions": _INT, "deletions": _INT, "reviews": _INT, "followups": _INT,
+    },
+    "trailers": {
+        "series_id": _TEXT, "index": _INT, "msgid": _TEXT, "key": _TEXT, "name": _TEXT, "email": _TEXT,
+        "value": _TEXT, "via": _TEXT, "from_msgid": _TEXT, "date": _DATE, "flagged": _BOOL,
+    },
+    "series": {
+        "series_id": _TEXT, "title": _TEXT, "version": _INT, "rfc": _BOOL, "resend": _BOOL, "status": _TEXT,
+        "author_name": _TEXT, "author_email": _TEXT, "author_domain": _TEXT, "sender_email": _TEXT,
+        "msgid": _TEXT, "cover": _BOOL, "patches": _INT, "total": _INT, "complete": _BOOL, "missing": _INT,
+        "first_date": _DATE, "last_date": _DATE, "insertions": _INT, "deletions": _INT,
+        "reviewed_patches": _INT, "reviews": _INT, "previous_id": _TEXT, "previous_version": _INT,
+        "next_id": _TEXT, "next_version": _INT, "list_id": _TEXT, "change_id": _TEXT, "messages": _INT,
+        "problems": _TEXT,
+    },
+}
+"""Per kind of row, its columns in order and their pandas dtypes: dates
+``datetime64[ns, UTC]``, counters nullable ``Int64``, flags nullable ``boolean``,
+text nullable ``string`` — missing values are ``NA``/``NaT``, and a frame of no rows
+has the same columns and dtypes (pandas 3 would otherwise infer ``str`` for text
+and ``object`` for the same column empty)."""
+
+
 def rows(items: Iterable[Message | Series], kind: str = "messages") -> list[dict[str, Any]]:
     """Flat rows: ``messages`` (one per Message; a Series gives its cover and
-    patches), ``patches`` (one per patch of each Series) or ``trailers`` (one per
-    trailer of each patch: its own, ``via="patch"``, and its follow-ups)."""
+    patches), ``patches`` (one per patch of each Series), ``trailers`` (one per
+    trailer of each patch: its own, ``via="patch"``, and its follow-ups) or
+    ``series`` (one per Series). Columns: :data:`COLUMNS`."""
     if kind not in ROWS:
         raise ValueError(f"rows are one of {', '.join(ROWS)}, not {kind!r}")
     out: list[dict[str, Any]] = []
@@ -100,34 +184,86 @@ def rows(items: Iterable[Message | Series], kind: str = "messages") -> list[dict
             out += [_message_row(m) for m in mails]
         elif kind == "patches":
             out += list(_patch_rows(item))
+        elif kind == "series":
+            out.append(_series_row(item))
         else:
             out += list(_trailer_rows(item))
     return out
 
 
 def to_pandas(items: Iterable[Message | Series], kind: str = "messages") -> Any:
-    """A :class:`pandas.DataFrame` of :func:`rows` (needs the ``pandas`` extra)."""
+    """A :class:`pandas.DataFrame` of :func:`rows` (needs the ``pandas`` extra), with
+    the columns and dtypes of :data:`COLUMNS` — the same for no rows. A date pandas
+    cannot hold (before 1677 or after 2262, from a mail's ``Date:``) is ``NaT``."""
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("to_pandas needs pandas: pip install 'patchtrack[pandas]'") from exc
-    return pd.DataFrame(rows(items, kind))
+    schema = COLUMNS.get(kind, {})
+    frame = pd.DataFrame(rows(items, kind), columns=list(schema))
+    for column, dtype in schema.items():
+        if dtype == _DATE:
+            frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce").astype(_DATE)
+        else:
+            frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def _lore(list_id: str | None, msgid: str) -> str:
+    """The lore link of a mail of the list ``list_id`` (``all`` when unknown)."""
+    from .report import lore_link
+
+    return lore_link(list_id.split(".")[0] if list_id else "all", msgid)
+
+
+def _tags_cell(found: Iterable[tuple[str, str]]) -> str:
+    return escape("; ".join(sorted({f"{key.removesuffix('-by')} {who}" for key, who in found})))
+
+
+def _posted_review(p: Patch) -> str:
+    """The review tags the patch carried as posted (its own trailers)."""
+    return _tags_cell((t.key, t.person.name or t.person.email) for t in p.trailers
+                      if t.key in REVIEW_KEYS and t.person is not None)
+
+
+def _list_review(p: Patch) -> str:
+    """The reviews given on the list (unflagged follow-ups)."""
+    return _tags_cell((f.key, f.person.name or f.person.email) for f in p.reviews if f.person is not None)
 
 
 def series_html(s: Series) -> str:
-    """A small HTML table of a series, for notebooks."""
-    who = escape(str(s.author)) if s.author else "?"
-    head = f"<b>[{escape(s.status)}] v{s.version} {escape(s.title)}</b> — {who}, {len(s.patches)}/{s.total} patches"
+    """A series for notebooks: one summary line (status, marker, title linked to lore,
+    author, patches, +/- lines, other revisions), then its patches with the review
+    tags they carried as posted and those given on the list. Styles are scoped
+    (:data:`~patchtrack._report_html.SCOPE`)."""
+    from ._report_html import SCOPE, STYLE
+    from .report import _changes, _marker, _person
+
+    plus, minus = _changes(s)
+    revisions = " ".join(
+        f'<a href="{escape(_lore(s.list_id, link.msgid))}">{word} v{link.version}</a>'
+        for word, link in (("previous", s.previous), ("next", s.next)) if link is not None
+    )
+    head = (
+        f'<p><b>{escape(s.status)}</b> <code>{escape(safe_line(_marker(s)))}</code> '
+        f'<a href="{escape(_lore(s.list_id, s.msgid))}">{escape(safe_line(s.title))}</a> — '
+        f"{escape(safe_line(_person(s.author)))}, {len(s.patches)}/{s.total} patches, "
+        f"+{plus}/-{minus} {revisions}</p>"
+    )
     body = "".join(
-        f"<tr><td>{p.index}</td><td>{escape(p.message.subject.title)}</td>"
-        f"<td>{escape(', '.join(f'{f.key} {f.person.name or f.person.email}' for f in p.reviews if f.person))}</td></tr>"
+        f'<tr><td class=n>{p.index}</td><td><a href="{escape(_lore(s.list_id, p.msgid))}">'
+        f"{escape(safe_line(p.message.subject.title))}</a></td>"
+        f"<td>{_posted_review(p)}</td><td>{_list_review(p)}</td></tr>"
         for p in s.patches
     )
-    return f"<div>{head}<table><tr><th>#</th><th>patch</th><th>reviews</th></tr>{body}</table></div>"
+    table = f"<table><tr><th class=n>#</th><th>patch</th><th>review as posted</th><th>review on the list</th></tr>{body}</table>"
+    return f'<div class="{SCOPE}"><style>{STYLE}</style>{head}<details><summary>{len(s.patches)} patches</summary>{table}</details></div>'
 
 
 def message_html(m: Message) -> str:
-    """A small HTML table of a message, for notebooks."""
+    """A message for notebooks: its fields as a small table, styles scoped."""
+    from ._report_html import SCOPE, STYLE
+
     fields = [
         ("subject", m.subject.raw),
         ("from", str(m.author) if m.author else ""),
@@ -136,5 +272,6 @@ def message_html(m: Message) -> str:
         ("msgid", m.msgid),
         ("trailers", ", ".join(f"{t.key}: {t.value}" for t in m.trailers)),
     ]
-    body = "".join(f"<tr><th>{k}</th><td>{escape(v)}</td></tr>" for k, v in fields)
-    return f"<table>{body}</table>"
+    body = "".join(f"<tr><th>{k}</th><td>{escape(safe_line(v))}</td></tr>" for k, v in fields)
+    link = f'<a href="{escape(_lore(m.list_id, m.msgid))}">lore</a>'
+    return f'<div class="{SCOPE}"><style>{STYLE}</style><table>{body}<tr><th>link</th><td>{link}</td></tr></table></div>'

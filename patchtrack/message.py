@@ -195,6 +195,11 @@ class Message:
 
         return message_html(self)
 
+    def __repr__(self) -> str:
+        from ._escape import repr_title, safe_line
+
+        return f"<Message {self.kind} {repr_title(self.subject.title)} {safe_line(self.msgid)}>"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields with the documented names (``docs/message.md``)."""
         stat = self.diffstat

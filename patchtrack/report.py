@@ -133,7 +133,20 @@ class Report:
         return to_html(self)
 
     def _repr_html_(self) -> str:  # Jupyter
-        return to_html(self)
+        """The notebook view: a fragment with scoped styles, summary first, the
+        rest folded (:func:`patchtrack._report_html.report_fragment`)."""
+        from ._report_html import report_fragment
+
+        return report_fragment(self)
+
+    def __repr__(self) -> str:
+        mails = sum(n for _, n in self.per_day)
+        return f"<Report {self.list_name} {self._repr_range()} {mails} mails {len(self.series)} series>"
+
+    def _repr_range(self) -> str:
+        """The range as :meth:`__repr__` shows it (the one place to change when the
+        report carries its resolved commits)."""
+        return f"{self.start or ''}..{self.end or ''}"
 
     def blocks(self) -> list[list[str]]:
         """Per series, the lines of its commit-message section."""

@@ -130,6 +130,12 @@ class Followup:
         """An unflagged Reviewed-by, Acked-by or Tested-by."""
         return not self.flagged and self.trailer.key in REVIEW_KEYS
 
+    def __repr__(self) -> str:
+        from ._escape import safe_line
+
+        who = self.person.email if self.person else self.trailer.value
+        return f"<Followup {safe_line(self.key)} {safe_line(who)} via {self.via}{' flagged' if self.flagged else ''}>"
+
     def to_dict(self) -> dict[str, Any]:
         person = self.trailer.person
         return {
@@ -174,6 +180,11 @@ class Patch:
         """Follow-ups that count as review (see :attr:`Followup.is_review`)."""
         return tuple(f for f in self.followups if f.is_review)
 
+    def __repr__(self) -> str:
+        from ._escape import repr_title, safe_line
+
+        return f"<Patch {self.index} {repr_title(self.message.subject.title)} {safe_line(self.msgid)}>"
+
     def to_dict(self) -> dict[str, Any]:
         message = self.message
         fields = message.to_dict()
@@ -198,6 +209,21 @@ class RevisionLink:
     version: int
     msgid: str
     date: datetime | None
+
+    def resolve(self, within: Iterable[Series] | Mapping[str, Series]) -> Series | None:
+        """The :class:`Series` this link names, found in ``within`` — the series it
+        was linked among (:meth:`Inbox.series <patchtrack.Inbox.series>`,
+        :func:`~patchtrack.assemble`), or a dict of them by id — or ``None`` when it
+        is not there: ``s.previous.resolve(series)``."""
+        if isinstance(within, Mapping):
+            return within.get(self.id)
+        return next((s for s in within if s.id == self.id), None)
+
+    def __repr__(self) -> str:
+        from ._escape import safe_line
+
+        when = f" {self.date.date().isoformat()}" if self.date else ""
+        return f"<RevisionLink v{self.version} {self.id[:8]} {safe_line(self.msgid)}{when}>"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -280,6 +306,11 @@ class Series:
         from .export import series_html
 
         return series_html(self)
+
+    def __repr__(self) -> str:
+        from ._escape import repr_title
+
+        return f"<Series v{self.version} {repr_title(self.title)} {len(self.patches)}/{self.total} {self.status} {self.id[:8]}>"
 
     def to_mbox(
         self,

@@ -40,5 +40,5 @@ def test_patch_and_trailer_rows(demo) -> None:  # type: ignore[no-untyped-def]
 def test_notebook_previews_escape(demo) -> None:  # type: ignore[no-untyped-def]
     messages, series = demo
     html = series[0]._repr_html_()
-    assert html.startswith("<div>") and "<table>" in html and series[0].title in html
+    assert html.startswith('<div class="patchtrack">') and "<table>" in html and series[0].title in html
     assert "&lt;" in messages[0]._repr_html_()  # the address's angle brackets are escaped

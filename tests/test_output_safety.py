@@ -165,10 +165,13 @@ def test_html_report_escapes_everything(capsys, inbox: Path) -> None:  # type: i
     out, _ = _run(capsys, "report", str(inbox), "--format", "html")
     tags = _tags(out)
     assert {t for t, _ in tags} <= {
-        "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "svg", "text", "rect", "table", "tr",
-        "th", "td", "ul", "li", "pre",
+        "html", "head", "meta", "title", "style", "body", "div", "section", "h1", "h2", "p", "b", "span", "code",
+        "svg", "g", "line", "text", "rect", "table", "tr", "th", "td", "pre", "a",
     }
     assert not any(name.startswith("on") or "javascript:" in (value or "") for _, attrs in tags for name, value in attrs)
+    # links lead only to lore or within the page (the mail's text makes none of its own)
+    hrefs = [value or "" for _, attrs in tags for name, value in attrs if name == "href"]
+    assert hrefs and all(h.startswith(("https://lore.kernel.org/", "#pt-")) for h in hrefs), hrefs
     assert not ACTS.search(out)
 
 

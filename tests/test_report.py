@@ -141,8 +141,9 @@ def test_one_line_per_person_and_renderings(tmp_path: Path) -> None:
     assert report.per_day == (("2026-03-02", 1), ("2026-03-03", 1), ("2026-03-04", 2))
     html = report.to_html()
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "&lt;script&gt;" in html
-    assert html.count('class="day"') == 3 and html.count('class="bar"') == len(report.domains)
-    assert report._repr_html_() == html
+    assert html.count('class="bin"') == 3 and html.count('class="bar"') == len(report.domains)
+    fragment = report._repr_html_()
+    assert fragment.startswith('<div class="patchtrack">') and "<script" not in fragment and "&lt;script&gt;" in fragment
     md = report.to_markdown()
     assert "| 3 | Kautuk Consul &lt;kconsul@linux.ibm.com&gt; |" in md and "## Patch list in this time period" in md
     assert "| 1 | René &lt;r&amp;d@lab.test&gt; |" in md and "r: &lt;script&gt;" in md  # mail text is escaped
