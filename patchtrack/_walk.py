@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, cast
 
@@ -22,7 +22,7 @@ from ._revs import Segment
 from .errors import GIT_ERRORS, UnreadableError, git_message, unreadable
 
 __all__ = [
-    "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage",
+    "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage", "spans_of",
     "raw_from", "raw_message", "stored_at", "read_stored", "report_unreadable",
 ]
 
@@ -123,13 +123,30 @@ class Damage:
 
 @attrs.frozen
 class EpochSpan:
-    """The commits one epoch gave a walk: ``first`` and ``last`` (full ids, oldest and
-    newest) of the ``commits`` walked there within the walk's arrival window."""
+    """The mail one epoch gave a selection: ``first`` and ``last`` are the commits
+    (full ids, oldest and newest) that delivered its first and last mail there, and
+    ``mails`` how many mails it delivered (removals not counted)."""
 
     epoch: int
     first: str
     last: str
-    commits: int
+    mails: int
+
+
+def spans_of(where: Mapping[str, tuple[str, int, int]], chosen: Collection[str] | None = None) -> tuple[EpochSpan, ...]:
+    """The :class:`EpochSpan` of the mails ``chosen`` (blob ids; ``None``: all) of
+    ``where`` (blob id → delivering commit, epoch, arrival; in walk order)."""
+    found: dict[int, list[Any]] = {}
+    for oid, (commit, epoch, _) in where.items():
+        if chosen is not None and oid not in chosen:
+            continue
+        span = found.get(epoch)
+        if span is None:
+            found[epoch] = [commit, commit, 1]
+        else:
+            span[1] = commit
+            span[2] += 1
+    return tuple(EpochSpan(n, first, last, count) for n, (first, last, count) in found.items())
 
 
 def short(commit: str) -> str:
@@ -146,7 +163,7 @@ def _utc(seconds: float | None) -> datetime | None:
 class Coverage:
     """What a walk covered, resolved: never the revisions or dates as they were typed.
 
-    ``spans`` are the epochs it took commits from, in order (empty: it took none).
+    ``spans`` are the epochs it took mail from, in order (empty: it took none).
     ``after`` names, per epoch, the commit it started after (the ``A`` of ``A..B``,
     a cursor's tip); ``tips``, per epoch, the commit it went up to — read before the
     walk began, so they are the cursor that continues it exactly (mail arriving
@@ -173,8 +190,9 @@ class Coverage:
         return self.spans[-1].last if self.spans else None
 
     @property
-    def commits(self) -> int:
-        return sum(s.commits for s in self.spans)
+    def mails(self) -> int:
+        """How many mails the selection holds (removals not counted)."""
+        return sum(s.mails for s in self.spans)
 
     def words(self) -> str:
         """The range in words, as a report's title gives it: ``from ed37f1cc5 to
@@ -299,10 +317,10 @@ class Walk(Iterator[RawMessage]):
 
     @property
     def coverage(self) -> Coverage:
-        """The range resolved: the first and last commit walked in each epoch (within
-        the arrival window), the commits the walk starts after and goes up to, the
-        window. Final once the iterator is exhausted; ``after``, ``tips`` and the
-        window are known at once."""
+        """The range resolved: in each epoch the first and last commit that delivered
+        a mail the walk yielded (within its arrival window), the commits the walk
+        starts after and goes up to, the window. The spans are final once the
+        iterator is exhausted; ``after``, ``tips`` and the window are known at once."""
         since, until = self.window
         return Coverage(
             spans=tuple(self._spans),
@@ -394,7 +412,7 @@ class Walk(Iterator[RawMessage]):
             objects = _Objects(repo.odb, repo.path, self._fail)
             commit = None
             first = last = ""
-            walked = 0
+            mails = 0
             try:
                 for commit in self._commits(repo, segment):
                     counts["commits"] += 1
@@ -403,9 +421,6 @@ class Walk(Iterator[RawMessage]):
                         counts["filtered"] += 1
                         continue
                     commit_id = str(commit.id)
-                    first = first or commit_id
-                    last = commit_id
-                    walked += 1
                     try:
                         found = _read_v1(repo, commit) if layout == "v1" else _read_v2(objects, commit.tree_id)
                     except UnreadableError as exc:  # the tree: which blob it names is unknown
@@ -435,13 +450,17 @@ class Walk(Iterator[RawMessage]):
                             if present is not None:
                                 present.add(oid)
                             counts["messages"] += 1
+                        if not deleted:
+                            first = first or commit_id
+                            last = commit_id
+                            mails += 1
                         yield oid, blob, commit_id, epoch, when, deleted
             except GIT_ERRORS as exc:  # the revision walk itself failed part-way
                 where = f"after commit {str(commit.id)[:12]}" if commit is not None else "at its start"
                 self._damage.append(Damage(epoch, self._path(epoch, repo), f"the walk stopped {where}: {git_message(exc)}"))
             finally:
-                if walked:
-                    self._spans.append(EpochSpan(epoch, first, last, walked))
+                if mails:
+                    self._spans.append(EpochSpan(epoch, first, last, mails))
 
     def _commits(self, repo: pygit2.Repository, segment: Segment) -> Iterable[pygit2.Commit]:
         """The commits of ``segment``, oldest first.

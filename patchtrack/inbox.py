@@ -30,7 +30,7 @@ from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, 
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
 from ._load import check_workers, load_messages, usable_cpus
-from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats
+from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats, spans_of
 from .cache import Cache
 from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
 from .identity import DomainMap, Mailmap
@@ -448,8 +448,9 @@ class Inbox:
         Returns the range resolved as well."""
         selected, lo, hi = self._select(range, since, until, after, by)  # raises now if bad
         by_range = range is not None or after is not None
-        # walked even when the whole archive is selected: the report names its ends
-        inside = {str(ref[0]) for ref in selected.refs() if not ref[5]}
+        # a range's own deliveries (a mail delivered again inside it counts there)
+        where = {str(r[0]): (r[2], r[3], r[4]) for r in selected.refs() if not r[5]} if by_range else None
+        inside = set(where) if where is not None else None
         _raise_damage(selected)
         covered = attrs.evolve(selected.coverage, since=_utc(lo), until=_utc(hi), by=by)
         on_date = by == "date" and (lo is not None or hi is not None)
@@ -464,7 +465,7 @@ class Inbox:
             self._store(cache, key, tips, index, state, base)
             cache.stats.assemblies_updated += 1
         if cache is not None and index is not None:
-            chosen: set[str] | None = index.arrived(lo, hi) if dated else inside if by_range else None
+            chosen: set[str] | None = index.arrived(lo, hi) if dated else inside
             candidates = index.messages(chosen, cache) if on_date else None
             if candidates is not None:
                 chosen = {m.oid for m in within_dates(candidates, lo, hi)}
@@ -474,7 +475,8 @@ class Inbox:
                 if kept is not None:
                     if progress is not None:
                         progress(len(index.deliveries))
-                    return (*kept, covered)
+                    spans = spans_of(where if where is not None else index.deliveries, chosen)
+                    return (*kept, attrs.evolve(covered, spans=spans))
         deliveries: dict[str, tuple[str, int, int]] = {}
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
@@ -495,9 +497,10 @@ class Inbox:
         everything, index, state = assemble_stored(found, deliveries)
         if cache is not None:
             self._store(cache, key, tips, index, state)
-        chosen = arrived(deliveries, lo, hi) if dated else inside if by_range else None
+        chosen = arrived(deliveries, lo, hi) if dated else inside
         if on_date:
             chosen = {m.oid for m in within_dates(found, lo, hi) if chosen is None or m.oid in chosen}
+        covered = attrs.evolve(covered, spans=spans_of(where if where is not None else deliveries, chosen))
         messages = found if chosen is None else [m for m in found if m.oid in chosen]
         if chosen is None or history:
             return messages, list(everything), covered

@@ -115,7 +115,7 @@ class Report:
             "end": self.end,
             "range": {
                 **(self.coverage.to_dict() if self.coverage is not None else {"start": None, "end": None}),
-                "dates": {"first": self.dates[0].isoformat(), "last": self.dates[1].isoformat()} if self.dates else None,
+                "dates": {"first": _utc_iso(self.dates[0]), "last": _utc_iso(self.dates[1])} if self.dates else None,
             },
             "counted": COUNTED,
             "counted_messages": self.counted,
@@ -358,6 +358,10 @@ def build_report(
         upstream=tuple(upstream.get(s.id) for s in listed) if upstream is not None else (),
         unreadable=sum(m.problems[0].startswith(UNREADABLE) for m in messages if m.problems),
     )
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def _date_span(messages: Sequence[Message]) -> tuple[datetime, datetime] | None:

@@ -73,7 +73,7 @@ def test_header_names_resolved_commits_never_the_typed_revision(
     assert code == 0
     data = json.loads(out)
     assert (data["start"], data["end"]) == (walked[0], walked[-1])
-    assert data["range"]["epochs"] == [{"epoch": 0, "first": walked[0], "last": walked[-1], "commits": len(walked)}]
+    assert data["range"]["epochs"] == [{"epoch": 0, "first": walked[0], "last": walked[-1], "mails": len(walked)}]
     assert data["title"].startswith(f"lab mailing list update from {walked[0][:9]} to {walked[-1][:9]}, mail dated ")
     assert typed.strip(".") not in data["title"]
     code, text, _ = run(capsys, "report", str(path), typed, "--no-cache")
@@ -90,7 +90,7 @@ def test_library_exposes_the_same_range(archive: tuple[patchtrack.V2Writer, Path
     assert walk.coverage.tips == ((0, walked[-1]),)  # known before the walk
     list(walk)
     cov = walk.coverage
-    assert (cov.start, cov.end, cov.commits) == (walked[0], walked[-1], 4)
+    assert (cov.start, cov.end, cov.mails) == (walked[0], walked[-1], 4)
     assert cov.after == ((0, git("rev-parse", "HEAD~5", cwd=path / "git" / "0.git").strip()),)
     report = inbox.report("HEAD~5..HEAD~1")
     assert (report.start, report.end) == (walked[0], walked[-1]) and report.coverage == cov
@@ -110,7 +110,7 @@ def test_several_epochs_are_named_one_by_one(tmp_path: Path) -> None:
     report = inbox.report("HEAD~7..")  # 3 of epoch 0 is the start: 4 of epoch 0, 4 of 1, 2 of 2 follow
     epochs = [rev_list(tmp_path / "big" / "git" / f"{n}.git", "HEAD") for n in range(3)]
     spans = [(0, epochs[0][3], epochs[0][3], 1), (1, epochs[1][0], epochs[1][3], 4), (2, epochs[2][0], epochs[2][1], 2)]
-    assert [(s.epoch, s.first, s.last, s.commits) for s in report.coverage.spans] == spans  # type: ignore[union-attr]
+    assert [(s.epoch, s.first, s.last, s.mails) for s in report.coverage.spans] == spans  # type: ignore[union-attr]
     words = ", ".join(f"{first[:9]} to {last[:9]} in epoch {n}" for n, first, last, _ in spans)
     assert report.title.startswith(f"big mailing list update from {words}, mail dated")
     data = report.to_dict()
