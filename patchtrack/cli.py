@@ -609,8 +609,8 @@ def _after(args: argparse.Namespace) -> dict[str, str] | None:
     after = None
     if args.update_tips and not args.after_tips:
         raise _UsageError("--update-tips needs --after-tips FILE: the cursor to read and then update")
-    if args.update_tips and args.until:
-        raise _UsageError("--update-tips with --until: the mail after --until would never be read (drop one)")
+    if args.update_tips and (args.since or args.until):
+        raise _UsageError("--update-tips with --since/--until: the mail outside them would never be read (drop one)")
     if args.after_tips:
         if args.update_tips and not os.path.lexists(args.after_tips):
             print(f"{PROG}: note: {args.after_tips}: no cursor yet: reading everything, then saving one",

@@ -217,7 +217,8 @@ def test_cursor_is_not_moved_when_the_output_fails(
     "extra, message",
     [
         ([], "--update-tips needs --after-tips"),
-        (["--after-tips", "{tmp}/c.json", "--until", "2026-03-05"], "--update-tips with --until"),
+        (["--after-tips", "{tmp}/c.json", "--until", "2026-03-05"], "--update-tips with --since/--until"),
+        (["--after-tips", "{tmp}/c.json", "--since", "last week"], "--update-tips with --since/--until"),
     ],
 )
 def test_update_tips_mistakes(
