@@ -155,7 +155,8 @@ def short(commit: str) -> str:
     return commit[:9]
 
 
-def _utc(seconds: float | None) -> datetime | None:
+def utc(seconds: float | None) -> datetime | None:
+    """POSIX seconds as an aware UTC datetime (``None`` stays ``None``)."""
     return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
@@ -181,12 +182,12 @@ class Coverage:
 
     @property
     def start(self) -> str | None:
-        """The first commit walked (full id), or ``None`` when none was."""
+        """The commit that delivered the first mail (full id), or ``None``: no mail."""
         return self.spans[0].first if self.spans else None
 
     @property
     def end(self) -> str | None:
-        """The last commit walked (full id), or ``None`` when none was."""
+        """The commit that delivered the last mail (full id), or ``None``: no mail."""
         return self.spans[-1].last if self.spans else None
 
     @property
@@ -326,8 +327,8 @@ class Walk(Iterator[RawMessage]):
             spans=tuple(self._spans),
             after=tuple((s.epoch, s.hide[0]) for s in self.plan if s.hide and not s.damage),
             tips=tuple((s.epoch, s.tip) for s in self.plan if s.tip and not s.damage),
-            since=_utc(since),
-            until=_utc(until),
+            since=utc(since),
+            until=utc(until),
             cursor=self._cursor,
         )
 

@@ -26,13 +26,12 @@ from . import __version__
 from ._escape import safe_line, safe_lines
 from ._dates import parse_bound
 from ._load import load
-from ._walk import Ref, Walk
+from ._walk import Coverage, Ref, Walk
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
-from ._walk import Coverage
 from .inbox import BY, Inbox, open_inbox, within_dates
 from .mbox import added_trailers
 from .message import UNREADABLE, Message

@@ -19,7 +19,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
-from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
@@ -30,7 +29,7 @@ from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, 
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
 from ._load import check_workers, load_messages, usable_cpus
-from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats, spans_of
+from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats, spans_of, utc
 from .cache import Cache
 from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
 from .identity import DomainMap, Mailmap
@@ -452,7 +451,7 @@ class Inbox:
         where = {str(r[0]): (r[2], r[3], r[4]) for r in selected.refs() if not r[5]} if by_range else None
         inside = set(where) if where is not None else None
         _raise_damage(selected)
-        covered = attrs.evolve(selected.coverage, since=_utc(lo), until=_utc(hi), by=by)
+        covered = attrs.evolve(selected.coverage, since=utc(lo), until=utc(hi), by=by)
         on_date = by == "date" and (lo is not None or hi is not None)
         dated = not by_range and not on_date and (lo is not None or hi is not None)
         cache = self.cache
@@ -576,10 +575,6 @@ def _bounds(since: DateLike | None, until: DateLike | None) -> tuple[float | Non
     if lo is not None and hi is not None and lo > hi:
         raise RevisionError(f"reversed dates: since {since} is after until {until}")
     return lo, hi
-
-
-def _utc(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def within_dates(messages: Iterable[Message], lo: float | None, hi: float | None) -> Iterator[Message]:

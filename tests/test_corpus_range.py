@@ -47,7 +47,7 @@ def deliveries(repo: Path, *spec: str) -> list[tuple[str, str, int]]:
         "kvm-ppc.vger.kernel.org.0",
         pytest.param(
             "linux-pwm.vger.kernel.org.0",
-            marks=pytest.mark.slow(reason="parses linux-pwm whole once: ~25 s of CPU, then reports from the cache"),
+            marks=pytest.mark.slow(reason="parses linux-pwm whole once: ~35 s of CPU in all, then reports from the cache"),
         ),
     ],
 )
