@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ._dates import DateLike
 from ._revs import Position, Segment
-from ._walk import Damage, RawMessage, Unreadable, Walk, WalkStats
+from ._walk import Coverage, Damage, EpochSpan, RawMessage, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox
@@ -44,7 +44,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Cache",
     "CacheError",
+    "Coverage",
     "Damage",
+    "EpochSpan",
     "DamagedArchiveError",
     "DateLike",
     "Diffstat",

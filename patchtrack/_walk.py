@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, cast
 
@@ -22,7 +22,7 @@ from ._revs import Segment
 from .errors import GIT_ERRORS, UnreadableError, git_message, unreadable
 
 __all__ = [
-    "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage",
+    "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage", "spans_of",
     "raw_from", "raw_message", "stored_at", "read_stored", "report_unreadable",
 ]
 
@@ -121,6 +121,137 @@ class Damage:
         return f"epoch {self.epoch} ({self.path}): {self.reason}"
 
 
+@attrs.frozen
+class EpochSpan:
+    """The mail one epoch gave a selection: ``first`` and ``last`` are the commits
+    (full ids, oldest and newest) that delivered its first and last mail there, and
+    ``mails`` how many mails it delivered (removals not counted)."""
+
+    epoch: int
+    first: str
+    last: str
+    mails: int
+
+
+def spans_of(where: Mapping[str, tuple[str, int, int]], chosen: Collection[str] | None = None) -> tuple[EpochSpan, ...]:
+    """The :class:`EpochSpan` of the mails ``chosen`` (blob ids; ``None``: all) of
+    ``where`` (blob id → delivering commit, epoch, arrival; in walk order)."""
+    found: dict[int, list[Any]] = {}
+    for oid, (commit, epoch, _) in where.items():
+        if chosen is not None and oid not in chosen:
+            continue
+        span = found.get(epoch)
+        if span is None:
+            found[epoch] = [commit, commit, 1]
+        else:
+            span[1] = commit
+            span[2] += 1
+    return tuple(EpochSpan(n, first, last, count) for n, (first, last, count) in found.items())
+
+
+def short(commit: str) -> str:
+    """A commit id as the reports write it: 9 hex digits, like the reference's
+    ``ed37f1cc5`` (an epoch of a million mails needs 7 to be unambiguous)."""
+    return commit[:9]
+
+
+def utc(seconds: float | None) -> datetime | None:
+    """POSIX seconds as an aware UTC datetime (``None`` stays ``None``)."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+@attrs.frozen
+class Coverage:
+    """What a walk covered, resolved: never the revisions or dates as they were typed.
+
+    ``spans`` are the epochs it took mail from, in order (empty: it took none).
+    ``after`` names, per epoch, the commit it started after (the ``A`` of ``A..B``,
+    a cursor's tip); ``tips``, per epoch, the commit it went up to — read before the
+    walk began, so they are the cursor that continues it exactly (mail arriving
+    during the walk is after them). ``since``/``until`` are the bounds (inclusive)
+    and ``by`` what they compare: ``arrival`` (commit time) or ``date`` (``Date:``).
+    ``cursor`` says the walk was asked for mail after a cursor."""
+
+    spans: tuple[EpochSpan, ...]
+    after: tuple[tuple[int, str], ...] = ()
+    tips: tuple[tuple[int, str], ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    by: str = "arrival"
+    cursor: bool = False
+
+    @property
+    def start(self) -> str | None:
+        """The commit that delivered the first mail (full id), or ``None``: no mail."""
+        return self.spans[0].first if self.spans else None
+
+    @property
+    def end(self) -> str | None:
+        """The commit that delivered the last mail (full id), or ``None``: no mail."""
+        return self.spans[-1].last if self.spans else None
+
+    @property
+    def mails(self) -> int:
+        """How many mails the selection holds (removals not counted)."""
+        return sum(s.mails for s in self.spans)
+
+    def words(self) -> str:
+        """The range in words, as a report's title gives it: ``from ed37f1cc5 to
+        131572024``, per epoch when there are several (``from … to … in epoch 0,
+        … in epoch 1``), then the date window and the cursor; or what was empty."""
+        if len(self.spans) == 1:
+            text = f"from {short(self.spans[0].first)} to {short(self.spans[0].last)}"
+        elif self.spans:
+            text = "from " + ", ".join(
+                f"{short(s.first)} to {short(s.last)} in epoch {s.epoch}" for s in self.spans
+            )
+        else:
+            text = "with no mail"
+        extra = self.filters()
+        if not self.spans and not self.cursor and self.tips:
+            ends = ", ".join(short(c) for _, c in self.tips)
+            starts = ", ".join(short(c) for _, c in self.after)
+            where = f"after {starts} up to {ends}" if starts else f"up to {ends}"
+            extra = f"{extra}; {where}" if extra else where
+        return f"{text} ({extra})" if extra else text
+
+    def filters(self) -> str:
+        """The window and the cursor in words (``arrived after the saved tips
+        0a1b2c3d4; arrived 2025-01-01 00:00 to 2025-01-31 23:59:59 UTC``), or ``""``."""
+        parts = []
+        if self.cursor:
+            saved = ", ".join(short(c) for _, c in self.after)
+            parts.append(f"arrived after the saved tips {saved}" if saved else "arrived since no saved tips: all of it")
+        if self.since or self.until:
+            what = "arrived" if self.by == "arrival" else "with a Date: header"
+            if self.since and self.until:
+                parts.append(f"{what} from {_when(self.since)} to {_when(self.until)}")
+            elif self.since:
+                parts.append(f"{what} since {_when(self.since)}")
+            elif self.until:
+                parts.append(f"{what} up to {_when(self.until)}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields: full commit ids, ISO dates in UTC."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "epochs": [attrs.asdict(s) for s in self.spans],
+            "after": {str(n): c for n, c in self.after},
+            "tips": {str(n): c for n, c in self.tips},
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "by": self.by,
+            "cursor": self.cursor,
+        }
+
+
+def _when(moment: datetime) -> str:
+    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return text.removesuffix(":00") + " UTC"
+
+
 EpochLookup = Callable[[int], pygit2.Repository]
 
 
@@ -160,8 +291,11 @@ class Walk(Iterator[RawMessage]):
         until: float | None = None,
         dedupe: bool = True,
         paths: Mapping[int, str] | None = None,
+        cursor: bool = False,
     ) -> None:
         self.plan: tuple[Segment, ...] = tuple(plan)
+        self._cursor = cursor
+        self._spans: list[EpochSpan] = []
         self.window: tuple[float | None, float | None] = (since, until)
         """The arrival-time bounds (seconds since the epoch, inclusive) or ``None``."""
         self.notes: tuple[str, ...] = tuple(s.note for s in self.plan if s.note)
@@ -181,6 +315,22 @@ class Walk(Iterator[RawMessage]):
     def stats(self) -> WalkStats:
         """Counts so far (final once the iterator is exhausted)."""
         return WalkStats(**self._counts)
+
+    @property
+    def coverage(self) -> Coverage:
+        """The range resolved: in each epoch the first and last commit that delivered
+        a mail the walk yielded (within its arrival window), the commits the walk
+        starts after and goes up to, the window. The spans are final once the
+        iterator is exhausted; ``after``, ``tips`` and the window are known at once."""
+        since, until = self.window
+        return Coverage(
+            spans=tuple(self._spans),
+            after=tuple((s.epoch, s.hide[0]) for s in self.plan if s.hide and not s.damage),
+            tips=tuple((s.epoch, s.tip) for s in self.plan if s.tip and not s.damage),
+            since=utc(since),
+            until=utc(until),
+            cursor=self._cursor,
+        )
 
     @property
     def unreadable(self) -> tuple[Unreadable, ...]:
@@ -262,6 +412,8 @@ class Walk(Iterator[RawMessage]):
             repo = repo_of(epoch)
             objects = _Objects(repo.odb, repo.path, self._fail)
             commit = None
+            first = last = ""
+            mails = 0
             try:
                 for commit in self._commits(repo, segment):
                     counts["commits"] += 1
@@ -299,10 +451,17 @@ class Walk(Iterator[RawMessage]):
                             if present is not None:
                                 present.add(oid)
                             counts["messages"] += 1
+                        if not deleted:
+                            first = first or commit_id
+                            last = commit_id
+                            mails += 1
                         yield oid, blob, commit_id, epoch, when, deleted
             except GIT_ERRORS as exc:  # the revision walk itself failed part-way
                 where = f"after commit {str(commit.id)[:12]}" if commit is not None else "at its start"
                 self._damage.append(Damage(epoch, self._path(epoch, repo), f"the walk stopped {where}: {git_message(exc)}"))
+            finally:
+                if mails:
+                    self._spans.append(EpochSpan(epoch, first, last, mails))
 
     def _commits(self, repo: pygit2.Repository, segment: Segment) -> Iterable[pygit2.Commit]:
         """The commits of ``segment``, oldest first.

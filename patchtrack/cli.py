@@ -24,14 +24,15 @@ from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from ._escape import safe_line, safe_lines
+from ._dates import parse_bound
 from ._load import load
-from ._walk import Ref, Walk
+from ._walk import Coverage, Ref, Walk
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
-from .inbox import Inbox, open_inbox
+from .inbox import BY, Inbox, open_inbox, within_dates
 from .mbox import added_trailers
 from .message import UNREADABLE, Message
 from .revisions import last_revision, strangers
@@ -131,10 +132,22 @@ def _parser() -> argparse.ArgumentParser:
     range_opts.add_argument(
         "range", metavar="RANGE", nargs="?", help="git range: A..B, A.., ..B, X or X^! (default: all)"
     )
-    range_opts.add_argument("--since", metavar="DATE", help="arrived at or after DATE (YYYY-MM-DD, ISO, 'N days ago')")
-    range_opts.add_argument("--until", metavar="DATE", help="arrived at or before DATE (a bare date means the whole day)")
     range_opts.add_argument(
-        "--after-tips", metavar="FILE", help="only mail that arrived after the cursor saved by 'patchtrack tips'"
+        "--since", metavar="DATE",
+        help="at or after DATE (2025-01-15, 2025-01, ISO, @SECONDS, yesterday, '2 weeks ago', 1.week.ago, 'last week')",
+    )
+    range_opts.add_argument("--until", metavar="DATE", help="at or before DATE (a day or month means all of it)")
+    range_opts.add_argument(
+        "--by", choices=BY, default="arrival",
+        help="what --since/--until compare: the mail's arrival in the archive (default) or its Date: header",
+    )
+    range_opts.add_argument(
+        "--after-tips", metavar="FILE", help="only mail that arrived after the cursor saved in FILE ('patchtrack tips')"
+    )
+    range_opts.add_argument(
+        "--update-tips", action="store_true",
+        help="with --after-tips: once the output is written, save in FILE the tips this run read up to "
+        "(atomically); a missing FILE is a first run: everything is read",
     )
 
     identity_opts = _Parser(add_help=False)
@@ -257,20 +270,39 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 
 def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
+    on_date = args.by == "date" and (args.since or args.until)
+    if on_date and args.raw:
+        raise _UsageError("--by date reads each mail's Date: header, which --raw does not parse (use --by arrival)")
+    lo_hi = _date_window(args) if on_date else None
     inbox = _open(args)
-    walk = inbox.walk(
-        args.range, since=args.since, until=args.until, after=_after(args), dedupe=not args.no_dedupe
-    )
+    after = _after(args)
+    window = {} if on_date else {"since": args.since, "until": args.until}
+    walk = inbox.walk(args.range, after=after, dedupe=not args.no_dedupe, **window)
     mailmap, domain_map = _identities(args)
     if args.raw:
         rows = (_raw_row(ref) for ref in walk.refs())
     else:
         pairs = load(walk.refs(), cache=inbox.cache, workers=inbox.workers, removals=True)
+        if lo_hi is not None:
+            pairs = ((ref, m) for ref, m in pairs if any(within_dates((m,), *lo_hi)))
         rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
     _write_rows(rows, args.format, out, parsed=not args.raw)
     _report_walk(walk)
+    _update_tips(args, walk.coverage, out)
     _report_cache(inbox)
     return 0
+
+
+def _date_window(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """``--since``/``--until`` as POSIX seconds, read as the library reads them."""
+    try:
+        lo = parse_bound(args.since, upper=False) if args.since else None
+        hi = parse_bound(args.until, upper=True) if args.until else None
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    if lo is not None and hi is not None and lo > hi:
+        raise _UsageError(f"reversed dates: since {args.since} is after until {args.until}")
+    return lo, hi
 
 
 def _open(args: argparse.Namespace) -> Inbox:
@@ -351,9 +383,11 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
     mailmap, domain_map = _identities(args)
     lost: list[Message] = []
+    covered: list[Coverage] = []
     with _progress(inbox) as tick:
         found = inbox.series(
-            args.range, since=args.since, until=args.until, after=_after(args), progress=tick, unreadable=lost.append
+            args.range, since=args.since, until=args.until, after=_after(args), progress=tick,
+            unreadable=lost.append, by=args.by, coverage=covered.append,
         )
     if args.format in ("json", "jsonl"):
         rows = []
@@ -367,6 +401,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
             out.write(_series_text(s, mailmap, domain_map))
     print(f"{PROG}: {len(found)} series", file=sys.stderr)
     _report_lost(lost)
+    _update_tips(args, covered[0], out)
     _report_cache(inbox)
     return 0
 
@@ -388,6 +423,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             include_bots=args.bots,
             upstream=Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache) if args.upstream else None,
             progress=tick,
+            by=args.by,
         )
     if args.format == "json":
         _write_json(report.to_dict(), out)
@@ -399,6 +435,8 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_text())
     if report.unreadable:
         print(f"{PROG}: note: {report.unreadable} mail(s) of the range could not be read (not counted)", file=sys.stderr)
+    if report.coverage is not None:
+        _update_tips(args, report.coverage, out)
     _report_cache(inbox)
     return 0
 
@@ -451,6 +489,10 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
+    if args.update_tips:
+        raise _UsageError("--update-tips: track keeps no cursor (report, series and messages do)")
+    if args.by != "arrival":
+        raise _UsageError("--by date: track selects mail by arrival only")
     inbox = _open(args)
     selected = inbox.walk(args.range, since=args.since, until=args.until, after=_after(args))
     upstream = Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache)
@@ -560,9 +602,19 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
 
 
 def _after(args: argparse.Namespace) -> dict[str, str] | None:
-    """The ``--after-tips`` cursor, read from its file (the library checks its shape)."""
+    """The ``--after-tips`` cursor, read from its file (the library checks its shape).
+    With ``--update-tips``, a missing file is a first run: an empty cursor, after
+    which everything is new."""
     after = None
+    if args.update_tips and not args.after_tips:
+        raise _UsageError("--update-tips needs --after-tips FILE: the cursor to read and then update")
+    if args.update_tips and (args.since or args.until):
+        raise _UsageError("--update-tips with --since/--until: the mail outside them would never be read (drop one)")
     if args.after_tips:
+        if args.update_tips and not os.path.lexists(args.after_tips):
+            print(f"{PROG}: note: {args.after_tips}: no cursor yet: reading everything, then saving one",
+                  file=sys.stderr)
+            return {}
         try:
             with open(args.after_tips, encoding="utf-8") as fh:
                 after = json.load(fh)
@@ -573,6 +625,47 @@ def _after(args: argparse.Namespace) -> dict[str, str] | None:
                 f"{args.after_tips}: a tips cursor is a JSON object epoch → commit, not {type(after).__name__}"
             )
     return after
+
+
+def _update_tips(args: argparse.Namespace, coverage: Coverage, out: TextIO) -> None:
+    """With ``--update-tips``, save the tips the walk read up to as the cursor, once
+    the output is written (flushed: a full disk or a closed pipe fails here, and the
+    old cursor stays): a temporary file in the cursor's folder, synced, then renamed
+    over it, so a crash leaves the old cursor or the new one, never half of one."""
+    if not args.update_tips:
+        return
+    out.flush()
+    tips = {str(n): commit for n, commit in coverage.tips}
+    path = os.path.abspath(args.after_tips)
+    folder = os.path.dirname(path)
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".patchtrack-tips-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _UsageError(f"{args.after_tips}: cannot write the cursor: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(tips, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself, durable (not every system can sync a folder)
+        folder_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(folder_fd)
+        finally:
+            os.close(folder_fd)
+    saved = ", ".join(f"epoch {n} at {c[:9]}" for n, c in tips.items()) or "no epoch"
+    print(f"{PROG}: cursor {args.after_tips} updated: {saved}", file=sys.stderr)
 
 
 def _person_row(

@@ -17,7 +17,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, 
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
 from ._load import check_workers, load_messages, usable_cpus
-from ._walk import Damage, RawMessage, Ref, Unreadable, Walk, WalkStats
+from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats, spans_of, utc
 from .cache import Cache
 from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
 from .identity import DomainMap, Mailmap
@@ -40,7 +40,12 @@ from .upstream import Upstream, track
 
 __all__ = [
     "Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position", "Unreadable", "Damage",
+    "Coverage", "EpochSpan", "BY",
 ]
+
+BY = ("arrival", "date")
+"""What ``since``/``until`` compare, for ``by=``: a mail's arrival (its commit time,
+the default) or its ``Date:`` header."""
 
 Cursor = Mapping[int, str] | Mapping[str, str]
 """A cursor from :meth:`Inbox.tips`: epoch number (or its string, as JSON gives it
@@ -285,13 +290,7 @@ class Inbox:
         """
         if after is not None and range:
             raise RevisionError("give either a range or a cursor (after=), not both")
-        try:
-            lo = parse_bound(since, upper=False) if since is not None else None
-            hi = parse_bound(until, upper=True) if until is not None else None
-        except ValueError as exc:
-            raise RevisionError(str(exc)) from None
-        if lo is not None and hi is not None and lo > hi:
-            raise RevisionError(f"reversed dates: since {since} is after until {until}")
+        lo, hi = _bounds(since, until)
         views = self._views()
         plan = plan_after_tips(views, after) if after is not None else plan_range(views, range)
         return Walk(
@@ -302,6 +301,7 @@ class Inbox:
             until=hi,
             dedupe=dedupe,
             paths={v.number: v.path for v in views},
+            cursor=after is not None,
         )
 
     def messages(
@@ -311,10 +311,14 @@ class Inbox:
         since: DateLike | None = None,
         until: DateLike | None = None,
         after: Cursor | None = None,
+        by: str = "arrival",
     ) -> Iterator[Message]:
         """Parsed :class:`Message` records of the mails in ``range``, oldest first.
 
-        The same arguments as :meth:`walk`; removal commits are left out (they are in
+        The same arguments as :meth:`walk`, and ``by``: ``since``/``until`` compare
+        the mail's arrival (``"arrival"``, the default: its commit time) or its
+        ``Date:`` header (``"date"``: a mail without a readable one is left out, and
+        every mail of the range is parsed to read it). Removal commits are left out (they are in
         :meth:`walk`, marked ``deleted``). Bad revisions raise here, at the call.
         Messages come from the inbox's cache when it has them; the rest are parsed on
         its executor or process pool (see :func:`open_inbox`), in walk order either way.
@@ -326,8 +330,22 @@ class Inbox:
         (an epoch, history cut by a missing commit), every readable message is
         yielded first, then :class:`DamagedArchiveError` is raised.
         """
-        walk = self.walk(range, since=since, until=until, after=after)
-        return _checked(load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers), walk)
+        walk, lo, hi = self._select(range, since, until, after, by)
+        found = load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers)
+        on_date = by == "date" and (lo is not None or hi is not None)
+        return _checked(within_dates(found, lo, hi) if on_date else found, walk)
+
+    def _select(
+        self, range: str | None, since: DateLike | None, until: DateLike | None, after: Cursor | None, by: str
+    ) -> tuple[Walk, float | None, float | None]:
+        """The walk of a selection (windowed by arrival, or whole when the window is
+        on ``Date:``) and the window's bounds."""
+        if by not in BY:
+            raise RevisionError(f"by={by!r}: since/until compare 'arrival' or 'date'")
+        lo, hi = _bounds(since, until)
+        if by == "date":
+            return self.walk(range, after=after), lo, hi
+        return self.walk(range, since=since, until=until, after=after), lo, hi
 
     def series(
         self,
@@ -338,6 +356,8 @@ class Inbox:
         after: Cursor | None = None,
         progress: Callable[[int], None] | None = None,
         unreadable: Callable[[Message], None] | None = None,
+        by: str = "arrival",
+        coverage: Callable[[Coverage], None] | None = None,
     ) -> list[Series]:
         """The patch series with mail in ``range`` (same arguments as :meth:`walk`).
 
@@ -351,8 +371,13 @@ class Inbox:
         would be silently wrong. Single unreadable mails are stepped over: each one
         of the range is passed to ``unreadable`` (its problem record: see
         :meth:`messages`), so a caller can say what the series could not include.
+        ``by`` is :meth:`messages`'. ``coverage`` is passed the range resolved (a
+        :class:`Coverage`: the commits walked, the window; its ``tips`` are the
+        cursor that continues exactly after this call).
         """
-        messages, found = self._assembled(range, since, until, after, progress, history=False)
+        messages, found, covered = self._assembled(range, since, until, after, progress, history=False, by=by)
+        if coverage is not None:
+            coverage(covered)
         if unreadable is not None:
             for message in messages:
                 if message.problems and message.problems[0].startswith(UNREADABLE):
@@ -373,6 +398,7 @@ class Inbox:
         merge_names: bool = True,
         upstream: Upstream | None = None,
         progress: Callable[[int], None] | None = None,
+        by: str = "arrival",
     ) -> Report:
         """The "mailing list update" for ``range``: contributor rankings over the
         patch and cover-letter mails of the range, and the series posted in it, with
@@ -380,15 +406,15 @@ class Inbox:
         reports what arrived since the cursor was saved: a cron job's weekly update.
         With ``upstream`` (an indexed repository), each series says whether it was
         applied there (see :mod:`patchtrack.upstream`). See :mod:`patchtrack.report`.
+        ``by`` is :meth:`messages`'. The report's title and ``coverage`` give the range
+        resolved — the commits walked, the window, the cursor — never as typed.
         Raises :class:`DamagedArchiveError` as :meth:`series` does."""
-        messages, series = self._assembled(range, since, until, after, progress, history=True)
-        start, _, end = (range or "").partition("..")
+        messages, series, covered = self._assembled(range, since, until, after, progress, history=True, by=by)
         return build_report(
             self.name.split(".")[0],
             messages,
             series,
-            start=start or since and str(since) or None,
-            end=end or until and str(until) or None,
+            coverage=covered,
             top=top,
             mailmap=mailmap,
             domain_map=domain_map,
@@ -406,7 +432,8 @@ class Inbox:
         progress: Callable[[int], None] | None,
         *,
         history: bool,
-    ) -> tuple[list[Message], list[Series]]:
+        by: str = "arrival",
+    ) -> tuple[list[Message], list[Series], Coverage]:
         """The mails of a selection (in walk order) and the series with mail among
         them, assembled from the whole archive — with ``history``, also every other
         revision those series link to (a report names when a series was first seen,
@@ -415,13 +442,18 @@ class Inbox:
         A mail is in a date window when its first delivery is. A range or a cursor
         is walked on its own (a short walk). With a cache, the whole archive's
         assembly is stored under the archive's state, and a later call on the same
-        state decodes only the series it returns (see :mod:`patchtrack._index`)."""
-        selected = self.walk(range, since=since, until=until, after=after)  # raises now if bad
+        state decodes only the series it returns (see :mod:`patchtrack._index`).
+        With ``by="date"``, the selection's mails are kept by their ``Date:``.
+        Returns the range resolved as well."""
+        selected, lo, hi = self._select(range, since, until, after, by)  # raises now if bad
         by_range = range is not None or after is not None
-        inside = {str(ref[0]) for ref in selected.refs() if not ref[5]} if by_range else None
+        # a range's own deliveries (a mail delivered again inside it counts there)
+        where = {str(r[0]): (r[2], r[3], r[4]) for r in selected.refs() if not r[5]} if by_range else None
+        inside = set(where) if where is not None else None
         _raise_damage(selected)
-        lo, hi = selected.window
-        dated = not by_range and (lo is not None or hi is not None)
+        covered = attrs.evolve(selected.coverage, since=utc(lo), until=utc(hi), by=by)
+        on_date = by == "date" and (lo is not None or hi is not None)
+        dated = not by_range and not on_date and (lo is not None or hi is not None)
         cache = self.cache
         tips = self.tips()
         key = assembly_key(self.layout, tips) if cache is not None else ""
@@ -432,13 +464,18 @@ class Inbox:
             self._store(cache, key, tips, index, state, base)
             cache.stats.assemblies_updated += 1
         if cache is not None and index is not None:
-            chosen = index.arrived(lo, hi) if dated else inside
-            picks = index.touching(chosen)
-            kept = index.selection(chosen, index.with_history(picks) if history else picks, cache)
-            if kept is not None:
-                if progress is not None:
-                    progress(len(index.deliveries))
-                return kept
+            chosen: set[str] | None = index.arrived(lo, hi) if dated else inside
+            candidates = index.messages(chosen, cache) if on_date else None
+            if candidates is not None:
+                chosen = {m.oid for m in within_dates(candidates, lo, hi)}
+            if not on_date or candidates is not None:
+                picks = index.touching(chosen)
+                kept = index.selection(chosen, index.with_history(picks) if history else picks, cache)
+                if kept is not None:
+                    if progress is not None:
+                        progress(len(index.deliveries))
+                    spans = spans_of(where if where is not None else index.deliveries, chosen)
+                    return (*kept, attrs.evolve(covered, spans=spans))
         deliveries: dict[str, tuple[str, int, int]] = {}
 
         def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
@@ -460,10 +497,13 @@ class Inbox:
         if cache is not None:
             self._store(cache, key, tips, index, state)
         chosen = arrived(deliveries, lo, hi) if dated else inside
+        if on_date:
+            chosen = {m.oid for m in within_dates(found, lo, hi) if chosen is None or m.oid in chosen}
+        covered = attrs.evolve(covered, spans=spans_of(where if where is not None else deliveries, chosen))
         messages = found if chosen is None else [m for m in found if m.oid in chosen]
         if chosen is None or history:
-            return messages, list(everything)
-        return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)]
+            return messages, list(everything), covered
+        return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)], covered
 
     def _store(
         self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State, base: Stored | None = None
@@ -523,6 +563,29 @@ class Inbox:
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
         return iter(self.walk())
+
+
+def _bounds(since: DateLike | None, until: DateLike | None) -> tuple[float | None, float | None]:
+    """``since``/``until`` as POSIX seconds (inclusive), or :class:`RevisionError`."""
+    try:
+        lo = parse_bound(since, upper=False) if since is not None else None
+        hi = parse_bound(until, upper=True) if until is not None else None
+    except ValueError as exc:
+        raise RevisionError(str(exc)) from None
+    if lo is not None and hi is not None and lo > hi:
+        raise RevisionError(f"reversed dates: since {since} is after until {until}")
+    return lo, hi
+
+
+def within_dates(messages: Iterable[Message], lo: float | None, hi: float | None) -> Iterator[Message]:
+    """The ``messages`` whose ``Date:`` lies within ``lo``..``hi`` (POSIX seconds,
+    inclusive; ``None``: open)."""
+    for m in messages:
+        if m.date is None:
+            continue
+        when = m.date.timestamp()
+        if (lo is None or when >= lo) and (hi is None or when <= hi):
+            yield m
 
 
 def _raise_damage(walk: Walk) -> None:

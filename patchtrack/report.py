@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
+from ._walk import Coverage
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
 from ._escape import safe_line, safe_lines
 from ._report_html import to_html, to_markdown
@@ -44,7 +45,13 @@ class Count:
 
 @attrs.frozen
 class Report:
-    """The list update for a range: what was counted, the rankings and the series."""
+    """The list update for a range: what was counted, the rankings and the series.
+
+    ``start``/``end`` are the first and last commit walked (full ids; ``None`` when
+    the report was built from mails alone, or the range held no commit) and
+    ``coverage`` the whole resolved range (per epoch, the window, the cursor and the
+    tips that continue it); ``dates`` the ``Date:`` span of the range's mails. The
+    title is made of these, never of the revisions or dates as typed."""
 
     list_name: str
     start: str | None
@@ -66,6 +73,12 @@ class Report:
     unreadable: int = 0
     """Mails of the range the archive could not give (a missing or corrupt object):
     in no count above, since what they were is unknown."""
+    coverage: Coverage | None = None
+    """The range resolved (:class:`~patchtrack.inbox.Coverage`), when the report was
+    made from a walk."""
+    dates: tuple[datetime, datetime] | None = None
+    """The earliest and latest ``Date:`` of the range's mails (replies too; mails
+    that could not be read left out), or ``None`` when none has one."""
 
     @property
     def lost_line(self) -> str | None:
@@ -76,9 +89,22 @@ class Report:
                 "(missing or corrupt objects).")
 
     @property
+    def span(self) -> str:
+        """What the report covers, in words: the commits walked (``from ed37f1cc5 to
+        131572024``, per epoch when several), the window and the cursor, then the
+        ``Date:`` span (``mail dated 2025-08-31 to 2025-09-01``)."""
+        parts = [self.coverage.words()] if self.coverage is not None else []
+        if self.dates is not None:
+            first, last = (d.astimezone(timezone.utc).date().isoformat() for d in self.dates)
+            parts.append(f"mail dated {first}" + (f" to {last}" if last != first else ""))
+        elif self.coverage is None or self.coverage.spans:
+            parts.append("no dated mail")
+        return ", ".join(parts)
+
+    @property
     def title(self) -> str:
-        span = f"from {self.start or 'the start'} to {self.end or 'the end'}"
-        return f"{self.list_name} mailing list update {span}"
+        """``<list> mailing list update <span>``: the one title every format shows."""
+        return f"{self.list_name} mailing list update {self.span}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (``docs/report.md``)."""
@@ -87,6 +113,10 @@ class Report:
             "list": self.list_name,
             "start": self.start,
             "end": self.end,
+            "range": {
+                **(self.coverage.to_dict() if self.coverage is not None else {"start": None, "end": None}),
+                "dates": {"first": _utc_iso(self.dates[0]), "last": _utc_iso(self.dates[1])} if self.dates else None,
+            },
             "counted": COUNTED,
             "counted_messages": self.counted,
             "unreadable_messages": self.unreadable,
@@ -103,7 +133,7 @@ class Report:
     def to_text(self) -> str:
         """The plain-text report, in the reference layout; mail text cannot act on a
         terminal (see :func:`safe_line`)."""
-        out = [f"From {self.start or 'the start'} to {self.end or 'the end'}", self.title, ""]
+        out = [self.span[:1].upper() + self.span[1:], self.title, ""]
         out += [f"Counted: {self.counted} {COUNTED}.", ""]
         if self.lost_line:
             out += [self.lost_line, ""]
@@ -292,8 +322,7 @@ def build_report(
     messages: Sequence[Message],
     series: Sequence[Series],
     *,
-    start: str | None = None,
-    end: str | None = None,
+    coverage: Coverage | None = None,
     top: int = 15,
     mailmap: Mailmap | None = None,
     domain_map: DomainMap | None = None,
@@ -308,7 +337,10 @@ def build_report(
 
     ``mailmap`` merges one person's addresses, and so (unless ``merge_names`` is
     off) does the same full name; ``domain_map`` names organisations (free-mail
-    domains are shown as personal); robots are listed apart unless ``include_bots``."""
+    domains are shown as personal); robots are listed apart unless ``include_bots``.
+    ``coverage`` is the range the messages were walked from (``Walk.coverage``): the
+    title names its commits; without it, the title gives the mails' ``Date:`` span
+    alone."""
     lists = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
     list_name = lists.most_common(1)[0][0] if lists else list_name
     counted = [m for m in messages if is_series_mail(m)]
@@ -325,8 +357,10 @@ def build_report(
     by_id = {s.id: s for s in series}
     return Report(
         list_name=list_name,
-        start=start,
-        end=end,
+        start=coverage.start if coverage is not None else None,
+        end=coverage.end if coverage is not None else None,
+        coverage=coverage,
+        dates=_date_span(messages),
         counted=len(counted),
         domains=_rank((_domain(p, m, domain_map) for p, m in people), top),
         contributors=_rank((_label(p, names) for p, _ in people), top),
@@ -337,6 +371,17 @@ def build_report(
         upstream=tuple(upstream.get(s.id) for s in listed) if upstream is not None else (),
         unreadable=sum(m.problems[0].startswith(UNREADABLE) for m in messages if m.problems),
     )
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def _date_span(messages: Sequence[Message]) -> tuple[datetime, datetime] | None:
+    """The earliest and latest ``Date:`` among ``messages`` (not the arrival times
+    that stand in for unreadable mails' dates)."""
+    dates = [m.date for m in messages if m.date is not None and not (m.problems and m.problems[0].startswith(UNREADABLE))]
+    return (min(dates), max(dates)) if dates else None
 
 
 def _merge_by_name(people: list[tuple[Person, Message]]) -> list[tuple[Person, Message]]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -35,16 +39,60 @@ def ts(*args: int) -> float:
         ("yesterday", True, ts(2026, 11, 23, 23, 59, 59)),
         ("today", False, ts(2026, 11, 24)),
         ("now", True, NOW.timestamp()),
+        ("2025-01", False, ts(2025, 1, 1)),
+        ("2025-12", True, ts(2025, 12, 31, 23, 59, 59)),
+        ("2024-02", True, ts(2024, 2, 29, 23, 59, 59)),
+        ("last week", True, NOW.timestamp() - 7 * 86400),
+        ("1.week.ago", False, NOW.timestamp() - 7 * 86400),
+        ("1 month ago", False, ts(2026, 10, 24, 12)),
     ],
 )
 def test_parse_bound(value, upper, expected) -> None:  # type: ignore[no-untyped-def]
     assert parse_bound(value, upper=upper, now=NOW) == expected
 
 
-@pytest.mark.parametrize("value", ["", "2024-13-01", "last tuesday", "5 fortnights ago", None, True, [2024]])
+@pytest.mark.parametrize(
+    "value",
+    ["", "2024-13-01", "2025-13", "last tuesday", "5 fortnights ago", "garbage", "ago", "2 weeks ago maybe",
+     "weeks ago", None, True, [2024]],
+)
 def test_rejects_what_is_not_a_date(value) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="not a date"):
         parse_bound(value, upper=False, now=NOW)
+
+
+# What git users type for a duration back from now; each is read as git reads it.
+GIT_PHRASES = [
+    "1.week.ago", "last week", "2 weeks ago", "3 months ago", "1 year ago", "2 weeks 3 days ago",
+    "two.days.ago", "5.minutes.ago", "last month", "last year", "10 days", "1 month ago", "2.hours.ago",
+    "13 months ago", "1 hour 30 minutes ago", "ten.seconds.ago", "4 years ago", "2,weeks,ago", "1_week_ago",
+    "3 Days Ago", "1 day ago", "6 months ago", "25 months ago", "1 second ago", "90 minutes ago",
+]
+# Instants where calendar arithmetic bites: a 31st (1 month back overflows), a leap
+# day (1 year back), the turn of a year, and an ordinary day.
+GIT_NOWS = [
+    datetime(2025, 3, 31, 12, 0, tzinfo=timezone.utc),
+    datetime(2024, 2, 29, 23, 59, 30, tzinfo=timezone.utc),
+    datetime(2026, 1, 2, 0, 30, tzinfo=timezone.utc),
+    NOW,
+]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git, the oracle")
+def test_durations_read_as_git_reads_them(tmp_path: Path) -> None:
+    """git's own approxidate (``git rev-parse --since=PHRASE`` prints ``--max-age=N``)
+    is the oracle, at fixed instants (``GIT_TEST_DATE_NOW``) in UTC."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for now in GIT_NOWS:
+        env = {**os.environ, "TZ": "UTC", "GIT_TEST_DATE_NOW": str(int(now.timestamp()))}
+        for phrase in GIT_PHRASES:
+            out = subprocess.run(
+                ["git", "rev-parse", f"--since={phrase}"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+            ).stdout
+            expected = float(out.strip().removeprefix("--max-age="))
+            assert expected != now.timestamp(), phrase  # git understood it (it reads what it does not as now)
+            assert parse_bound(phrase, upper=False, now=now) == expected, (phrase, now)
+            assert parse_bound(phrase, upper=True, now=now) == expected, (phrase, now)
 
 
 def stdlib_mail_date(value: str) -> datetime | None:
