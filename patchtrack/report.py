@@ -174,9 +174,9 @@ class Report:
         return f"<Report {self.list_name} {self._repr_range()} {mails} mails {len(self.series)} series>"
 
     def _repr_range(self) -> str:
-        """The range as :meth:`__repr__` shows it (the one place to change when the
-        report carries its resolved commits)."""
-        return f"{self.start or ''}..{self.end or ''}"
+        """The resolved range as :meth:`__repr__` shows it: the first and last commits
+        (short ids, as the title gives them)."""
+        return f"{(self.start or '')[:9]}..{(self.end or '')[:9]}"
 
     def blocks(self) -> list[list[str]]:
         """Per series, the lines of its commit-message section."""
