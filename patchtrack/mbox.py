@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from .series import Followup, Patch, Series
     from .trailers import Trailer
 
-__all__ = ["MboxError", "LINK_MASK", "added_trailers", "am_followups", "am_mbox", "am_mail", "read_mbox", "split_mbox"]
+__all__ = [
+    "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailers", "am_followups", "am_mbox", "am_mail", "is_mailbox",
+    "read_mails", "read_mbox", "split_mbox",
+]
 
 LINK_MASK = "https://patch.msgid.link/%s"
 """b4's default ``Link:`` for a message-id (its ``linkmask``)."""
@@ -190,8 +193,9 @@ def _encoded(value: str) -> str:
 def read_mbox(
     path: str | os.PathLike[str], *, mboxrd: bool | None = None, max_size: int | None = None
 ) -> list[Message]:
-    """Every mail of an mbox file (``.gz`` too), a single mail's file, or a maildir,
-    parsed, in file order (a maildir: by file name).
+    """Every mail of a mailbox (see :func:`read_mails`: an mbox file, ``.gz`` too, a
+    single mail's file, a maildir, a ``lei q`` result or a folder of ``*.patch`` /
+    ``*.eml`` files), parsed, in file order (a maildir or a folder: by file name).
 
     ``mboxrd``: un-escape ``>From `` lines; ``None`` decides from the file (lore's
     exports are mboxrd and say so in their ``From mboxrd@z`` lines). ``max_size``:
@@ -200,32 +204,85 @@ def read_mbox(
     is read, so no more than one mail's bytes are held at a time.
 
     Raises :class:`MboxError` for a path that is missing, unreadable, neither a
-    mailbox, a mail nor a maildir, damaged gzip, or one that unpacks past ``max_size``.
+    mailbox, a mail nor a folder of mails, damaged gzip, or one that unpacks past
+    ``max_size``.
     """
-    return [parse_message(raw) for raw in _mails(Path(path), mboxrd, max_size)]
+    return [parse_message(raw) for raw in read_mails(path, mboxrd=mboxrd, max_size=max_size)]
 
 
-def _mails(path: Path, mboxrd: bool | None, max_size: int | None) -> Iterator[bytes]:
+MAIL_SUFFIXES = frozenset({"", ".eml", ".mail", ".msg", ".patch", ".diff", ".mbx", ".mbox", ".gz"})
+"""The files of a folder read as mails (each may hold one mail or an mbox of several:
+``git format-patch`` writes each ``*.patch`` as a one-mail mbox, ``b4 am`` a ``*.mbx``)."""
+
+
+def is_mailbox(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is mail to read with :func:`read_mails` rather than a
+    public-inbox archive: a file, or a directory that is neither a v2 inbox (no
+    ``git/``) nor a git repository. ``False`` for a path that does not exist."""
+    where = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
+        if where.is_file():
+            return True
+        if not where.is_dir():
+            return False
+        return not ((where / "git").is_dir() or _is_git(where))
+    except OSError:
+        return False
+
+
+def _is_git(path: Path) -> bool:
+    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+
+
+def read_mails(
+    path: str | os.PathLike[str], *, mboxrd: bool | None = None, max_size: int | None = None
+) -> Iterator[bytes]:
+    """The raw mails of a mailbox, one at a time, in order: an mbox file (plain,
+    mboxrd, gzipped), one mail's file, a maildir (``cur/`` and ``new/`` by delivery
+    name: what ``lei q -o DIR`` writes; ``lei q -o mboxrd:FILE`` writes an mboxrd), or a
+    folder of mail files (:data:`MAIL_SUFFIXES`, by name; each an mbox or a mail).
+    The arguments and errors are :func:`read_mbox`'s; the path is checked at the call."""
+    where = Path(path)
+    try:
+        mode = where.stat().st_mode
     except FileNotFoundError:
         raise MboxError(f"{path}: no such file or directory") from None
     except OSError as exc:
         raise MboxError(f"{path}: cannot read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        yield from _maildir(path)
-    elif not stat.S_ISREG(mode):
+        if (where / "git").is_dir() or _is_git(where):
+            raise MboxError(f"{path}: a public-inbox archive or git repository, not a mailbox (open_inbox reads it)")
+        if (where / "cur").is_dir() or (where / "new").is_dir():
+            return _maildir(where)
+        return _folder(where, mboxrd, max_size)
+    if not stat.S_ISREG(mode):
         raise MboxError(f"{path}: neither a mailbox file nor a maildir (a special file)")
-    else:
-        yield from _split(_unpacked(path, max_size), mboxrd, path)
+    return _split(_unpacked(where, max_size), mboxrd, where)
+
+
+def _folder(path: Path, mboxrd: bool | None, max_size: int | None) -> Iterator[bytes]:
+    """The mails of a folder's mail files, by file name: an mbox (``git
+    format-patch``'s ``*.patch``) split, any other file one mail, byte for byte."""
+    try:
+        files = sorted(f for f in path.iterdir() if not f.name.startswith(".") and f.is_file())
+    except OSError as exc:
+        raise MboxError(f"{exc.filename or path}: cannot read: {exc.strerror}") from None
+    for f in files:
+        if f.suffix.lower() not in MAIL_SUFFIXES:
+            continue
+        data = b"".join(_unpacked(f, max_size))
+        if _FROM_LINE.match(data):
+            yield from _split([data], mboxrd, f)
+            continue
+        _check_mailbox(f, data[:200])
+        if data.strip():
+            yield data  # one mail's file as it is: its blob is the file
 
 
 def _maildir(path: Path) -> Iterator[bytes]:
     """A maildir's mails by delivery name (which starts with the delivery time), from
     ``new/`` and ``cur/`` — either may be missing (``tmp/`` holds deliveries under way)."""
     subs = [path / sub for sub in ("cur", "new") if (path / sub).is_dir()]
-    if not subs:
-        raise MboxError(f"{path}: a directory, but not a maildir (no cur/ or new/)")
     try:
         files = [f for sub in subs for f in sub.iterdir() if not f.name.startswith(".") and f.is_file()]
         for f in sorted(files, key=lambda f: (f.name.partition(":")[0], f.name)):  # ":2,S": flags

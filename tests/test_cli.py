@@ -112,7 +112,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
         (["messages", "{inbox}", "HEAD..HEAD~3"], "reversed range"),
         (["messages", "{inbox}", "--since", "someday"], "not a date"),
         (["messages", "{inbox}", "--after-tips", "{tmp}/missing.json"], "cannot read a tips cursor"),
-        (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "not a directory of mails"),
+        (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "nomails: no such file or directory"),
         (["tips", "/no/such/inbox"], "no such file or directory"),
         (["series", "/no/such/inbox"], "no such file or directory"),
         (["series", "{inbox}", "deadbeef00.."], "unknown revision"),
