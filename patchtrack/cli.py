@@ -279,7 +279,7 @@ def _open(args: argparse.Namespace) -> Inbox:
     if args.workers is not None and args.workers < 1:
         raise _UsageError(f"--workers must be at least 1, not {args.workers}")
     cache = None if args.no_cache else Cache(args.cache or default_cache_path())
-    return open_inbox(args.inbox, cache=cache, workers=args.workers)
+    return _open_input(args, cache)
 
 
 def _identities(args: argparse.Namespace) -> tuple[Mailmap | None, DomainMap | None]:
