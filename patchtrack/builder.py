@@ -67,8 +67,8 @@ def mail_meta(raw: bytes) -> MailMeta:
     except (AttributeError, IndexError, ValueError, TypeError):
         pass
     date = mail_date(_header(headers, "date").strip())
-    received = headers.get_all("received") or []
-    arrival = mail_date(str(received[0]).rpartition(";")[2].strip()) if received else None
+    received = _header(headers, "received")  # the first (the newest hop): the arrival
+    arrival = mail_date(received.rpartition(";")[2].strip()) if received else None
     epoch0 = datetime.fromtimestamp(0, timezone.utc)
     subject = " ".join(_header(headers, "subject").split())
     # Angle brackets and line breaks dropped as public-inbox's importer drops them (git
@@ -290,9 +290,11 @@ def build_inbox(
     if not raws:
         where = f"{mails}: " if isinstance(mails, (str, os.PathLike)) else ""
         raise BuildError(f"{where}no mail to build an archive from (an mbox, a maildir, or files *.eml, *.patch…)")
-    msgids = [mail_meta(raw).msgid for raw in raws]
+    named = duplicate | remove | purge
+    # each mail's headers are parsed again to write its commit: here only when asked to
+    msgids = [mail_meta(raw).msgid if named else "" for raw in raws]
     by_msgid = dict(zip(msgids, raws))
-    for msgid in duplicate | remove | purge:
+    for msgid in named:
         if msgid not in by_msgid:
             raise InboxError(f"<{msgid}>: no such Message-ID among the mails")
     writer: V1Writer | V2Writer = V1Writer(dest) if layout == "v1" else V2Writer(dest, epoch_size=epoch_size)

@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -32,7 +33,7 @@ from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
-from .mbox import added_trailers
+from .mbox import added_trailers, is_mailbox, read_mails
 from .message import UNREADABLE, Message
 from .revisions import last_revision, strangers
 from .series import Series, format_counters
@@ -66,7 +67,8 @@ class _Incomplete(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parse(_parser(), argv)
-    with tuned_process():
+    with tuned_process(), contextlib.ExitStack() as scratch:
+        args.scratch = scratch  # what the command builds for its own use, removed at its end
         try:
             return int(args.run(args, sys.stdout) or 0)
         except _Incomplete:
@@ -78,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {safe_line(str(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
+            # the cache commits each batch whole: what was parsed before is kept
+            print(f"{PROG}: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:
             # The reader went away (``| head``): stop quietly, as git does.
@@ -282,6 +286,35 @@ def _open(args: argparse.Namespace) -> Inbox:
     return _open_input(args, cache)
 
 
+def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
+    """The archive INBOX names — or, when it names mail (an mbox, ``.gz`` too, a
+    maildir, a ``lei q`` result, a folder of ``*.patch``/``*.eml`` files), an archive
+    built from it in a scratch directory that lives as long as the command: so every
+    verb reads a mailbox the way it reads an archive. Its blobs are the mails' bytes,
+    so a second run on the same mailbox is served from the cache."""
+    if not is_mailbox(args.inbox):
+        return open_inbox(args.inbox, cache=cache, workers=args.workers)
+    for given, what in ((getattr(args, "range", None), "a range"), (getattr(args, "after_tips", None), "--after-tips")):
+        if given:
+            raise _UsageError(
+                f"{args.inbox}: a mailbox, not an archive: it has no commits for {what} ({given}); "
+                "--since/--until select its mail by date"
+            )
+    scratch = getattr(args, "scratch", None) or contextlib.ExitStack()
+    args.scratch = scratch
+    where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="patchtrack-mailbox-")))
+    name = Path(args.inbox).name.split(".")[0] or "mailbox"
+    with _stage("reading", args.inbox):
+        mails = list(read_mails(args.inbox))
+        if not mails:
+            raise _UsageError(
+                f"{args.inbox}: no mail: neither a public-inbox archive nor a mailbox holding mail "
+                "(an mbox, a maildir, *.eml or *.patch files)"
+            )
+        built = build_inbox(mails, where / name)
+    return open_inbox(built, cache=cache, workers=args.workers)
+
+
 def _identities(args: argparse.Namespace) -> tuple[Mailmap | None, DomainMap | None]:
     mailmap = Mailmap.parse(_read(args.mailmap)) if args.mailmap else None
     domain_map = DomainMap.parse(_read(args.domain_map)) if args.domain_map else None
@@ -365,7 +398,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
-    print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    _summary(inbox, f"{len(found)} series")
     _report_lost(lost)
     _report_cache(inbox)
     return 0
@@ -397,6 +430,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    _summary(inbox, f"{report.counted} mails counted, {len(report.series)} series")
     if report.unreadable:
         print(f"{PROG}: note: {report.unreadable} mail(s) of the range could not be read (not counted)", file=sys.stderr)
     _report_cache(inbox)
@@ -483,7 +517,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
             out.write(safe_line(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}") + "\n")
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
-    print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
+    _summary(inbox, ", ".join(f"{n} {state}" for state, n in counts.items()))
     _report_lost(lost)
     _report_cache(inbox)
     return 0
@@ -501,23 +535,54 @@ def _report_cache(inbox: Inbox) -> None:
         print(f"{PROG}: note: cache: {cache.stats.corrupt} damaged entries dropped and rebuilt", file=sys.stderr)
 
 
+def _terminal() -> bool:
+    """Whether progress is shown: stderr is a terminal (``PATCHTRACK_PROGRESS=1``
+    forces it, for tests that run the command under a pipe)."""
+    return sys.stderr.isatty() or os.environ.get("PATCHTRACK_PROGRESS") == "1"
+
+
+@contextlib.contextmanager
+def _stage(name: str, what: str) -> Iterator[None]:
+    """A spinner naming a stage of the work (``reading kvm.mbox``) on stderr while it
+    runs — only on a terminal; it leaves no line behind."""
+    if not _terminal():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(safe_line(f"{name} {what}")):
+        yield
+
+
 @contextlib.contextmanager
 def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr while the archive is parsed — only on a
-    terminal, and only when rich is installed (the ``rich`` extra)."""
-    if not sys.stderr.isatty():
+    """A progress bar on stderr while the archive is read, parsed and assembled —
+    only on a terminal. Its label names the stage: ``reading`` while the mails are
+    counted, ``parsing`` as they are parsed (or read from the cache), ``assembling``
+    once all are (the library calls ``progress`` with the total when parsing ends)."""
+    if not _terminal():
         yield None
         return
-    try:
-        from rich.console import Console
-        from rich.progress import Progress
-    except ImportError:
-        yield None
-        return
-    total = sum(1 for _ in inbox.walk().refs())  # no mail is read: ~80,000 commits/s
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("parsing", total=total)
-        yield lambda done: bar.update(task, completed=done)
+        task = bar.add_task(f"reading {inbox.name}", total=None)
+        total = sum(1 for _ in inbox.walk().refs())  # no mail is read: ~80,000 commits/s
+        bar.update(task, total=total, description="parsing")
+
+        def tick(done: int) -> None:
+            bar.update(task, completed=done, description="assembling" if done >= total else "parsing")
+
+        yield tick
+
+
+def _summary(inbox: Inbox, what: str) -> None:
+    """The command's summary line on stderr (before its notes): what it found, and
+    where the parsed mail came from."""
+    stats = inbox.cache.stats if inbox.cache is not None else None
+    cached = f" ({stats.hits} mails from the cache, {stats.misses} parsed)" if stats and stats.hits + stats.misses else ""
+    print(f"{PROG}: {what}{cached}", file=sys.stderr)
 
 
 def _read(path: str) -> str:

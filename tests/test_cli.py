@@ -85,7 +85,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
     code, out, err = run(capsys, "series", str(inbox), "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert err.strip() == f"patchtrack: {len(rows)} series"
+    assert err.strip() == f"patchtrack: {len(rows)} series (0 mails from the cache, 41 parsed)"
     by_title = {(r["title"], r["version"]): r for r in rows}
     v2 = by_title[("gizmo: add bus clock support", 2)]
     assert v2["status"] == "revision" and v2["previous"]["version"] == 1 and v2["complete"]
@@ -107,7 +107,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
     "argv, message",
     [
         (["messages", "/no/such/inbox"], "no such file or directory"),
-        (["messages", "{tmp}"], "not a git repository"),
+        (["messages", "{tmp}"], "neither a public-inbox archive nor a mailbox holding mail"),
         (["messages", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["messages", "{inbox}", "HEAD..HEAD~3"], "reversed range"),
         (["messages", "{inbox}", "--since", "someday"], "not a date"),
