@@ -33,9 +33,9 @@ from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import Inbox, open_inbox
-from .mbox import added_trailers, is_mailbox, read_mails
+from .mbox import LINK_MASK, added_trailer_origins, am_marker, am_name, is_mailbox, read_mails
 from .message import UNREADABLE, Message
-from .revisions import last_revision, strangers
+from .revisions import strangers
 from .series import Series, format_counters
 from .upstream import Upstream, track
 
@@ -186,8 +186,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a patch series as an mbox 'git am' applies: its newest revision "
         "(unless --this), patches in order, with the review trailers replies gave them.",
     )
-    am.add_argument("series", metavar="SERIES_OR_MSGID", help="a series id, or the Message-ID of any of its mails")
-    am.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the mbox ('-': stdout)")
+    am.add_argument(
+        "series", metavar="SERIES_OR_MSGID",
+        help="the Message-ID of any of its mails (<> optional), a lore URL naming one "
+        "(https://lore.kernel.org/LIST/MSGID/, …/T/, …/raw), or a series id (6 characters or more)",
+    )
+    am.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="where to write the mbox ('-': stdout; a directory: b4's name in it; "
+        "default: b4's name, v2_20250101_author_title.mbx, here)",
+    )
     am.add_argument("--this", action="store_true", help="this revision, not the newest")
     am.add_argument(
         "--other-author", action="store_true",
@@ -439,23 +447,19 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
-    wanted = args.series.strip().strip("<>")
     lost: list[Message] = []
     with _progress(inbox) as tick:
-        everything = inbox.series(progress=tick, unreadable=lost.append)
-    found = next((s for s in everything if s.id == wanted), None) or next(
-        (s for s in everything if any(m.msgid == wanted for m in s.messages)), None
-    )
+        found = inbox.find(args.series, progress=tick, unreadable=lost.append)
     if found is None:
-        raise _UsageError(f"{args.series}: no series has this id or Message-ID")
+        raise _UsageError(f"{args.series}: no series has this id, Message-ID or lore URL")
     if not args.this:
-        by_id = {s.id: s for s in everything}
-        newest = last_revision(found, by_id)
-        own = last_revision(found, by_id, same_author=True)
+        newest = inbox.newest(found)
+        own = inbox.newest(found, same_author=True)
         if newest.id != own.id and not args.other_author:
             # the chain leaves the people of the series asked for at own.next: say who, write nothing
             assert own.next is not None
-            stranger = by_id[own.next.id]
+            stranger = inbox.find(own.next.id)
+            assert stranger is not None
             by = ", ".join(repr(str(p)) for p in strangers(stranger, found)) or "an unknown author"
             what = f"v{newest.version} {newest.title!r} <{newest.msgid}>, the newest revision,"
             if stranger.id != newest.id:
@@ -469,19 +473,54 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
             )
             return 2
         found = newest
-    target = sys.stdout.buffer if args.output == "-" else args.output
+    output = _am_output(args.output, found)
+    target = sys.stdout.buffer if output == "-" else output
     count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
-    added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)
+    mask = LINK_MASK if args.link is True else (args.link or None)
+    added = 0
+    lines = ["---"]
+    for p in found.patches:
+        lines.append(f"  {am_marker(found, p.index)} {p.message.subject.title}")
+        for line, origin in added_trailer_origins(p, followups=not args.no_followups, link=mask):
+            lines.append(f"    + {line}{_AM_ORIGIN.get(origin.via, '') if origin else ''}")
+            added += origin is not None
+    lines += ["---", f"Total patches: {count}", "---"]
+    print(safe_lines(lines), file=sys.stderr)
     print(
         safe_line(
             f"{PROG}: v{found.version} {found.title!r}: {count} patch(es), {added} follow-up trailer(s) "
-            f"→ {args.output}"
+            f"→ {output}"
         ),
         file=sys.stderr,
     )
+    if output != "-":
+        print(safe_line(f"       git am {output}"), file=sys.stderr)
     _report_lost(lost)
     _report_cache(inbox)
     return 0
+
+
+_AM_ORIGIN = {"carried": " (carried from an earlier revision)", "cover": " (given on the cover letter)"}
+"""How ``am`` marks a trailer not given in a reply to the patch itself."""
+
+
+def _am_output(given: str | None, series: Series) -> str:
+    """Where ``am`` writes: ``-o FILE``, ``-`` for stdout, or b4's name for the series
+    (:func:`~patchtrack.mbox.am_name`) in the current directory or in ``-o DIR``. A
+    path that cannot be written is the caller's mistake (exit 2), said before anything
+    is written."""
+    if given == "-":
+        return given
+    if given is None or os.path.isdir(given):
+        path = os.path.join(given or ".", am_name(series))
+    else:
+        path = given
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise _UsageError(f"{given}: cannot write: {parent} is not a directory")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _UsageError(f"{path}: cannot write: permission denied")
+    return path
 
 
 def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:

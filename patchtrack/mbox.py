@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .trailers import Trailer
 
 __all__ = [
-    "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailers", "am_followups", "am_mbox", "am_mail", "is_mailbox",
+    "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailer_origins", "added_trailers", "am_followups", "am_mbox",
+    "am_mail", "am_marker", "am_name", "is_mailbox",
     "read_mails", "read_mbox", "split_mbox",
 ]
 
@@ -88,7 +89,7 @@ def am_mail(patch: Patch, series: Series, *, followups: bool = True, link: str |
     text += "---\n" + (f"{notes}\n\n" if notes else "") + m.diff
     if not text.endswith("\n"):
         text += "\n"
-    return _mail(m, f"{_marker(series, patch.index)} {title}", text)
+    return _mail(m, f"{am_marker(series, patch.index)} {title}", text)
 
 
 def _mail(m: Message, subject: str, text: str) -> bytes:
@@ -123,12 +124,12 @@ def am_mbox(
     parts = []
     if cover and series.cover is not None:
         c = series.cover
-        parts.append(_mail(c, f"{_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n"))
+        parts.append(_mail(c, f"{am_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n"))
     parts += [am_mail(p, series, followups=followups, link=link) for p in series.patches]
     return b"".join(_SEPARATOR + part + (b"" if part.endswith(b"\n") else b"\n") for part in parts)
 
 
-def _marker(series: Series, index: int) -> str:
+def am_marker(series: Series, index: int) -> str:
     words = ["PATCH"]
     if series.rfc:
         words.insert(0, "RFC")
@@ -161,13 +162,35 @@ def am_followups(patch: Patch) -> list[Followup]:
 
 def added_trailers(patch: Patch, *, followups: bool, link: str | None) -> list[str]:
     """Trailer lines ``am_mail`` appends: :func:`am_followups`, then the ``Link:``."""
-    lines = [_line(f.trailer) for f in am_followups(patch)] if followups else []
+    return [line for line, _ in added_trailer_origins(patch, followups=followups, link=link)]
+
+
+def added_trailer_origins(patch: Patch, *, followups: bool, link: str | None) -> list[tuple[str, Followup | None]]:
+    """:func:`added_trailers`, each with the follow-up it comes from (``None`` for the
+    ``Link:``): where it was given (its ``via``) is what ``patchtrack am`` shows."""
+    lines: list[tuple[str, Followup | None]] = [(_line(f.trailer), f) for f in am_followups(patch)] if followups else []
     if link:
         msgid = patch.message.msgid
         url = link.replace("{msgid}", msgid) if "{msgid}" in link else link.replace("%s", msgid)
         if not any(t.key == "Link" and t.value == url for t in patch.message.trailers):
-            lines.append(f"Link: {url}")
+            lines.append((f"Link: {url}", None))
     return lines
+
+
+def am_name(series: Series) -> str:
+    """The file name ``b4 am`` gives the series' mbox: ``v2_20250101_author_title.mbx``
+    — the date (in its own time zone) and the sender's local part of the cover letter
+    (else the first patch), and its title, as b4's ``get_slug(extended=True)`` makes
+    them: every run of non-word characters one ``_``, lower case, at most 100
+    characters, ``vN_`` first for a revision after the first."""
+    first = series.cover or series.patches[0].message
+    day = first.date.strftime("%Y%m%d") if first.date else "00000000"
+    who = first.sender or first.author
+    local = who.email.split("@")[0] if who else ""
+    slug = re.sub(r"\W+", "_", f"{day}_{local}_{first.subject.title}").strip("_").lower()
+    if series.version != 1:
+        slug = f"v{series.version}_{slug}"
+    return slug[:100] + ".mbx"
 
 
 def _line(trailer: Trailer) -> str:

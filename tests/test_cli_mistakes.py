@@ -41,7 +41,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["report"], "error: report: the following arguments are required: INBOX"),
         (["series", "{inbox}", "--format", "yaml"], "error: series: argument --format: invalid choice: 'yaml'"),
         (["messages", "{inbox}", "A..B", "extra"], "error: messages: unrecognized arguments: extra"),
-        (["am", "{inbox}", "x@y"], "the following arguments are required: -o/--output"),
+        (["am", "{inbox}"], "error: am: the following arguments are required: SERIES_OR_MSGID"),
         (["report", "{inbox}", "--top"], "error: report: argument --top: expected one argument"),
         (["series", "{inbox}", "--workers", "many"], "argument --workers: invalid int value"),
     ],
