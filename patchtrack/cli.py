@@ -16,6 +16,7 @@ import gc
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -242,12 +243,13 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_cmd_build)
 
     demo = sub.add_parser(
-        "demo", help="build the bundled demo inbox and list its messages",
-        description="Build the demo inbox from the bundled fixture mails (two epochs) and "
-        "run 'messages' (and, as text, 'series') over it. Needs no path and no network.",
+        "demo", help="the mailing list update report of a bundled demo archive",
+        description="Build a demo archive from the mails bundled with patchtrack (two "
+        "epochs), print its mailing list update report, and say what to try next. Needs "
+        "no path and no network; the archive is removed afterwards unless --keep DIR.",
     )
-    demo.add_argument("--keep", metavar="DIR", help="build the inbox in DIR and keep it")
-    demo.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
+    demo.add_argument("--keep", metavar="DIR", help="build the archive in DIR (new or empty) and keep it")
+    demo.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     demo.set_defaults(run=_cmd_demo)
     for command in sub.choices.values():
         command.set_defaults(command_parser=command)
@@ -366,25 +368,46 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.keep:
-        return _demo(args.keep, args.format, out)
+        if os.path.exists(args.keep) and (not os.path.isdir(args.keep) or os.listdir(args.keep)):
+            raise _UsageError(f"{args.keep}: exists and is not an empty directory")
+        return _demo(args.keep, args.format, out, kept=True)
     with tempfile.TemporaryDirectory(prefix="patchtrack-demo-") as tmp:
-        return _demo(os.path.join(tmp, "linux-gizmo"), args.format, out)
+        return _demo(os.path.join(tmp, "linux-gizmo"), args.format, out, kept=False)
 
 
-def _demo(path: str, fmt: str, out: TextIO) -> int:
-    inbox = open_inbox(build_demo_inbox(path), workers=1)
-    out.write(
-        f"# demo inbox {inbox.name!r} ({inbox.layout}, epochs "
-        f"{', '.join(str(e.number) for e in inbox.epochs)}) at {path}\n"
-    )
-    walk = inbox.walk()
-    _write_rows((_message_row(ref, m, None, None) for ref, m in load(walk.refs(), workers=1, removals=True)), fmt, out)
-    _report_walk(walk)
-    if fmt == "text":
-        found = inbox.series()
-        out.write(f"\n# {len(found)} series\n\n")
-        for s in found:
-            out.write(_series_text(s))
+def _demo(path: str, fmt: str, out: TextIO, *, kept: bool) -> int:
+    """The main job on the demo archive: its mailing list update report, then what
+    to try next. A scratch archive's path is never shown (it is gone when the
+    command ends): the hints name ``DIR``, the directory ``--keep`` keeps it in."""
+    built = build_demo_inbox(path)
+    inbox = open_inbox(built, workers=1)
+    report = inbox.report()
+    if fmt == "json":
+        _write_json(report.to_dict(), out)
+    elif fmt == "markdown":
+        out.write(report.to_markdown())
+    elif fmt == "html":
+        out.write(report.to_html())
+    else:
+        out.write(report.to_text())
+    where = shlex.quote(path) if kept else "DIR"
+    newest = next((s for s in report.series if s.version > 1 and s.complete), None) or report.series[0]
+    epochs = ", ".join(str(e.number) for e in inbox.epochs)
+    hints = [] if kept else [(f"{PROG} demo --keep DIR", "keep the demo archive in DIR, then try these on it")]
+    hints += [
+        (f"{PROG} series {where}", "the series: status, revisions, reviews per patch"),
+        (f"{PROG} messages {where} --format text", "every mail, one line each"),
+        (f"{PROG} am {where} {newest.msgid}", "a series' newest revision as an mbox for git am"),
+        (f"{PROG} report {where} --format html > report.html", "this report as a web page"),
+    ]
+    lines = [
+        f"{PROG}: the demo archive {inbox.name!r} ({inbox.layout}, epochs {epochs}) was built from the mails "
+        "bundled with patchtrack" + (f" in {path}" if kept else " and is removed now"),
+        f"{PROG}: try next:",
+    ]
+    for command, why in hints:
+        lines += [f"    # {why}", f"    {command}"]
+    print(safe_lines(lines), file=sys.stderr)
     return 0
 
 
