@@ -152,7 +152,10 @@ def _parser() -> argparse.ArgumentParser:
         "messages", parents=[inbox_opts, range_opts, identity_opts], help="list the stored messages of a range",
         description="List the stored messages of a range, oldest first, one record each.",
     )
-    messages.add_argument("--format", choices=("jsonl", "json", "text"), default="jsonl")
+    messages.add_argument(
+        "--format", choices=("jsonl", "json", "text"),
+        help="default: text (one line a mail) on a terminal, jsonl when piped or redirected, for scripts",
+    )
     messages.add_argument(
         "--raw", action="store_true", help="storage fields only (oid, commit, epoch, time, size, deleted): no parsing"
     )
@@ -251,6 +254,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", metavar="DIR", help="build the archive in DIR (new or empty) and keep it")
     demo.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     demo.set_defaults(run=_cmd_demo)
+    cache = sub.add_parser(
+        "cache", help="what the parsed-message cache holds; prune or clear it",
+        description="info: the cache file, its size, its messages, archive assemblies and "
+        "upstream indexes. prune: drop the messages whose mail is in none of the archives "
+        "named (when any is), and the archive assemblies stored more than --older-than days "
+        "ago (they are rebuilt from the cached messages when needed); then compact the file. "
+        "clear: drop everything. A message entry never goes stale by itself: a mail never "
+        "changes, and a new patchtrack version starts the cache afresh.",
+    )
+    cache.add_argument("action", choices=("info", "prune", "clear"))
+    cache.add_argument("inboxes", metavar="INBOX", nargs="*", help="prune: the archives whose mail is kept")
+    cache.add_argument(
+        "--cache", metavar="FILE", help=f"the cache file (default: {_shown(default_cache_path())})"
+    )
+    cache.add_argument(
+        "--older-than", type=float, default=30, metavar="DAYS",
+        help="prune: drop archive assemblies stored more than DAYS ago (default 30)",
+    )
+    cache.set_defaults(run=_cmd_cache)
     for command in sub.choices.values():
         command.set_defaults(command_parser=command)
     return parser
@@ -281,7 +303,8 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
     else:
         pairs = load(walk.refs(), cache=inbox.cache, workers=inbox.workers, removals=True)
         rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
-    _write_rows(rows, args.format, out, parsed=not args.raw)
+    fmt = args.format or ("text" if out.isatty() else "jsonl")
+    _write_rows(rows, fmt, out, parsed=not args.raw)
     _report_walk(walk)
     _report_cache(inbox)
     return 0
@@ -314,7 +337,7 @@ def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
     args.scratch = scratch
     where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="patchtrack-mailbox-")))
     name = Path(args.inbox).name.split(".")[0] or "mailbox"
-    with _stage("reading", args.inbox):
+    with _stage("reading", Path(args.inbox).name):
         mails = list(read_mails(args.inbox))
         if not mails:
             raise _UsageError(
@@ -341,6 +364,67 @@ def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
     tips = open_inbox(args.inbox).tips()  # a damaged epoch raises: never a cursor without it
     out.write(json.dumps({str(k): v for k, v in tips.items()}, indent=2) + "\n")
     return 0
+
+
+def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
+    if args.inboxes and args.action != "prune":
+        raise _UsageError(f"cache {args.action} takes no INBOX (only prune does)")
+    if args.older_than < 0:
+        raise _UsageError("--older-than must be 0 days or more")
+    path = Path(args.cache).expanduser() if args.cache else default_cache_path()
+    if not path.is_file():
+        if args.cache and not path.parent.is_dir():
+            raise _UsageError(f"{args.cache}: no such file or directory")
+        out.write(f"cache: {_shown(path)}: none yet\n")
+        return 0
+    with Cache(path) as cache:
+        if args.action == "clear":
+            before = cache.info()
+            cache.clear()
+            print(f"{PROG}: cache cleared: {before.messages} messages, {before.assemblies} assemblies, "
+                  f"{_bytes(before.size - cache.info().size)} given back", file=sys.stderr)
+        elif args.action == "prune":
+            keep: set[str] | None = None
+            if args.inboxes:
+                keep = set()
+                for name in args.inboxes:
+                    walk = _open_input(argparse.Namespace(inbox=name, workers=1, scratch=args.scratch), None).walk()
+                    keep.update(str(ref[0]) for ref in walk.refs())
+                    _raise_damage_line(walk)
+            size = cache.info().size
+            dropped = cache.prune(keep=keep, older_than=args.older_than * 86400)
+            print(f"{PROG}: cache pruned: {dropped.messages} messages, {dropped.assemblies} assemblies dropped, "
+                  f"{_bytes(size - cache.info().size)} given back", file=sys.stderr)
+        info = cache.info()
+    when = (
+        f", assemblies stored {_day(info.oldest)} to {_day(info.newest)}" if info.oldest and info.newest else ""
+    )
+    out.write(
+        f"cache: {_shown(info.path)}\nsize: {_bytes(info.size)}\nmessages: {info.messages}\n"
+        f"assemblies: {info.assemblies} (archive states{when})\nupstream indexes: {info.upstream}\n"
+    )
+    return 0
+
+
+def _raise_damage_line(walk: Walk) -> None:
+    """Prune only by a whole walk: an archive read in part would lose the rest's entries."""
+    if walk.damage:
+        raise DamagedArchiveError(f"nothing pruned: {'; '.join(map(str, walk.damage))}")
+
+
+def _bytes(size: int) -> str:
+    if abs(size) < 1000:
+        return f"{size} bytes"
+    scaled = float(size)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1000
+        if abs(scaled) < 1000:
+            break
+    return f"{scaled:.1f} {unit}"
+
+
+def _day(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
@@ -598,9 +682,8 @@ def _report_cache(inbox: Inbox) -> None:
 
 
 def _terminal() -> bool:
-    """Whether progress is shown: stderr is a terminal (``PATCHTRACK_PROGRESS=1``
-    forces it, for tests that run the command under a pipe)."""
-    return sys.stderr.isatty() or os.environ.get("PATCHTRACK_PROGRESS") == "1"
+    """Whether progress is shown: only on a terminal."""
+    return sys.stderr.isatty()
 
 
 @contextlib.contextmanager
@@ -611,8 +694,11 @@ def _stage(name: str, what: str) -> Iterator[None]:
         yield
         return
     from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    with Console(stderr=True).status(safe_line(f"{name} {what}")):
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as bar:
+        bar.add_task(safe_line(f"{name} {what}"), total=None)
+        bar.refresh()  # shown at once, however short the stage
         yield
 
 
@@ -629,12 +715,16 @@ def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
     from rich.progress import Progress
 
     with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(f"reading {inbox.name}", total=None)
+        task = bar.add_task(safe_line(f"reading {inbox.name}"), total=None)
+        bar.refresh()  # each stage is shown at once, however short
         total = sum(1 for _ in inbox.walk().refs())  # no mail is read: ~80,000 commits/s
         bar.update(task, total=total, description="parsing")
+        bar.refresh()
 
         def tick(done: int) -> None:
             bar.update(task, completed=done, description="assembling" if done >= total else "parsing")
+            if done >= total:
+                bar.refresh()
 
         yield tick
 
