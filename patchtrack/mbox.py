@@ -89,17 +89,47 @@ def am_mail(patch: Patch, series: Series, *, followups: bool = True, link: str |
     text += "---\n" + (f"{notes}\n\n" if notes else "") + m.diff
     if not text.endswith("\n"):
         text += "\n"
-    return _mail(m, f"{am_marker(series, patch.index)} {title}", text)
+    return _mail(m, f"{am_marker(series, patch.index)} {title}", text, _root(series))
 
 
-def _mail(m: Message, subject: str, text: str) -> bytes:
-    """A plain UTF-8 mail: the message's author, date and id, ``subject``, ``text``."""
+def _address(person: Person) -> str:
+    """``Name <address>`` as UTF-8 text (an in-body line is not a header: no encoded
+    words), the name quoted when it holds what an address list would split at."""
+    name = person.name or ""
+    if any(c in name for c in ',;:<>@"()[]\\'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{person.email}>" if name else f"<{person.email}>"
+
+
+def _root(series: Series) -> str:
+    """The Message-ID the series' mails answer in the mbox: its cover letter's, else
+    its first patch's — as ``git send-email`` threads them (``git am`` ignores it)."""
+    return series.cover.msgid if series.cover is not None else series.patches[0].message.msgid
+
+
+def _mail(m: Message, subject: str, text: str, root: str) -> bytes:
+    """A plain UTF-8 mail: the message's sender, date and id, ``subject``, ``text``,
+    threaded under ``root`` (unless it is ``root``; ``git am`` ignores threading).
+    A mail whose author is not its sender names the author in an in-body ``From:``
+    line, as ``git format-patch`` writes it and ``git am`` reads it
+    — so the mbox read back has the mails' own senders and threads: a series posted
+    by one person for several authors stays one series (written with the author as
+    ``From:``, as b4 writes it, 48 of kvm-ppc's 48 complete multi-author series came
+    back split)."""
     author = m.author or m.sender
+    poster = m.sender or m.author
+    if author is not None and poster is not None and author != poster:
+        text = f"From: {_address(author)}\n\n{text}"
+    else:
+        poster = author
+    thread = f"<{root}>" if root != m.msgid else ""
     headers = [
-        ("From", formataddr((author.name, author.email), charset="utf-8") if author else "unknown"),
+        ("From", formataddr((poster.name, poster.email), charset="utf-8") if poster else "unknown"),
         ("Date", format_datetime(m.date) if m.date else ""),
         ("Subject", _encoded(subject)),
         ("Message-ID", f"<{m.msgid}>"),
+        ("In-Reply-To", thread),
+        ("References", thread),
         ("MIME-Version", "1.0"),
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Transfer-Encoding", "8bit"),
@@ -124,7 +154,7 @@ def am_mbox(
     parts = []
     if cover and series.cover is not None:
         c = series.cover
-        parts.append(_mail(c, f"{am_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n"))
+        parts.append(_mail(c, f"{am_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n", c.msgid))
     parts += [am_mail(p, series, followups=followups, link=link) for p in series.patches]
     return b"".join(_SEPARATOR + part + (b"" if part.endswith(b"\n") else b"\n") for part in parts)
 
