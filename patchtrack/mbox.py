@@ -284,7 +284,9 @@ def is_mailbox(path: str | os.PathLike[str]) -> bool:
 
 
 def _is_git(path: Path) -> bool:
-    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+    """Whether ``path`` looks like a git repository, if only a damaged one (which
+    ``open_inbox`` then names as such)."""
+    return (path / "HEAD").exists() or (path / "objects").exists()
 
 
 def read_mails(
