@@ -480,7 +480,7 @@ def _demo(path: str, fmt: str, out: TextIO, *, kept: bool) -> int:
     hints = [] if kept else [(f"{PROG} demo --keep DIR", "keep the demo archive in DIR, then try these on it")]
     hints += [
         (f"{PROG} series {where}", "the series: status, revisions, reviews per patch"),
-        (f"{PROG} messages {where} --format text", "every mail, one line each"),
+        (f"{PROG} messages {where}", "every mail, one line each (JSON lines when piped)"),
         (f"{PROG} am {where} {newest.msgid}", "a series' newest revision as an mbox for git am"),
         (f"{PROG} report {where} --format html > report.html", "this report as a web page"),
     ]
