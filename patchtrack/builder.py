@@ -24,6 +24,7 @@ import pygit2
 
 from ._dates import mail_date
 from .errors import InboxError, PatchtrackError
+from .mbox import read_mails
 
 __all__ = [
     "BuildError", "V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta",
@@ -66,8 +67,8 @@ def mail_meta(raw: bytes) -> MailMeta:
     except (AttributeError, IndexError, ValueError, TypeError):
         pass
     date = mail_date(_header(headers, "date").strip())
-    received = headers.get_all("received") or []
-    arrival = mail_date(str(received[0]).rpartition(";")[2].strip()) if received else None
+    received = _header(headers, "received")  # the first (the newest hop): the arrival
+    arrival = mail_date(received.rpartition(";")[2].strip()) if received else None
     epoch0 = datetime.fromtimestamp(0, timezone.utc)
     subject = " ".join(_header(headers, "subject").split())
     # Angle brackets and line breaks dropped as public-inbox's importer drops them (git
@@ -253,15 +254,10 @@ def _fresh_directory(path: Path, *, empty: bool) -> None:
 
 
 def read_mail_folder(folder: str | os.PathLike[str]) -> list[bytes]:
-    """Every regular file of ``folder`` (``*.eml`` and the like), in file-name order."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise InboxError(f"{folder}: not a directory of mails")
-    try:
-        files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
-        return [p.read_bytes() for p in files if p.suffix.lower() in (".eml", ".mail", ".msg", "")]
-    except OSError as exc:
-        raise InboxError(f"{exc.filename or folder}: cannot read: {exc.strerror}") from None
+    """The mails of a mailbox — a folder of mail files (``*.eml``, ``*.patch``…, by
+    name), a maildir, an mbox file (see :func:`patchtrack.mbox.read_mails`) — in order.
+    Raises :class:`~patchtrack.mbox.MboxError` for a path that is none of them."""
+    return list(read_mails(folder))
 
 
 def build_inbox(
@@ -274,7 +270,8 @@ def build_inbox(
     remove: Iterable[str] = (),
     purge: Iterable[str] = (),
 ) -> Path:
-    """Build an archive at ``dest`` from ``mails`` (a folder, in file-name order, or bytes).
+    """Build an archive at ``dest`` from ``mails``: a mailbox (a folder of mail files or a
+    maildir, in file-name order, an mbox file: see :func:`read_mail_folder`), or bytes.
 
     Mails arrive in the order given. Message-IDs in ``duplicate`` are delivered a
     second time right after the first; those in ``remove`` get a removal commit after
@@ -292,10 +289,12 @@ def build_inbox(
     raws = read_mail_folder(mails) if isinstance(mails, (str, os.PathLike)) else list(mails)
     if not raws:
         where = f"{mails}: " if isinstance(mails, (str, os.PathLike)) else ""
-        raise BuildError(f"{where}no mail to build an archive from (files *.eml, *.mail, *.msg or without suffix)")
-    msgids = [mail_meta(raw).msgid for raw in raws]
+        raise BuildError(f"{where}no mail to build an archive from (an mbox, a maildir, or files *.eml, *.patch…)")
+    named = duplicate | remove | purge
+    # each mail's headers are parsed again to write its commit: here only when asked to
+    msgids = [mail_meta(raw).msgid if named else "" for raw in raws]
     by_msgid = dict(zip(msgids, raws))
-    for msgid in duplicate | remove | purge:
+    for msgid in named:
         if msgid not in by_msgid:
             raise InboxError(f"<{msgid}>: no such Message-ID among the mails")
     writer: V1Writer | V2Writer = V1Writer(dest) if layout == "v1" else V2Writer(dest, epoch_size=epoch_size)

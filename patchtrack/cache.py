@@ -39,7 +39,7 @@ from . import _codec
 from .errors import PatchtrackError
 from .message import Message
 
-__all__ = ["Cache", "CacheError", "default_cache_path", "source_digest", "FINGERPRINT"]
+__all__ = ["Cache", "CacheError", "CacheInfo", "PruneStats", "default_cache_path", "source_digest", "FINGERPRINT"]
 
 _PARSER_MODULES = (
     "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
@@ -129,6 +129,38 @@ class CacheStats:
     assemblies_updated: int = 0  # built from a stored one after new mail
     corrupt: int = 0  # rows whose checksum failed or that did not decode: misses, deleted
     set_aside: int = 0  # damaged files moved away (the cache started afresh)
+
+
+@attrs.frozen
+class CacheInfo:
+    """What a cache file holds (:meth:`Cache.info`)."""
+
+    path: Path
+    size: int
+    """Bytes on disk, the write-ahead log included."""
+    messages: int
+    assemblies: int
+    """Whole-archive assemblies: one per archive state (and the bases they extend)."""
+    upstream: int
+    """Upstream repository indexes."""
+    newest: float | None
+    """When the newest assembly was stored (a Unix time), ``None`` without any."""
+    oldest: float | None
+
+
+@attrs.frozen
+class PruneStats:
+    """What :meth:`Cache.prune` dropped."""
+
+    messages: int
+    assemblies: int
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 class Cache:
@@ -426,15 +458,83 @@ class Cache:
         self._guarded(work, "write")
 
     def clear(self) -> None:
-        """Forget every cached message and assembly."""
+        """Forget every cached message and assembly, and give the file's space back."""
 
         def work() -> None:
             with self._db:
                 self._db.execute("BEGIN")
                 for table in ("assembly", "assembly_state", "upstream", "message"):
                     self._db.execute(f"DELETE FROM {table}")  # noqa: S608
+            self._compact()
 
         self._guarded(work, "write")
+
+    def _compact(self) -> None:
+        """Give the space of deleted rows back: VACUUM writes the file anew through the
+        write-ahead log, which the checkpoint then empties."""
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def info(self) -> CacheInfo:
+        """What the file holds, and its size on disk (with its write-ahead log)."""
+
+        def work() -> CacheInfo:
+            def count(table: str) -> int:
+                return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+            newest, oldest = self._db.execute("SELECT max(stored), min(stored) FROM assembly").fetchone()
+            return CacheInfo(
+                path=self.path,
+                size=sum(_size(Path(f"{self.path}{suffix}")) for suffix in ("", "-wal")),
+                messages=count("message"),
+                assemblies=count("assembly"),
+                upstream=count("upstream"),
+                newest=newest,
+                oldest=oldest,
+            )
+
+        return self._guarded(work, "read")
+
+    def prune(self, *, keep: Iterable[str] | None = None, older_than: float | None = None) -> PruneStats:
+        """Drop what is no longer of use, and give the space back.
+
+        ``keep``: the blob ids still in some archive (every mail of the archives
+        in use): any other message entry is dropped — a message entry never goes
+        stale on its own (a blob never changes; a parser change already empties the
+        cache), so what is gone from the archives is what can go. ``older_than``
+        (seconds): whole-archive assemblies stored longer ago than this are dropped
+        (a later call rebuilds one from the cached messages, in seconds). Upstream
+        indexes stay (``clear`` drops them).
+        """
+
+        def work() -> PruneStats:
+            dropped_messages = dropped_assemblies = 0
+            with self._db:
+                self._db.execute("BEGIN")
+                if keep is not None:
+                    self._db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (oid TEXT PRIMARY KEY)")
+                    self._db.execute("DELETE FROM keep")
+                    self._db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((oid,) for oid in keep))
+                    dropped_messages = self._db.execute(
+                        "DELETE FROM message WHERE oid NOT IN (SELECT oid FROM keep)"
+                    ).rowcount
+                    self._db.execute("DROP TABLE keep")
+                if older_than is not None:
+                    # an assembly kept keeps the ones it is stored as a difference from
+                    before = self._db.execute("SELECT count(*) FROM assembly").fetchone()[0]
+                    self._db.execute(
+                        "WITH RECURSIVE live(key) AS ("
+                        " SELECT key FROM assembly WHERE stored >= ?"
+                        " UNION SELECT a.base FROM assembly a JOIN live ON a.key = live.key WHERE a.base IS NOT NULL"
+                        ") DELETE FROM assembly WHERE key NOT IN (SELECT key FROM live)",
+                        (time.time() - older_than,),
+                    )
+                    dropped_assemblies = before - self._db.execute("SELECT count(*) FROM assembly").fetchone()[0]
+                    self._db.execute("DELETE FROM assembly_state WHERE key NOT IN (SELECT key FROM assembly)")
+            self._compact()
+            return PruneStats(messages=dropped_messages, assemblies=dropped_assemblies)
+
+        return self._guarded(work, "write")
 
     def close(self) -> None:
         """Close the file; the object is unusable afterwards."""

@@ -16,9 +16,11 @@ import gc
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -33,9 +35,9 @@ from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import BY, Inbox, open_inbox, within_dates
-from .mbox import added_trailers
+from .mbox import LINK_MASK, added_trailer_origins, am_marker, am_name, is_mailbox, read_mails
 from .message import UNREADABLE, Message
-from .revisions import last_revision, strangers
+from .revisions import strangers
 from .series import Series, format_counters
 from .upstream import Upstream, track
 
@@ -67,7 +69,8 @@ class _Incomplete(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parse(_parser(), argv)
-    with tuned_process():
+    with tuned_process(), contextlib.ExitStack() as scratch:
+        args.scratch = scratch  # what the command builds for its own use, removed at its end
         try:
             return int(args.run(args, sys.stdout) or 0)
         except _Incomplete:
@@ -79,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {safe_line(str(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
+            # the cache commits each batch whole: what was parsed before is kept
+            print(f"{PROG}: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:
             # The reader went away (``| head``): stop quietly, as git does.
@@ -160,7 +165,10 @@ def _parser() -> argparse.ArgumentParser:
         "messages", parents=[inbox_opts, range_opts, identity_opts], help="list the stored messages of a range",
         description="List the stored messages of a range, oldest first, one record each.",
     )
-    messages.add_argument("--format", choices=("jsonl", "json", "text"), default="jsonl")
+    messages.add_argument(
+        "--format", choices=("jsonl", "json", "text"),
+        help="default: text (one line a mail) on a terminal, jsonl when piped or redirected, for scripts",
+    )
     messages.add_argument(
         "--raw", action="store_true", help="storage fields only (oid, commit, epoch, time, size, deleted): no parsing"
     )
@@ -195,8 +203,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a patch series as an mbox 'git am' applies: its newest revision "
         "(unless --this), patches in order, with the review trailers replies gave them.",
     )
-    am.add_argument("series", metavar="SERIES_OR_MSGID", help="a series id, or the Message-ID of any of its mails")
-    am.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write the mbox ('-': stdout)")
+    am.add_argument(
+        "series", metavar="SERIES_OR_MSGID",
+        help="the Message-ID of any of its mails (<> optional), a lore URL naming one "
+        "(https://lore.kernel.org/LIST/MSGID/, …/T/, …/raw), or a series id (6 characters or more)",
+    )
+    am.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="where to write the mbox ('-': stdout; a directory: b4's name in it; "
+        "default: b4's name, v2_20250101_author_title.mbx, here)",
+    )
     am.add_argument("--this", action="store_true", help="this revision, not the newest")
     am.add_argument(
         "--other-author", action="store_true",
@@ -243,13 +259,33 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_cmd_build)
 
     demo = sub.add_parser(
-        "demo", help="build the bundled demo inbox and list its messages",
-        description="Build the demo inbox from the bundled fixture mails (two epochs) and "
-        "run 'messages' (and, as text, 'series') over it. Needs no path and no network.",
+        "demo", help="the mailing list update report of a bundled demo archive",
+        description="Build a demo archive from the mails bundled with patchtrack (two "
+        "epochs), print its mailing list update report, and say what to try next. Needs "
+        "no path and no network; the archive is removed afterwards unless --keep DIR.",
     )
-    demo.add_argument("--keep", metavar="DIR", help="build the inbox in DIR and keep it")
-    demo.add_argument("--format", choices=("jsonl", "json", "text"), default="text")
+    demo.add_argument("--keep", metavar="DIR", help="build the archive in DIR (new or empty) and keep it")
+    demo.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     demo.set_defaults(run=_cmd_demo)
+    cache = sub.add_parser(
+        "cache", help="what the parsed-message cache holds; prune or clear it",
+        description="info: the cache file, its size, its messages, archive assemblies and "
+        "upstream indexes. prune: drop the messages whose mail is in none of the archives "
+        "named (when any is), and the archive assemblies stored more than --older-than days "
+        "ago (they are rebuilt from the cached messages when needed); then compact the file. "
+        "clear: drop everything. A message entry never goes stale by itself: a mail never "
+        "changes, and a new patchtrack version starts the cache afresh.",
+    )
+    cache.add_argument("action", choices=("info", "prune", "clear"))
+    cache.add_argument("inboxes", metavar="INBOX", nargs="*", help="prune: the archives whose mail is kept")
+    cache.add_argument(
+        "--cache", metavar="FILE", help=f"the cache file (default: {_shown(default_cache_path())})"
+    )
+    cache.add_argument(
+        "--older-than", type=float, default=30, metavar="DAYS",
+        help="prune: drop archive assemblies stored more than DAYS ago (default 30)",
+    )
+    cache.set_defaults(run=_cmd_cache)
     for command in sub.choices.values():
         command.set_defaults(command_parser=command)
     return parser
@@ -286,7 +322,8 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
         if lo_hi is not None:
             pairs = ((ref, m) for ref, m in pairs if any(within_dates((m,), *lo_hi)))
         rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
-    _write_rows(rows, args.format, out, parsed=not args.raw)
+    fmt = args.format or ("text" if out.isatty() else "jsonl")
+    _write_rows(rows, fmt, out, parsed=not args.raw)
     _report_walk(walk)
     _update_tips(args, walk.coverage, out)
     _report_cache(inbox)
@@ -311,7 +348,36 @@ def _open(args: argparse.Namespace) -> Inbox:
     if args.workers is not None and args.workers < 1:
         raise _UsageError(f"--workers must be at least 1, not {args.workers}")
     cache = None if args.no_cache else Cache(args.cache or default_cache_path())
-    return open_inbox(args.inbox, cache=cache, workers=args.workers)
+    return _open_input(args, cache)
+
+
+def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
+    """The archive INBOX names — or, when it names mail (an mbox, ``.gz`` too, a
+    maildir, a ``lei q`` result, a folder of ``*.patch``/``*.eml`` files), an archive
+    built from it in a scratch directory that lives as long as the command: so every
+    verb reads a mailbox the way it reads an archive. Its blobs are the mails' bytes,
+    so a second run on the same mailbox is served from the cache."""
+    if not is_mailbox(args.inbox):
+        return open_inbox(args.inbox, cache=cache, workers=args.workers)
+    for given, what in ((getattr(args, "range", None), "a range"), (getattr(args, "after_tips", None), "--after-tips")):
+        if given:
+            raise _UsageError(
+                f"{args.inbox}: a mailbox, not an archive: it has no commits for {what} ({given}); "
+                "--since/--until select its mail by date"
+            )
+    scratch = getattr(args, "scratch", None) or contextlib.ExitStack()
+    args.scratch = scratch
+    where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="patchtrack-mailbox-")))
+    name = Path(args.inbox).name.split(".")[0] or "mailbox"
+    with _stage("reading", Path(args.inbox).name):
+        mails = list(read_mails(args.inbox))
+        if not mails:
+            raise _UsageError(
+                f"{args.inbox}: no mail: neither a public-inbox archive nor a mailbox holding mail "
+                "(an mbox, a maildir, *.eml or *.patch files)"
+            )
+        built = build_inbox(mails, where / name)
+    return open_inbox(built, cache=cache, workers=args.workers)
 
 
 def _identities(args: argparse.Namespace) -> tuple[Mailmap | None, DomainMap | None]:
@@ -330,6 +396,67 @@ def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
     tips = open_inbox(args.inbox).tips()  # a damaged epoch raises: never a cursor without it
     out.write(json.dumps({str(k): v for k, v in tips.items()}, indent=2) + "\n")
     return 0
+
+
+def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
+    if args.inboxes and args.action != "prune":
+        raise _UsageError(f"cache {args.action} takes no INBOX (only prune does)")
+    if args.older_than < 0:
+        raise _UsageError("--older-than must be 0 days or more")
+    path = Path(args.cache).expanduser() if args.cache else default_cache_path()
+    if not path.is_file():
+        if args.cache and not path.parent.is_dir():
+            raise _UsageError(f"{args.cache}: no such file or directory")
+        out.write(f"cache: {_shown(path)}: none yet\n")
+        return 0
+    with Cache(path) as cache:
+        if args.action == "clear":
+            before = cache.info()
+            cache.clear()
+            print(f"{PROG}: cache cleared: {before.messages} messages, {before.assemblies} assemblies, "
+                  f"{_bytes(before.size - cache.info().size)} given back", file=sys.stderr)
+        elif args.action == "prune":
+            keep: set[str] | None = None
+            if args.inboxes:
+                keep = set()
+                for name in args.inboxes:
+                    walk = _open_input(argparse.Namespace(inbox=name, workers=1, scratch=args.scratch), None).walk()
+                    keep.update(str(ref[0]) for ref in walk.refs())
+                    _raise_damage_line(walk)
+            size = cache.info().size
+            dropped = cache.prune(keep=keep, older_than=args.older_than * 86400)
+            print(f"{PROG}: cache pruned: {dropped.messages} messages, {dropped.assemblies} assemblies dropped, "
+                  f"{_bytes(size - cache.info().size)} given back", file=sys.stderr)
+        info = cache.info()
+    when = (
+        f", assemblies stored {_day(info.oldest)} to {_day(info.newest)}" if info.oldest and info.newest else ""
+    )
+    out.write(
+        f"cache: {_shown(info.path)}\nsize: {_bytes(info.size)}\nmessages: {info.messages}\n"
+        f"assemblies: {info.assemblies} (archive states{when})\nupstream indexes: {info.upstream}\n"
+    )
+    return 0
+
+
+def _raise_damage_line(walk: Walk) -> None:
+    """Prune only by a whole walk: an archive read in part would lose the rest's entries."""
+    if walk.damage:
+        raise DamagedArchiveError(f"nothing pruned: {'; '.join(map(str, walk.damage))}")
+
+
+def _bytes(size: int) -> str:
+    if abs(size) < 1000:
+        return f"{size} bytes"
+    scaled = float(size)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1000
+        if abs(scaled) < 1000:
+            break
+    return f"{scaled:.1f} {unit}"
+
+
+def _day(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).date().isoformat()
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
@@ -357,25 +484,46 @@ def _cmd_build(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.keep:
-        return _demo(args.keep, args.format, out)
+        if os.path.exists(args.keep) and (not os.path.isdir(args.keep) or os.listdir(args.keep)):
+            raise _UsageError(f"{args.keep}: exists and is not an empty directory")
+        return _demo(args.keep, args.format, out, kept=True)
     with tempfile.TemporaryDirectory(prefix="patchtrack-demo-") as tmp:
-        return _demo(os.path.join(tmp, "linux-gizmo"), args.format, out)
+        return _demo(os.path.join(tmp, "linux-gizmo"), args.format, out, kept=False)
 
 
-def _demo(path: str, fmt: str, out: TextIO) -> int:
-    inbox = open_inbox(build_demo_inbox(path), workers=1)
-    out.write(
-        f"# demo inbox {inbox.name!r} ({inbox.layout}, epochs "
-        f"{', '.join(str(e.number) for e in inbox.epochs)}) at {path}\n"
-    )
-    walk = inbox.walk()
-    _write_rows((_message_row(ref, m, None, None) for ref, m in load(walk.refs(), workers=1, removals=True)), fmt, out)
-    _report_walk(walk)
-    if fmt == "text":
-        found = inbox.series()
-        out.write(f"\n# {len(found)} series\n\n")
-        for s in found:
-            out.write(_series_text(s))
+def _demo(path: str, fmt: str, out: TextIO, *, kept: bool) -> int:
+    """The main job on the demo archive: its mailing list update report, then what
+    to try next. A scratch archive's path is never shown (it is gone when the
+    command ends): the hints name ``DIR``, the directory ``--keep`` keeps it in."""
+    built = build_demo_inbox(path)
+    inbox = open_inbox(built, workers=1)
+    report = inbox.report()
+    if fmt == "json":
+        _write_json(report.to_dict(), out)
+    elif fmt == "markdown":
+        out.write(report.to_markdown())
+    elif fmt == "html":
+        out.write(report.to_html())
+    else:
+        out.write(report.to_text())
+    where = shlex.quote(path) if kept else "DIR"
+    newest = next((s for s in report.series if s.version > 1 and s.complete), None) or report.series[0]
+    epochs = ", ".join(str(e.number) for e in inbox.epochs)
+    hints = [] if kept else [(f"{PROG} demo --keep DIR", "keep the demo archive in DIR, then try these on it")]
+    hints += [
+        (f"{PROG} series {where}", "the series: status, revisions, reviews per patch"),
+        (f"{PROG} messages {where}", "every mail, one line each (JSON lines when piped)"),
+        (f"{PROG} am {where} {newest.msgid}", "a series' newest revision as an mbox for git am"),
+        (f"{PROG} report {where} --format html > report.html", "this report as a web page"),
+    ]
+    lines = [
+        f"{PROG}: the demo archive {inbox.name!r} ({inbox.layout}, epochs {epochs}) was built from the mails "
+        "bundled with patchtrack" + (f" in {path}" if kept else " and is removed now"),
+        f"{PROG}: try next:",
+    ]
+    for command, why in hints:
+        lines += [f"    # {why}", f"    {command}"]
+    print(safe_lines(lines), file=sys.stderr)
     return 0
 
 
@@ -399,7 +547,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for s in found:
             out.write(_series_text(s, mailmap, domain_map))
-    print(f"{PROG}: {len(found)} series", file=sys.stderr)
+    _summary(inbox, f"{len(found)} series")
     _report_lost(lost)
     _update_tips(args, covered[0], out)
     _report_cache(inbox)
@@ -433,6 +581,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(report.to_html())
     else:
         out.write(report.to_text())
+    _summary(inbox, f"{report.counted} mails counted, {len(report.series)} series")
     if report.unreadable:
         print(f"{PROG}: note: {report.unreadable} mail(s) of the range could not be read (not counted)", file=sys.stderr)
     if report.coverage is not None:
@@ -443,23 +592,19 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
     inbox = _open(args)
-    wanted = args.series.strip().strip("<>")
     lost: list[Message] = []
     with _progress(inbox) as tick:
-        everything = inbox.series(progress=tick, unreadable=lost.append)
-    found = next((s for s in everything if s.id == wanted), None) or next(
-        (s for s in everything if any(m.msgid == wanted for m in s.messages)), None
-    )
+        found = inbox.find(args.series, progress=tick, unreadable=lost.append)
     if found is None:
-        raise _UsageError(f"{args.series}: no series has this id or Message-ID")
+        raise _UsageError(f"{args.series}: no series has this id, Message-ID or lore URL")
     if not args.this:
-        by_id = {s.id: s for s in everything}
-        newest = last_revision(found, by_id)
-        own = last_revision(found, by_id, same_author=True)
+        newest = inbox.newest(found)
+        own = inbox.newest(found, same_author=True)
         if newest.id != own.id and not args.other_author:
             # the chain leaves the people of the series asked for at own.next: say who, write nothing
             assert own.next is not None
-            stranger = by_id[own.next.id]
+            stranger = inbox.find(own.next.id)
+            assert stranger is not None
             by = ", ".join(repr(str(p)) for p in strangers(stranger, found)) or "an unknown author"
             what = f"v{newest.version} {newest.title!r} <{newest.msgid}>, the newest revision,"
             if stranger.id != newest.id:
@@ -473,19 +618,54 @@ def _cmd_am(args: argparse.Namespace, out: TextIO) -> int:
             )
             return 2
         found = newest
-    target = sys.stdout.buffer if args.output == "-" else args.output
+    output = _am_output(args.output, found)
+    target = sys.stdout.buffer if output == "-" else output
     count = found.to_mbox(target, followups=not args.no_followups, link=args.link, cover=args.cover)
-    added = sum(len(added_trailers(p, followups=not args.no_followups, link=None)) for p in found.patches)
+    mask = LINK_MASK if args.link is True else (args.link or None)
+    added = 0
+    lines = ["---"]
+    for p in found.patches:
+        lines.append(f"  {am_marker(found, p.index)} {p.message.subject.title}")
+        for line, origin in added_trailer_origins(p, followups=not args.no_followups, link=mask):
+            lines.append(f"    + {line}{_AM_ORIGIN.get(origin.via, '') if origin else ''}")
+            added += origin is not None
+    lines += ["---", f"Total patches: {count}", "---"]
+    print(safe_lines(lines), file=sys.stderr)
     print(
         safe_line(
             f"{PROG}: v{found.version} {found.title!r}: {count} patch(es), {added} follow-up trailer(s) "
-            f"→ {args.output}"
+            f"→ {output}"
         ),
         file=sys.stderr,
     )
+    if output != "-":
+        print(safe_line(f"       git am {output}"), file=sys.stderr)
     _report_lost(lost)
     _report_cache(inbox)
     return 0
+
+
+_AM_ORIGIN = {"carried": " (carried from an earlier revision)", "cover": " (given on the cover letter)"}
+"""How ``am`` marks a trailer not given in a reply to the patch itself."""
+
+
+def _am_output(given: str | None, series: Series) -> str:
+    """Where ``am`` writes: ``-o FILE``, ``-`` for stdout, or b4's name for the series
+    (:func:`~patchtrack.mbox.am_name`) in the current directory or in ``-o DIR``. A
+    path that cannot be written is the caller's mistake (exit 2), said before anything
+    is written."""
+    if given == "-":
+        return given
+    if given is None or os.path.isdir(given):
+        path = os.path.join(given or ".", am_name(series))
+    else:
+        path = given
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise _UsageError(f"{given}: cannot write: {parent} is not a directory")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _UsageError(f"{path}: cannot write: permission denied")
+    return path
 
 
 def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
@@ -525,7 +705,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
             out.write(safe_line(f"    {p.patch.index:>3}/{s.total} {how}  {p.patch.message.subject.title}") + "\n")
     counts = {state: sum(t.state == state for t in tracks) for state in
               ("applied", "partly applied", "applied as a later revision", "not applied")}
-    print(f"{PROG}: " + ", ".join(f"{n} {state}" for state, n in counts.items()), file=sys.stderr)
+    _summary(inbox, ", ".join(f"{n} {state}" for state, n in counts.items()))
     _report_lost(lost)
     _report_cache(inbox)
     return 0
@@ -543,23 +723,60 @@ def _report_cache(inbox: Inbox) -> None:
         print(f"{PROG}: note: cache: {cache.stats.corrupt} damaged entries dropped and rebuilt", file=sys.stderr)
 
 
+def _terminal() -> bool:
+    """Whether progress is shown: only on a terminal."""
+    return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def _stage(name: str, what: str) -> Iterator[None]:
+    """A spinner naming a stage of the work (``reading kvm.mbox``) on stderr while it
+    runs — only on a terminal; it leaves no line behind."""
+    if not _terminal():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=Console(stderr=True)) as bar:
+        bar.add_task(safe_line(f"{name} {what}"), total=None)
+        bar.refresh()  # shown at once, however short the stage
+        yield
+
+
 @contextlib.contextmanager
 def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr while the archive is parsed — only on a
-    terminal, and only when rich is installed (the ``rich`` extra)."""
-    if not sys.stderr.isatty():
+    """A progress bar on stderr while the archive is read, parsed and assembled —
+    only on a terminal. Its label names the stage: ``reading`` while the mails are
+    counted, ``parsing`` as they are parsed (or read from the cache), ``assembling``
+    once all are (the library calls ``progress`` with the total when parsing ends)."""
+    if not _terminal():
         yield None
         return
-    try:
-        from rich.console import Console
-        from rich.progress import Progress
-    except ImportError:
-        yield None
-        return
-    total = sum(1 for _ in inbox.walk().refs())  # no mail is read: ~80,000 commits/s
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("parsing", total=total)
-        yield lambda done: bar.update(task, completed=done)
+        task = bar.add_task(safe_line(f"reading {inbox.name}"), total=None)
+        bar.refresh()  # each stage is shown at once, however short
+        total = sum(1 for _ in inbox.walk().refs())  # no mail is read: ~80,000 commits/s
+        bar.update(task, total=total, description="parsing")
+        bar.refresh()
+
+        def tick(done: int) -> None:
+            bar.update(task, completed=done, description="assembling" if done >= total else "parsing")
+            if done >= total:
+                bar.refresh()
+
+        yield tick
+
+
+def _summary(inbox: Inbox, what: str) -> None:
+    """The command's summary line on stderr (before its notes): what it found, and
+    where the parsed mail came from."""
+    stats = inbox.cache.stats if inbox.cache is not None else None
+    cached = f" ({stats.hits} mails from the cache, {stats.misses} parsed)" if stats and stats.hits + stats.misses else ""
+    print(f"{PROG}: {what}{cached}", file=sys.stderr)
 
 
 def _read(path: str) -> str:

@@ -25,6 +25,7 @@ import attrs
 import pygit2
 
 from ._dates import DateLike, parse_bound
+from ._find import find_series
 from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, resolve
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._reassemble import assemble_stored, reassemble
@@ -35,6 +36,7 @@ from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, 
 from .identity import DomainMap, Mailmap
 from .message import UNREADABLE, Message
 from .report import Report, build_report
+from .revisions import last_revision
 from .series import Series
 from .upstream import Upstream, track
 
@@ -563,6 +565,40 @@ class Inbox:
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
         return iter(self.walk())
+
+    _whole: tuple[dict[int, str], list[Series]] | None = None  # find/newest: the series of these tips
+
+    def find(
+        self,
+        msgid: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        unreadable: Callable[[Message], None] | None = None,
+    ) -> Series | None:
+        """The series holding the mail ``msgid`` — a Message-ID (``<>`` optional) of
+        its cover, a patch or a reply, a lore URL naming one
+        (``https://lore.kernel.org/LIST/MSGID/``, ``…/T/``, ``…/raw``,
+        ``https://patch.msgid.link/MSGID``) — or whose id is ``msgid`` or begins with
+        it (6 characters at least, as git abbreviates). ``None`` when none does;
+        :class:`InboxError` when a short id begins several. Assembled from the whole
+        archive, as :meth:`series` without a range (``progress`` and ``unreadable``
+        are its); kept for :meth:`newest` while the archive does not change."""
+        return find_series(self._everything(progress, unreadable), msgid)
+
+    def newest(self, series: Series, *, same_author: bool = False) -> Series:
+        """The newest revision ``series``' ``next`` links lead to in this archive
+        (``series`` itself when it is the newest). With ``same_author``, the newest
+        its own authors posted: never another author's code (see
+        :func:`patchtrack.revisions.last_revision`)."""
+        return last_revision(series, {s.id: s for s in self._everything(None, None)}, same_author=same_author)
+
+    def _everything(
+        self, progress: Callable[[int], None] | None, unreadable: Callable[[Message], None] | None
+    ) -> list[Series]:
+        tips = self.tips()
+        if self._whole is None or self._whole[0] != tips:
+            self._whole = (tips, self.series(progress=progress, unreadable=unreadable))
+        return self._whole[1]
 
 
 def _bounds(since: DateLike | None, until: DateLike | None) -> tuple[float | None, float | None]:

@@ -35,7 +35,11 @@ if TYPE_CHECKING:
     from .series import Followup, Patch, Series
     from .trailers import Trailer
 
-__all__ = ["MboxError", "LINK_MASK", "added_trailers", "am_followups", "am_mbox", "am_mail", "read_mbox", "split_mbox"]
+__all__ = [
+    "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailer_origins", "added_trailers", "am_followups", "am_mbox",
+    "am_mail", "am_marker", "am_name", "is_mailbox",
+    "read_mails", "read_mbox", "split_mbox",
+]
 
 LINK_MASK = "https://patch.msgid.link/%s"
 """b4's default ``Link:`` for a message-id (its ``linkmask``)."""
@@ -85,17 +89,47 @@ def am_mail(patch: Patch, series: Series, *, followups: bool = True, link: str |
     text += "---\n" + (f"{notes}\n\n" if notes else "") + m.diff
     if not text.endswith("\n"):
         text += "\n"
-    return _mail(m, f"{_marker(series, patch.index)} {title}", text)
+    return _mail(m, f"{am_marker(series, patch.index)} {title}", text, _root(series))
 
 
-def _mail(m: Message, subject: str, text: str) -> bytes:
-    """A plain UTF-8 mail: the message's author, date and id, ``subject``, ``text``."""
+def _address(person: Person) -> str:
+    """``Name <address>`` as UTF-8 text (an in-body line is not a header: no encoded
+    words), the name quoted when it holds what an address list would split at."""
+    name = person.name or ""
+    if any(c in name for c in ',;:<>@"()[]\\'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{person.email}>" if name else f"<{person.email}>"
+
+
+def _root(series: Series) -> str:
+    """The Message-ID the series' mails answer in the mbox: its cover letter's, else
+    its first patch's — as ``git send-email`` threads them (``git am`` ignores it)."""
+    return series.cover.msgid if series.cover is not None else series.patches[0].message.msgid
+
+
+def _mail(m: Message, subject: str, text: str, root: str) -> bytes:
+    """A plain UTF-8 mail: the message's sender, date and id, ``subject``, ``text``,
+    threaded under ``root`` (unless it is ``root``; ``git am`` ignores threading).
+    A mail whose author is not its sender names the author in an in-body ``From:``
+    line, as ``git format-patch`` writes it and ``git am`` reads it
+    — so the mbox read back has the mails' own senders and threads: a series posted
+    by one person for several authors stays one series (written with the author as
+    ``From:``, as b4 writes it, 48 of kvm-ppc's 48 complete multi-author series came
+    back split)."""
     author = m.author or m.sender
+    poster = m.sender or m.author
+    if author is not None and poster is not None and author != poster:
+        text = f"From: {_address(author)}\n\n{text}"
+    else:
+        poster = author
+    thread = f"<{root}>" if root != m.msgid else ""
     headers = [
-        ("From", formataddr((author.name, author.email), charset="utf-8") if author else "unknown"),
+        ("From", formataddr((poster.name, poster.email), charset="utf-8") if poster else "unknown"),
         ("Date", format_datetime(m.date) if m.date else ""),
         ("Subject", _encoded(subject)),
         ("Message-ID", f"<{m.msgid}>"),
+        ("In-Reply-To", thread),
+        ("References", thread),
         ("MIME-Version", "1.0"),
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Transfer-Encoding", "8bit"),
@@ -120,12 +154,12 @@ def am_mbox(
     parts = []
     if cover and series.cover is not None:
         c = series.cover
-        parts.append(_mail(c, f"{_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n"))
+        parts.append(_mail(c, f"{am_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n", c.msgid))
     parts += [am_mail(p, series, followups=followups, link=link) for p in series.patches]
     return b"".join(_SEPARATOR + part + (b"" if part.endswith(b"\n") else b"\n") for part in parts)
 
 
-def _marker(series: Series, index: int) -> str:
+def am_marker(series: Series, index: int) -> str:
     words = ["PATCH"]
     if series.rfc:
         words.insert(0, "RFC")
@@ -158,13 +192,35 @@ def am_followups(patch: Patch) -> list[Followup]:
 
 def added_trailers(patch: Patch, *, followups: bool, link: str | None) -> list[str]:
     """Trailer lines ``am_mail`` appends: :func:`am_followups`, then the ``Link:``."""
-    lines = [_line(f.trailer) for f in am_followups(patch)] if followups else []
+    return [line for line, _ in added_trailer_origins(patch, followups=followups, link=link)]
+
+
+def added_trailer_origins(patch: Patch, *, followups: bool, link: str | None) -> list[tuple[str, Followup | None]]:
+    """:func:`added_trailers`, each with the follow-up it comes from (``None`` for the
+    ``Link:``): where it was given (its ``via``) is what ``patchtrack am`` shows."""
+    lines: list[tuple[str, Followup | None]] = [(_line(f.trailer), f) for f in am_followups(patch)] if followups else []
     if link:
         msgid = patch.message.msgid
         url = link.replace("{msgid}", msgid) if "{msgid}" in link else link.replace("%s", msgid)
         if not any(t.key == "Link" and t.value == url for t in patch.message.trailers):
-            lines.append(f"Link: {url}")
+            lines.append((f"Link: {url}", None))
     return lines
+
+
+def am_name(series: Series) -> str:
+    """The file name ``b4 am`` gives the series' mbox: ``v2_20250101_author_title.mbx``
+    — the date (in its own time zone) and the sender's local part of the cover letter
+    (else the first patch), and its title, as b4's ``get_slug(extended=True)`` makes
+    them: every run of non-word characters one ``_``, lower case, at most 100
+    characters, ``vN_`` first for a revision after the first."""
+    first = series.cover or series.patches[0].message
+    day = first.date.strftime("%Y%m%d") if first.date else "00000000"
+    who = first.sender or first.author
+    local = who.email.split("@")[0] if who else ""
+    slug = re.sub(r"\W+", "_", f"{day}_{local}_{first.subject.title}").strip("_").lower()
+    if series.version != 1:
+        slug = f"v{series.version}_{slug}"
+    return slug[:100] + ".mbx"
 
 
 def _line(trailer: Trailer) -> str:
@@ -190,8 +246,9 @@ def _encoded(value: str) -> str:
 def read_mbox(
     path: str | os.PathLike[str], *, mboxrd: bool | None = None, max_size: int | None = None
 ) -> list[Message]:
-    """Every mail of an mbox file (``.gz`` too), a single mail's file, or a maildir,
-    parsed, in file order (a maildir: by file name).
+    """Every mail of a mailbox (see :func:`read_mails`: an mbox file, ``.gz`` too, a
+    single mail's file, a maildir, a ``lei q`` result or a folder of ``*.patch`` /
+    ``*.eml`` files), parsed, in file order (a maildir or a folder: by file name).
 
     ``mboxrd``: un-escape ``>From `` lines; ``None`` decides from the file (lore's
     exports are mboxrd and say so in their ``From mboxrd@z`` lines). ``max_size``:
@@ -200,32 +257,87 @@ def read_mbox(
     is read, so no more than one mail's bytes are held at a time.
 
     Raises :class:`MboxError` for a path that is missing, unreadable, neither a
-    mailbox, a mail nor a maildir, damaged gzip, or one that unpacks past ``max_size``.
+    mailbox, a mail nor a folder of mails, damaged gzip, or one that unpacks past
+    ``max_size``.
     """
-    return [parse_message(raw) for raw in _mails(Path(path), mboxrd, max_size)]
+    return [parse_message(raw) for raw in read_mails(path, mboxrd=mboxrd, max_size=max_size)]
 
 
-def _mails(path: Path, mboxrd: bool | None, max_size: int | None) -> Iterator[bytes]:
+MAIL_SUFFIXES = frozenset({"", ".eml", ".mail", ".msg", ".patch", ".diff", ".mbx", ".mbox", ".gz"})
+"""The files of a folder read as mails (each may hold one mail or an mbox of several:
+``git format-patch`` writes each ``*.patch`` as a one-mail mbox, ``b4 am`` a ``*.mbx``)."""
+
+
+def is_mailbox(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is mail to read with :func:`read_mails` rather than a
+    public-inbox archive: a file, or a directory that is neither a v2 inbox (no
+    ``git/``) nor a git repository. ``False`` for a path that does not exist."""
+    where = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
+        if where.is_file():
+            return True
+        if not where.is_dir():
+            return False
+        return not ((where / "git").is_dir() or _is_git(where))
+    except OSError:
+        return False
+
+
+def _is_git(path: Path) -> bool:
+    """Whether ``path`` looks like a git repository, if only a damaged one (which
+    ``open_inbox`` then names as such)."""
+    return (path / "HEAD").exists() or (path / "objects").exists()
+
+
+def read_mails(
+    path: str | os.PathLike[str], *, mboxrd: bool | None = None, max_size: int | None = None
+) -> Iterator[bytes]:
+    """The raw mails of a mailbox, one at a time, in order: an mbox file (plain,
+    mboxrd, gzipped), one mail's file, a maildir (``cur/`` and ``new/`` by delivery
+    name: what ``lei q -o DIR`` writes; ``lei q -o mboxrd:FILE`` writes an mboxrd), or a
+    folder of mail files (:data:`MAIL_SUFFIXES`, by name; each an mbox or a mail).
+    The arguments and errors are :func:`read_mbox`'s; the path is checked at the call."""
+    where = Path(path)
+    try:
+        mode = where.stat().st_mode
     except FileNotFoundError:
         raise MboxError(f"{path}: no such file or directory") from None
     except OSError as exc:
         raise MboxError(f"{path}: cannot read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
-        yield from _maildir(path)
-    elif not stat.S_ISREG(mode):
+        if (where / "git").is_dir() or _is_git(where):
+            raise MboxError(f"{path}: a public-inbox archive or git repository, not a mailbox (open_inbox reads it)")
+        if (where / "cur").is_dir() or (where / "new").is_dir():
+            return _maildir(where)
+        return _folder(where, mboxrd, max_size)
+    if not stat.S_ISREG(mode):
         raise MboxError(f"{path}: neither a mailbox file nor a maildir (a special file)")
-    else:
-        yield from _split(_unpacked(path, max_size), mboxrd, path)
+    return _split(_unpacked(where, max_size), mboxrd, where)
+
+
+def _folder(path: Path, mboxrd: bool | None, max_size: int | None) -> Iterator[bytes]:
+    """The mails of a folder's mail files, by file name: an mbox (``git
+    format-patch``'s ``*.patch``) split, any other file one mail, byte for byte."""
+    try:
+        files = sorted(f for f in path.iterdir() if not f.name.startswith(".") and f.is_file())
+    except OSError as exc:
+        raise MboxError(f"{exc.filename or path}: cannot read: {exc.strerror}") from None
+    for f in files:
+        if f.suffix.lower() not in MAIL_SUFFIXES:
+            continue
+        data = b"".join(_unpacked(f, max_size))
+        if _FROM_LINE.match(data):
+            yield from _split([data], mboxrd, f)
+            continue
+        _check_mailbox(f, data[:200])
+        if data.strip():
+            yield data  # one mail's file as it is: its blob is the file
 
 
 def _maildir(path: Path) -> Iterator[bytes]:
     """A maildir's mails by delivery name (which starts with the delivery time), from
     ``new/`` and ``cur/`` — either may be missing (``tmp/`` holds deliveries under way)."""
     subs = [path / sub for sub in ("cur", "new") if (path / sub).is_dir()]
-    if not subs:
-        raise MboxError(f"{path}: a directory, but not a maildir (no cur/ or new/)")
     try:
         files = [f for sub in subs for f in sub.iterdir() if not f.name.startswith(".") and f.is_file()]
         for f in sorted(files, key=lambda f: (f.name.partition(":")[0], f.name)):  # ":2,S": flags

@@ -71,21 +71,32 @@ def test_build_inbox_command(capsys, tmp_path: Path, mails: list[bytes]) -> None
     assert code == 0 and patchtrack.open_inbox(tmp_path / "one.git").layout == "v1"
 
 
-def test_demo_needs_no_path(capsys, mails: list[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_demo_shows_the_report_then_what_to_try(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # where the scratch archive goes
     code, out, err = run(capsys, "demo")
     assert code == 0
-    messages, _, series = out.partition("\n# ")
-    lines = messages.splitlines()
-    assert lines[0].startswith("# demo inbox 'linux-gizmo' (v2, epochs 0, 1")
-    assert len(lines) == 1 + len(mails)
-    assert series.startswith("9 series") and "[revision] v2 gizmo: add bus clock support" in series
+    # the main job: the mailing list update of the demo archive, as 'report' writes it
+    keep = tmp_path / "kept"
+    code, out_kept, err_kept = run(capsys, "demo", "--keep", str(keep))
+    code, report, _ = run(capsys, "report", str(keep), "--no-cache")
+    assert out == out_kept == report and "linux-gizmo mailing list update" in out
+    assert "===== Patch list in this time period =====" in out
+    # then what to try next; the scratch archive is gone and its path never shown
+    assert "try next:" in err and "patchtrack demo --keep DIR" in err and "patchtrack series DIR" in err
+    assert "patchtrack am DIR 20260309-gizmo-clocks-v2-0-9e8d7c6b5a41@linux.acme-semi.com" in err
+    assert list(tmp_path.iterdir()) == [keep] and str(tmp_path) not in out + err
+    # kept: the hints name the kept archive, and it is there
+    assert f"patchtrack series {keep}" in err_kept and "--keep DIR" not in err_kept
+    assert len(patchtrack.open_inbox(keep).epochs) == 2
+    code, _, err = run(capsys, "demo", "--keep", str(keep))
+    assert code == 2 and err.count("\n") == 1 and "kept: exists and is not an empty directory" in err
 
 
 def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run(capsys, "series", str(inbox), "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert err.strip() == f"patchtrack: {len(rows)} series"
+    assert err.strip() == f"patchtrack: {len(rows)} series (0 mails from the cache, 41 parsed)"
     by_title = {(r["title"], r["version"]): r for r in rows}
     v2 = by_title[("gizmo: add bus clock support", 2)]
     assert v2["status"] == "revision" and v2["previous"]["version"] == 1 and v2["complete"]
@@ -107,12 +118,12 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
     "argv, message",
     [
         (["messages", "/no/such/inbox"], "no such file or directory"),
-        (["messages", "{tmp}"], "not a git repository"),
+        (["messages", "{tmp}"], "neither a public-inbox archive nor a mailbox holding mail"),
         (["messages", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["messages", "{inbox}", "HEAD..HEAD~3"], "reversed range"),
         (["messages", "{inbox}", "--since", "someday"], "not a date"),
         (["messages", "{inbox}", "--after-tips", "{tmp}/missing.json"], "cannot read a tips cursor"),
-        (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "not a directory of mails"),
+        (["build-inbox", "{tmp}/nomails", "{tmp}/out"], "nomails: no such file or directory"),
         (["tips", "/no/such/inbox"], "no such file or directory"),
         (["series", "/no/such/inbox"], "no such file or directory"),
         (["series", "{inbox}", "deadbeef00.."], "unknown revision"),

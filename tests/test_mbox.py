@@ -195,8 +195,11 @@ def test_split_mbox_keeps_from_lines_inside_mails() -> None:
 def test_read_mbox_errors(tmp_path: Path) -> None:
     with pytest.raises(MboxError, match="no such file"):
         read_mbox(tmp_path / "missing.mbox")
-    with pytest.raises(MboxError, match="not a maildir"):
-        read_mbox(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert read_mbox(tmp_path / "empty") == []  # a folder of no mail files: no mail
+    git("init", "-q", "--bare", str(tmp_path / "repo.git"))
+    with pytest.raises(MboxError, match="repo.git: a public-inbox archive or git repository, not a mailbox"):
+        read_mbox(tmp_path / "repo.git")
     picture = tmp_path / "picture.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
     with pytest.raises(MboxError, match=r"picture.png: neither an mbox nor a mail \(it begins b'\\x89PNG"):
