@@ -185,6 +185,11 @@ def test_cursor_keeps_mail_that_arrives_while_the_report_runs(
 
 
 class _FullDisk:
+    """A stdout on a full disk (a file, not a terminal)."""
+
+    def isatty(self) -> bool:
+        return False
+
     def write(self, text: str) -> int:
         raise OSError(28, "No space left on device")
 
