@@ -61,6 +61,7 @@ _DOUBLE_GROUP = re.compile(r"\[\[[^\[\]]{0,200}\][^\[\]]{0,200}\]")
 _WORD_SPLIT = re.compile(r"[ ,;]+")
 _COUNTER_SPACES = re.compile(r"([0-9]) ?/ ?([0-9])")
 _COUNTER = re.compile(r"0*([0-9]{1,6})/0*([0-9]{1,6})")
+_COUNTER_OF = re.compile(r"(?<![^ ,;])([0-9]{1,6}) (?:of|OF) ([0-9]{1,6})(?![^ ,;])")
 # v5, V5, v05; a respin of a version (v1.1, v5.5, v7a) reads as its major number.
 _VERSION = r"[vV]0*([0-9]{1,6})(?:\.[0-9]{1,6})*[a-z]?"
 _VERSION_WORD = re.compile(_VERSION)
@@ -102,6 +103,12 @@ class Subject:
     """Reply/forward prefixes before the first marker, canonical spelling: ``("Re", "Aw")``."""
     tags: tuple[str, ...]
     """Marker words that are not PATCH/RFC/RESEND/GIT PULL/version/counter: ``net-next``."""
+    marker: str = ""
+    """The bracket markers exactly as posted, joined by one space: ``[RFC PATCH v4 05/12]``,
+    ``[PATCH] [bug]``; ``""`` without one. What a report shows: never rebuilt."""
+    backport: str | None = None
+    """The stable tree a backport is posted for (``5.4`` for ``[PATCH AUTOSEL 5.4 14/78]``,
+    ``6.1`` for ``[PATCH 6.1 012/200]``, ``stable`` when no release is named), else None."""
 
     @property
     def is_reply(self) -> bool:
@@ -155,6 +162,8 @@ def parse_subject(text: str) -> Subject:
         resend=m.resend,
         reply=tuple(reply),
         tags=tuple(m.tags),
+        marker=" ".join(f"[{group}]" for group in groups),
+        backport=_backport(m.tags) if m.tags else None,
     )
 
 
@@ -247,6 +256,8 @@ class _Markers:
         stray brackets and a trailing colon taken off."""
         if " /" in inner or "/ " in inner:
             inner = _COUNTER_SPACES.sub(r"\1/\2", inner)
+        if " of " in inner or " OF " in inner:  # Mercurial's patchbomb: "[PATCH 1 of 2]"
+            inner = _COUNTER_OF.sub(r"\1/\2", inner)
         words = [w.strip("[]").rstrip(":") for w in _WORD_SPLIT.split(inner)]
         # A word with no letter or digit ("/" in "[MAINTAINERS / KERNEL SUMMIT]") says nothing.
         words = [w for w in words if any(ch.isalnum() for ch in w)]
@@ -289,6 +300,46 @@ class _Markers:
             self.rfc = True
         elif lower == "resend":
             self.resend = True
+
+
+# A kernel release as stable trees name it: 5.4, 6.17, 2.6.32 (no leading zero: man-pages'
+# "6.05" is not one), or a range of them (AUTOSEL's "6.17-6.12"), with an optional
+# "linux-"/"stable-" before and a branch suffix after ("5.4.y", "v5.4.x", "4.19-stable").
+_RELEASE = r"[2-9]\.(?:0|[1-9][0-9]?)(?:\.(?:0|[1-9][0-9]{0,2}))?"
+_TREE = re.compile(
+    rf"(?P<pre>linux-|stable-)?v?(?P<release>{_RELEASE}(?:-{_RELEASE})?)(?P<branch>[.-][xy]|-stable)?",
+    re.IGNORECASE | re.ASCII,
+)
+_PART = re.compile(r"[-/_]")
+
+
+def _backport(tags: list[str]) -> str | None:
+    """The stable tree the marker words name, or None.
+
+    ``AUTOSEL``, a ``stable`` word (``stable``, ``for-stable``, ``stable-5.10``) or a
+    branch (``5.10.y``, ``v5.4.x``, ``4.19-stable``) make a backport. A bare release
+    (``[PATCH 6.1 012/200]``, the stable review series) does too, unless another word
+    says what it is for: ``[PATCH 5.3 regression fix]`` and ``[PATCH RESEND for 5.10]``
+    are fixes for the release being prepared (linux-pwm, 2019 and 2020).
+    """
+    release: str | None = None
+    marked = bare = free = False
+    for word in tags:
+        lower = word.lower()
+        m = _TREE.fullmatch(word)
+        if m is not None:
+            release = release or m["release"]
+            if m["branch"] or (m["pre"] or "").lower() == "stable-":
+                marked = True
+            else:
+                bare = True
+        elif lower == "autosel" or "stable" in _PART.split(lower):
+            marked = True
+        else:
+            free = True
+    if marked or (bare and not free):
+        return release or "stable"
+    return None
 
 
 def _is_patch_word(word: str) -> bool:
