@@ -59,7 +59,7 @@ def encode(m: Message) -> bytes:
     row: tuple[Any, ...] = (
         m.oid, m.commit, m.epoch, m.msgid, _date(m.date), m.kind,
         (s.raw, s.title, s.prefixes, s.version, s.version_inferred, s.index, s.total,
-         s.rfc, s.resend, s.reply, s.tags),
+         s.rfc, s.resend, s.reply, s.tags, s.marker, s.backport),
         _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
         tuple(map(_person, m.to)), tuple(map(_person, m.cc)),
         m._body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
