@@ -181,7 +181,7 @@ def encode_key(k: LinkKey) -> tuple[Any, ...]:
     return (
         k.id, k.order, k.version, k.resend, _date(k.first_date), _person(k.author), k.change_id, k.title,
         k.authors, k.patch_titles, k.files, k.patch_ids, k.msgids, k.linked, k.parents, k.msgid,
-        tuple(map(_person, k.writers)), tuple(map(_person, k.people)),
+        tuple(map(_person, k.writers)), tuple(map(_person, k.people)), k.backport,
     )
 
 
@@ -189,12 +189,13 @@ def decode_key(row: tuple[Any, ...], messages: Callable[[], list[str]], persons:
     """The :class:`LinkKey` :func:`encode_key` wrote; ``messages`` gives its patches'
     commit messages, if its words are needed."""
     (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
-     patch_ids, msgids, linked, parents, msgid, writers, people) = row
+     patch_ids, msgids, linked, parents, msgid, writers, people, backport) = row
     person = _interner(persons)
     return LinkKey(
         sid, order, version, resend, _datetime(first), person(author), change_id, title,
         authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid,
         tuple(p for p in map(person, writers) if p), tuple(p for p in map(person, people) if p), messages,
+        backport,
     )
 
 
