@@ -178,15 +178,10 @@ def status_line(series: Series, by_id: dict[str, Series]) -> str:
 
 
 def _marker(s: Series) -> str:
-    words = ["RFC"] if s.rfc else []
-    words.append("PATCH")
-    if s.resend:
-        words.append("RESEND")
-    if not s.head.subject.version_inferred or s.version > 1:
-        words.append(f"v{s.version}")
-    if s.total > 1 or s.cover is not None:
-        words.append(f"0/{s.total}" if s.cover is not None else f"1/{s.total}")
-    return "[" + " ".join(words) + "]"
+    """The series' marker as its head mail (cover, else first patch) posted it —
+    ``[PATCH v2 00/12]``, ``[RFC PATCH v4 5/4]``, ``[PATCH AUTOSEL 5.4 14/78]`` —
+    never rebuilt from the parsed fields; ``""`` when that mail had none."""
+    return s.head.subject.marker
 
 
 def _person(p: Person | None) -> str:
