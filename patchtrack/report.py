@@ -201,9 +201,12 @@ def _changes(s: Series) -> tuple[int, int]:
 
 
 def _review(s: Series) -> str:
-    people = sorted({f"{f.key.removesuffix('-by')} {f.person.name or f.person.email}"
-                     for p in s.patches for f in p.reviews if f.person is not None})
-    return "; ".join(people)
+    given: dict[tuple[str, str], str] = {}  # one reviewer per address, whatever name each reply gave
+    for p in s.patches:
+        for f in p.reviews:
+            if f.person is not None:
+                given.setdefault((f.key.removesuffix("-by"), f.person.email), plain_name(f.person.name) or f.person.email)
+    return "; ".join(sorted({f"{kind} {who}" for (kind, _), who in given.items()}))
 
 
 def _list_line(status: str, s: Series, list_name: str) -> str:
