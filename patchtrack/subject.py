@@ -104,8 +104,9 @@ class Subject:
     tags: tuple[str, ...]
     """Marker words that are not PATCH/RFC/RESEND/GIT PULL/version/counter: ``net-next``."""
     marker: str = ""
-    """The bracket markers exactly as posted, joined by one space: ``[RFC PATCH v4 05/12]``,
-    ``[PATCH] [bug]``; ``""`` without one. What a report shows: never rebuilt."""
+    """The bracket markers exactly as posted, from the first ``[`` to the last ``]``
+    (whitespace unfolded): ``[RFC PATCH v4 05/12]``, ``[PATCH][next]``; ``""`` without
+    one. What a report shows: never rebuilt from the other fields."""
     backport: str | None = None
     """The stable tree a backport is posted for (``5.4`` for ``[PATCH AUTOSEL 5.4 14/78]``,
     ``6.1`` for ``[PATCH 6.1 012/200]``, ``stable`` when no release is named), else None."""
@@ -146,7 +147,7 @@ def parse_subject(text: str) -> Subject:
     raises for any ``str``; time is linear in ``len(text)``.
     """
     raw = _SPACE_RUN.sub(" ", text).strip(" ")
-    reply, groups = _leading(raw)
+    reply, groups, first, last = _leading(raw)
     m = _Markers()
     for group in groups:
         m.read_group(group)
@@ -162,7 +163,7 @@ def parse_subject(text: str) -> Subject:
         resend=m.resend,
         reply=tuple(reply),
         tags=tuple(m.tags),
-        marker=" ".join(f"[{group}]" for group in groups),
+        marker=raw[first:last],
         backport=_backport(m.tags) if m.tags else None,
     )
 
@@ -192,16 +193,18 @@ def _git_title(raw: str) -> str:
     return raw[at:].strip(" \t\r\n")
 
 
-def _leading(raw: str) -> tuple[list[str], list[str]]:
+def _leading(raw: str) -> tuple[list[str], list[str], int, int]:
     """Split the leading reply prefixes and bracket groups off ``raw``.
 
-    Returns the canonical reply words seen before the first bracket group and the
-    inner text of every bracket group, in order. Spaces and colons between them are
-    skipped; reply words after a group are skipped too (git drops ``Re:`` there),
-    but they belong to the patch's own subject, not to ``reply``.
+    Returns the canonical reply words seen before the first bracket group, the
+    inner text of every bracket group, in order, and where the groups start and end
+    in ``raw`` (``0, 0`` without one). Spaces and colons between them are skipped;
+    reply words after a group are skipped too (git drops ``Re:`` there), but they
+    belong to the patch's own subject, not to ``reply``.
     """
     reply: list[str] = []
     groups: list[str] = []
+    first = last = 0
     at, n = 0, len(raw)
     while at < n:
         c = raw[at]
@@ -212,8 +215,10 @@ def _leading(raw: str) -> tuple[list[str], list[str]]:
             end = _group_end(raw, at)
             if end < 0:
                 break
+            if not groups:
+                first = at
             groups.append(raw[at + 1 : end])
-            at = end + 1
+            at = last = end + 1
             continue
         m = _REPLY.match(raw, at)
         if m is None:
@@ -221,7 +226,7 @@ def _leading(raw: str) -> tuple[list[str], list[str]]:
         if not groups:
             reply.append(_REPLY_WORDS[m["word"].lower()])
         at = m.end()
-    return reply, groups
+    return reply, groups, first, last
 
 
 def _group_end(raw: str, start: int) -> int:

@@ -219,6 +219,8 @@ MARKERS = [
     ("[PATCHv2 1 / 3] x", "[PATCHv2 1 / 3]"),
     ("Re: [PATCH RESEND] x", "[PATCH RESEND]"),
     ("[RFC] [PATCH 1/2] x", "[RFC] [PATCH 1/2]"),
+    ("[PATCH][next] x", "[PATCH][next]"),
+    ("[PATCH]: [bug] x", "[PATCH]: [bug]"),
     ("Re:  [[PATCH v2]\t1/9] x", "[[PATCH v2] 1/9]"),
     ("[PATCH] Re: x", "[PATCH]"),
     ("no markers", ""),
