@@ -100,7 +100,7 @@ class Report:
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
             "per_day": [{"day": day, "messages": n} for day, n in self.per_day],
             "series": [
-                {"status": st, **({"upstream": up} if self.upstream else {}), **s.to_dict()}
+                {"status": st, "marker": _marker(s), **({"upstream": up} if self.upstream else {}), **s.to_dict()}
                 for st, up, s in zip(self.statuses, self.upstream or (None,) * len(self.series), self.series)
             ],
         }

@@ -62,7 +62,10 @@ def test_markers_are_shown_as_posted() -> None:
         mail("c1@x", ann, "[PATCH v2 01/12] c: one", 4, reply_to="c0@x"),
         mail("n0@x", ann, "[PATCH net-next v3] d: tree tag", 5),
     ]
-    text = "\n".join(series_lines(report_of(mails)))
+    report = report_of(mails)
+    text = "\n".join(series_lines(report))
+    assert {row["marker"] for row in report.to_dict()["series"]} == {
+        "[RFC PATCH v4 5/4]", "[PATCH 07/15]", "[PATCH v2 00/12]", "[PATCH net-next v3]"}
     for shown in ("[RFC PATCH v4 5/4] a: late addition", "[PATCH 07/15] b: seventh",
                   "[PATCH v2 00/12] c: cover", "[PATCH net-next v3] d: tree tag"):
         assert f": {shown} — " in text, text
