@@ -171,23 +171,34 @@ def parse_person(text: str) -> Person | None:
     return read_person(text)
 
 
-_MAILTO = re.compile(r"\s*(?:<mailto:([^<>\s]+)>|\[mailto:([^\[\]\s]+)\])", re.IGNORECASE)
+_MAILTO = re.compile(r"<mailto:([^<>\s]+)>|\[mailto:([^\[\]\s]+)\]", re.IGNORECASE)
+_MAILTO_MAX = 64
+"""``<mailto:…>`` read per text; any more are left as written (a real header has one
+or two; each costs a scan of the text)."""
 
 
 def strip_mailto(text: str) -> str:
     """``text`` without the ``<mailto:…>`` (Outlook: ``[mailto:…]``) a mail client adds
-    when it turns HTML mail back into text: removed where the address is written
-    beside it (``Foo <foo@x.org<mailto:foo@x.org>>``, ``foo@x.org <mailto:foo@x.org>``),
-    else left as the address in angle brackets (``Foo <mailto:foo@x.org>``)."""
+    when it turns HTML mail back into text: removed, with the blanks before it, where
+    the address is written beside it (``Foo <foo@x.org<mailto:foo@x.org>>``,
+    ``foo@x.org <mailto:foo@x.org>``), else left as the address in angle brackets
+    (``Foo <mailto:foo@x.org>``). Linear in the length of ``text``."""
     if "ailto:" not in text and "AILTO:" not in text:
         return text
-
-    def junk(m: re.Match[str]) -> str:
-        address = m[1] or m[2]
-        rest = (text[: m.start()] + text[m.end():]).lower()
-        return "" if address.lower() in rest else f" <{address}>"
-
-    return _MAILTO.sub(junk, text).strip()
+    lower = text.lower()
+    out: list[str] = []
+    at = 0
+    for n, m in enumerate(_MAILTO.finditer(text)):
+        if n == _MAILTO_MAX:
+            break
+        address = (m[1] or m[2]).lower()
+        out.append(text[at : m.start()].rstrip())
+        beside = lower.find(address, 0, m.start()) >= 0 or lower.find(address, m.end()) >= 0
+        if not beside:
+            out.append(f" <{address}>")
+        at = m.end()
+    out.append(text[at:])
+    return "".join(out).strip()
 
 
 def read_person(text: str, budget: StdlibBudget | None = None) -> Person | None:
@@ -320,16 +331,15 @@ def _name_key(name: str) -> str:
     return " ".join(sorted(words)) if len(words) >= 2 else ""
 
 
-_AFFILIATION = re.compile(r"\s*\([^()]*\)$")
-
-
 def plain_name(name: str) -> str:
     """``name`` without a trailing ``(Affiliation)``: ``Uwe Kleine-König (The Capable
     Hub)`` → ``Uwe Kleine-König``; a name that is only a parenthesis stays."""
     if not name.endswith(")"):
         return name
-    plain = _AFFILIATION.sub("", name)
-    return plain if plain else name
+    start = name.rfind("(")
+    if start <= 0 or ")" in name[start + 1 : -1]:
+        return name
+    return name[:start].rstrip() or name
 
 
 def same_person(a: Person, b: Person) -> bool:
