@@ -105,9 +105,9 @@ def mailinfo_subject(mail: bytes) -> str | None:
 
 def test_every_subject_parses(corpus_mails: list[Mail]) -> None:
     texts = [m.subject if m.subject is not None else "" for m in corpus_mails]
-    start = time.perf_counter()
+    start = time.process_time()
     parsed = [parse_subject(t) for t in texts]
-    mean = (time.perf_counter() - start) / len(texts)
+    mean = (time.process_time() - start) / len(texts)
     assert mean < MAX_MEAN_SECONDS, f"{mean * 1e6:.1f} µs per subject"
 
     for mail, s in zip(corpus_mails, parsed):
