@@ -59,7 +59,7 @@ def encode(m: Message) -> bytes:
     row: tuple[Any, ...] = (
         m.oid, m.commit, m.epoch, m.msgid, _date(m.date), m.kind,
         (s.raw, s.title, s.prefixes, s.version, s.version_inferred, s.index, s.total,
-         s.rfc, s.resend, s.reply, s.tags),
+         s.rfc, s.resend, s.reply, s.tags, s.marker, s.backport),
         _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
         tuple(map(_person, m.to)), tuple(map(_person, m.cc)),
         m._body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
@@ -181,7 +181,7 @@ def encode_key(k: LinkKey) -> tuple[Any, ...]:
     return (
         k.id, k.order, k.version, k.resend, _date(k.first_date), _person(k.author), k.change_id, k.title,
         k.authors, k.patch_titles, k.files, k.patch_ids, k.msgids, k.linked, k.parents, k.msgid,
-        tuple(map(_person, k.writers)), tuple(map(_person, k.people)),
+        tuple(map(_person, k.writers)), tuple(map(_person, k.people)), k.backport,
     )
 
 
@@ -189,12 +189,13 @@ def decode_key(row: tuple[Any, ...], messages: Callable[[], list[str]], persons:
     """The :class:`LinkKey` :func:`encode_key` wrote; ``messages`` gives its patches'
     commit messages, if its words are needed."""
     (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
-     patch_ids, msgids, linked, parents, msgid, writers, people) = row
+     patch_ids, msgids, linked, parents, msgid, writers, people, backport) = row
     person = _interner(persons)
     return LinkKey(
         sid, order, version, resend, _datetime(first), person(author), change_id, title,
         authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid,
         tuple(p for p in map(person, writers) if p), tuple(p for p in map(person, people) if p), messages,
+        backport,
     )
 
 

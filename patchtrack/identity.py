@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from email.utils import getaddresses
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -20,7 +20,8 @@ from . import _mime
 
 __all__ = [
     "DomainMap", "Mailmap", "PERSONAL_DOMAINS", "Person", "StdlibBudget", "decode_words", "decode_words_reporting",
-    "is_bot", "memoised", "parse_people", "parse_person", "read_people", "read_person", "same_person",
+    "is_bot", "memoised", "organisation_domain", "parse_people", "parse_person", "plain_name", "read_people",
+    "read_person", "same_person", "strip_mailto",
 ]
 
 _NAME_THEN_ADDRESS = re.compile(r"^(?P<name>[^<>@]*[^<>@\s])\s+(?P<email>[^\s<>@,;\"]+@[^\s<>@,;\"]+)$")
@@ -170,8 +171,39 @@ def parse_person(text: str) -> Person | None:
     return read_person(text)
 
 
+_MAILTO = re.compile(r"<mailto:([^<>\s]+)>|\[mailto:([^\[\]\s]+)\]", re.IGNORECASE)
+_MAILTO_MAX = 64
+"""``<mailto:…>`` read per text; any more are left as written (a real header has one
+or two; each costs a scan of the text)."""
+
+
+def strip_mailto(text: str) -> str:
+    """``text`` without the ``<mailto:…>`` (Outlook: ``[mailto:…]``) a mail client adds
+    when it turns HTML mail back into text: removed, with the blanks before it, where
+    the address is written beside it (``Foo <foo@x.org<mailto:foo@x.org>>``,
+    ``foo@x.org <mailto:foo@x.org>``), else left as the address in angle brackets
+    (``Foo <mailto:foo@x.org>``). Linear in the length of ``text``."""
+    if "ailto:" not in text and "AILTO:" not in text:
+        return text
+    lower = text.lower()
+    out: list[str] = []
+    at = 0
+    for n, m in enumerate(_MAILTO.finditer(text)):
+        if n == _MAILTO_MAX:
+            break
+        address = (m[1] or m[2]).lower()
+        out.append(text[at : m.start()].rstrip())
+        beside = lower.find(address, 0, m.start()) >= 0 or lower.find(address, m.end()) >= 0
+        if not beside:
+            out.append(f" <{address}>")
+        at = m.end()
+    out.append(text[at:])
+    return "".join(out).strip()
+
+
 def read_person(text: str, budget: StdlibBudget | None = None) -> Person | None:
     """:func:`parse_person`, spending ``budget`` (a fresh one when ``None``) on odd forms."""
+    text = strip_mailto(text)
     decided, person = _person_rules(text)
     if decided:
         return person
@@ -213,7 +245,7 @@ def parse_people(text: str) -> tuple[Person, ...]:
 
 def read_people(text: str, budget: StdlibBudget | None = None) -> tuple[Person, ...]:
     """:func:`parse_people`, spending ``budget`` (a fresh one when ``None``) on odd items."""
-    people, items = _split_list(text)
+    people, items = _split_list(strip_mailto(text))
     if items is None:
         return people
     if budget is None:
@@ -299,6 +331,17 @@ def _name_key(name: str) -> str:
     return " ".join(sorted(words)) if len(words) >= 2 else ""
 
 
+def plain_name(name: str) -> str:
+    """``name`` without a trailing ``(Affiliation)``: ``Uwe Kleine-König (The Capable
+    Hub)`` → ``Uwe Kleine-König``; a name that is only a parenthesis stays."""
+    if not name.endswith(")"):
+        return name
+    start = name.rfind("(")
+    if start <= 0 or ")" in name[start + 1 : -1]:
+        return name
+    return name[:start].rstrip() or name
+
+
 def same_person(a: Person, b: Person) -> bool:
     """Whether two identities are plainly one person, as a maintainer would accept a
     ``Reviewed-by:`` from a reply: the same address; the same mailbox with a
@@ -310,8 +353,8 @@ def same_person(a: Person, b: Person) -> bool:
     if local_a and local_a == local_b and dom_a and dom_b:
         if dom_a == dom_b or dom_a.endswith("." + dom_b) or dom_b.endswith("." + dom_a):
             return True
-    key_a = _name_key(a.name)
-    return bool(key_a) and key_a == _name_key(b.name)
+    key_a = _name_key(plain_name(a.name))
+    return bool(key_a) and key_a == _name_key(plain_name(b.name))
 
 
 # --- who is who: mailmap, organisations, bots ----------------------------------------
@@ -367,6 +410,28 @@ PERSONAL_DOMAINS = frozenset({
     "126.com", "foxmail.com", "naver.com", "aol.com", "zoho.com", "tutanota.com", "disroot.org", "riseup.net",
 })
 """Free-mail domains: an address there says nothing about an employer."""
+
+
+@functools.lru_cache(maxsize=1)
+def _suffixes() -> Any:
+    # read on first use: loading the bundled list costs 60 ms of CPU, and only reports need it
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=4096)
+def organisation_domain(domain: str) -> str:
+    """The registrable domain an address's domain belongs to, by the Public Suffix List
+    (the ``publicsuffixlist`` package's bundled copy, read offline): ``linux.vnet.ibm.com``
+    and ``vajain21.in.ibm.com`` → ``ibm.com``, ``iscas.ac.cn`` stays (``ac.cn`` is a
+    public suffix). A domain the list cannot place (an address literal, one label)
+    stays as written; so does an unknown top-level domain's second level."""
+    domain = domain.lower().rstrip(".")
+    if not domain or domain.startswith("[") or "." not in domain:
+        return domain
+    found = _suffixes().privatesuffix(domain)
+    return found if found else domain
 
 
 @attrs.frozen

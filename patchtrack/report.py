@@ -23,7 +23,7 @@ from urllib.parse import quote
 import attrs
 
 from ._walk import Coverage
-from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot
+from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot, organisation_domain, plain_name
 from ._escape import safe_line, safe_lines
 from ._report_html import to_html, to_markdown
 from .message import UNREADABLE, Message
@@ -41,6 +41,11 @@ class Count:
 
     label: str
     count: int
+    domain: str | None = None
+    """In the domain ranking: the organisation's domain (``ibm.com``), or ``None`` for
+    an organisation a domain map named (then ``label`` is its name)."""
+    personal: bool = False
+    """In the domain ranking: a free-mail domain (:data:`PERSONAL_DOMAINS`)."""
 
 
 @attrs.frozen
@@ -120,12 +125,12 @@ class Report:
             "counted": COUNTED,
             "counted_messages": self.counted,
             "unreadable_messages": self.unreadable,
-            "domains": [{"domain": c.label, "count": c.count} for c in self.domains],
+            "domains": [_domain_row(c) for c in self.domains],
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
             "per_day": [{"day": day, "messages": n} for day, n in self.per_day],
             "series": [
-                {"status": st, **({"upstream": up} if self.upstream else {}), **s.to_dict()}
+                {"status": st, "marker": _marker(s), **({"upstream": up} if self.upstream else {}), **s.to_dict()}
                 for st, up, s in zip(self.statuses, self.upstream or (None,) * len(self.series), self.series)
             ],
         }
@@ -221,15 +226,10 @@ def status_line(series: Series, by_id: dict[str, Series]) -> str:
 
 
 def _marker(s: Series) -> str:
-    words = ["RFC"] if s.rfc else []
-    words.append("PATCH")
-    if s.resend:
-        words.append("RESEND")
-    if not s.head.subject.version_inferred or s.version > 1:
-        words.append(f"v{s.version}")
-    if s.total > 1 or s.cover is not None:
-        words.append(f"0/{s.total}" if s.cover is not None else f"1/{s.total}")
-    return "[" + " ".join(words) + "]"
+    """The series' marker as its head mail (cover, else first patch) posted it —
+    ``[PATCH v2 00/12]``, ``[RFC PATCH v4 5/4]``, ``[PATCH AUTOSEL 5.4 14/78]`` —
+    never rebuilt from the parsed fields; ``""`` when that mail had none."""
+    return s.head.subject.marker
 
 
 def _person(p: Person | None) -> str:
@@ -244,9 +244,12 @@ def _changes(s: Series) -> tuple[int, int]:
 
 
 def _review(s: Series) -> str:
-    people = sorted({f"{f.key.removesuffix('-by')} {f.person.name or f.person.email}"
-                     for p in s.patches for f in p.reviews if f.person is not None})
-    return "; ".join(people)
+    given: dict[tuple[str, str], str] = {}  # one reviewer per address, whatever name each reply gave
+    for p in s.patches:
+        for f in p.reviews:
+            if f.person is not None:
+                given.setdefault((f.key.removesuffix("-by"), f.person.email), plain_name(f.person.name) or f.person.email)
+    return "; ".join(sorted({f"{kind} {who}" for (kind, _), who in given.items()}))
 
 
 def _list_line(status: str, s: Series, list_name: str) -> str:
@@ -345,13 +348,13 @@ def build_report(
     list_name = lists.most_common(1)[0][0] if lists else list_name
     counted = [m for m in messages if is_series_mail(m)]
     authors = [(m.author or m.sender, m) for m in counted]
-    people = [(mailmap.map(a) if mailmap else a, m) for a, m in authors if a is not None]
-    if merge_names:
-        people = _merge_by_name(people)
+    mapped = [(mailmap.map(a) if mailmap else a, m) for a, m in authors if a is not None]
+    people = _merge_by_name(mapped) if merge_names else mapped
+    # a mail's domain is its own address's: a name shared with another address moves
+    # the mail to that person's row, not to that address's organisation
+    ranked = [(p, mapped[i][0], m) for i, (p, m) in enumerate(people) if include_bots or not is_bot(p)]
     bots = [p for p, _ in people if is_bot(p)]
-    if not include_bots:
-        people = [(p, m) for p, m in people if not is_bot(p)]
-    names = _usual_names([p for p, _ in people] + bots)
+    names = _usual_names([p for p, _, _ in ranked] + bots)
     inside = {m.oid for m in counted}
     listed = tuple(s for s in series if any(m.oid in inside for m in s.messages))
     by_id = {s.id: s for s in series}
@@ -362,8 +365,8 @@ def build_report(
         coverage=coverage,
         dates=_date_span(messages),
         counted=len(counted),
-        domains=_rank((_domain(p, m, domain_map) for p, m in people), top),
-        contributors=_rank((_label(p, names) for p, _ in people), top),
+        domains=_rank_domains((_domain(own, m, domain_map) for _, own, m in ranked), top),
+        contributors=_rank((_label(p, names) for p, _, _ in ranked), top),
         bots=_rank((_label(p, names) for p in bots), top) if not include_bots else (),
         per_day=tuple(sorted(Counter(m.date.astimezone(timezone.utc).date().isoformat() for m in messages if m.date).items())),
         series=listed,
@@ -386,34 +389,57 @@ def _date_span(messages: Sequence[Message]) -> tuple[datetime, datetime] | None:
 
 def _merge_by_name(people: list[tuple[Person, Message]]) -> list[tuple[Person, Message]]:
     """One line per person: addresses used under the same full name (two words or
-    more, case aside) count under that name's most used address."""
+    more, case and a trailing ``(Affiliation)`` aside) count under that name's most
+    used address."""
     used: dict[str, Counter[str]] = {}
-    for p, _ in people:
-        if len(p.name.split()) >= 2:
-            used.setdefault(p.name.casefold(), Counter())[p.email] += 1
+    keys = [plain_name(p.name).casefold() for p, _ in people]
+    for (p, _), key in zip(people, keys):
+        if len(key.split()) >= 2:
+            used.setdefault(key, Counter())[p.email] += 1
     main = {name: emails.most_common(1)[0][0] for name, emails in used.items()}
-    return [(Person(p.name, main.get(p.name.casefold(), p.email)), m) for p, m in people]
+    return [(Person(p.name, main.get(key, p.email)), m) for (p, m), key in zip(people, keys)]
 
 
 def _usual_names(people: list[Person]) -> dict[str, str]:
-    """Each address's most frequent name, so a mail without a name (or with a
-    variant) still counts under the person's usual name."""
+    """Each address's most frequent name (without an ``(Affiliation)``), so a mail
+    without a name (or with a variant) still counts under the person's usual name."""
     seen: dict[str, Counter[str]] = {}
     for p in people:
         if p.name:
-            seen.setdefault(p.email, Counter())[p.name] += 1
+            seen.setdefault(p.email, Counter())[plain_name(p.name)] += 1
     return {email: names.most_common(1)[0][0] for email, names in seen.items()}
 
 
-def _domain(person: Person, message: Message, domain_map: DomainMap | None) -> str:
-    """The domain, or with a map its organisation on the mail's date; free-mail
-    domains say so."""
+def _domain(person: Person, message: Message, domain_map: DomainMap | None) -> tuple[str | None, str]:
+    """``(domain, label)``: with a map, the organisation on the mail's date (domain
+    ``None``); else the organisation's domain by the Public Suffix List
+    (``linux.vnet.ibm.com`` → ``ibm.com``)."""
     if domain_map is not None:
         day = message.date.date().isoformat() if message.date else None
         org = domain_map.organisation(person.email, day)
         if org:
-            return org
-    return f"{person.domain} (personal)" if person.domain in PERSONAL_DOMAINS else person.domain
+            return None, org
+    domain = organisation_domain(person.domain)
+    return domain, domain
+
+
+def _rank_domains(found: Iterable[tuple[str | None, str]], top: int) -> tuple[Count, ...]:
+    """The domain ranking; free-mail domains say so in their label."""
+    counts = Counter(found)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1]))[:top]
+    return tuple(
+        Count(f"{label} (personal)" if domain in PERSONAL_DOMAINS else label, n, domain, domain in PERSONAL_DOMAINS)
+        for (domain, label), n in ranked
+    )
+
+
+def _domain_row(c: Count) -> dict[str, Any]:
+    """A domain ranking row for JSON: ``domain`` is a domain only (``None`` for an
+    organisation from a domain map, named in ``organisation``); ``personal`` apart."""
+    row: dict[str, Any] = {"domain": c.domain, "personal": c.personal, "count": c.count}
+    if c.domain is None:
+        row["organisation"] = c.label
+    return row
 
 
 def _label(person: Person, names: dict[str, str]) -> str:

@@ -141,6 +141,9 @@ class LinkKey:
     writers: tuple[Person, ...]
     people: tuple[Person, ...]
     messages: Callable[[], list[str]] = attrs.field(eq=False, repr=False)
+    backport: str | None = None
+    """The stable tree the series is a backport for (:attr:`Subject.backport`): it
+    links only to backports for the same tree, never to the original work."""
     _words: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
@@ -168,6 +171,7 @@ class LinkKey:
             writers=writers(s),
             people=people(s),
             messages=lambda: [p.message.commit_message or "" for p in s.patches],
+            backport=s.head.subject.backport,
         )
 
     def link(self) -> RevisionLink:
@@ -385,6 +389,8 @@ def _earlier_version(s: LinkKey, other: LinkKey, kinds: set[str]) -> bool:
     """``other`` was posted before ``s`` with a lower version — or the same version,
     when ``s`` is a RESEND or carries the very same patches."""
     if other.first_date is None or s.first_date is None or other.order >= s.order:
+        return False
+    if other.backport != s.backport:  # a stable backport is no revision of the original
         return False
     if other.version > s.version:
         return False

@@ -61,6 +61,7 @@ _DOUBLE_GROUP = re.compile(r"\[\[[^\[\]]{0,200}\][^\[\]]{0,200}\]")
 _WORD_SPLIT = re.compile(r"[ ,;]+")
 _COUNTER_SPACES = re.compile(r"([0-9]) ?/ ?([0-9])")
 _COUNTER = re.compile(r"0*([0-9]{1,6})/0*([0-9]{1,6})")
+_COUNTER_OF = re.compile(r"(?<![^ ,;])([0-9]{1,6}) (?:of|OF) ([0-9]{1,6})(?![^ ,;])")
 # v5, V5, v05; a respin of a version (v1.1, v5.5, v7a) reads as its major number.
 _VERSION = r"[vV]0*([0-9]{1,6})(?:\.[0-9]{1,6})*[a-z]?"
 _VERSION_WORD = re.compile(_VERSION)
@@ -102,6 +103,13 @@ class Subject:
     """Reply/forward prefixes before the first marker, canonical spelling: ``("Re", "Aw")``."""
     tags: tuple[str, ...]
     """Marker words that are not PATCH/RFC/RESEND/GIT PULL/version/counter: ``net-next``."""
+    marker: str = ""
+    """The bracket markers exactly as posted, from the first ``[`` to the last ``]``
+    (whitespace unfolded): ``[RFC PATCH v4 05/12]``, ``[PATCH][next]``; ``""`` without
+    one. What a report shows: never rebuilt from the other fields."""
+    backport: str | None = None
+    """The stable tree a backport is posted for (``5.4`` for ``[PATCH AUTOSEL 5.4 14/78]``,
+    ``6.1`` for ``[PATCH 6.1 012/200]``, ``stable`` when no release is named), else None."""
 
     @property
     def is_reply(self) -> bool:
@@ -139,7 +147,7 @@ def parse_subject(text: str) -> Subject:
     raises for any ``str``; time is linear in ``len(text)``.
     """
     raw = _SPACE_RUN.sub(" ", text).strip(" ")
-    reply, groups = _leading(raw)
+    reply, groups, first, last = _leading(raw)
     m = _Markers()
     for group in groups:
         m.read_group(group)
@@ -155,6 +163,8 @@ def parse_subject(text: str) -> Subject:
         resend=m.resend,
         reply=tuple(reply),
         tags=tuple(m.tags),
+        marker=raw[first:last],
+        backport=_backport(m.tags) if m.tags else None,
     )
 
 
@@ -183,16 +193,18 @@ def _git_title(raw: str) -> str:
     return raw[at:].strip(" \t\r\n")
 
 
-def _leading(raw: str) -> tuple[list[str], list[str]]:
+def _leading(raw: str) -> tuple[list[str], list[str], int, int]:
     """Split the leading reply prefixes and bracket groups off ``raw``.
 
-    Returns the canonical reply words seen before the first bracket group and the
-    inner text of every bracket group, in order. Spaces and colons between them are
-    skipped; reply words after a group are skipped too (git drops ``Re:`` there),
-    but they belong to the patch's own subject, not to ``reply``.
+    Returns the canonical reply words seen before the first bracket group, the
+    inner text of every bracket group, in order, and where the groups start and end
+    in ``raw`` (``0, 0`` without one). Spaces and colons between them are skipped;
+    reply words after a group are skipped too (git drops ``Re:`` there), but they
+    belong to the patch's own subject, not to ``reply``.
     """
     reply: list[str] = []
     groups: list[str] = []
+    first = last = 0
     at, n = 0, len(raw)
     while at < n:
         c = raw[at]
@@ -203,8 +215,10 @@ def _leading(raw: str) -> tuple[list[str], list[str]]:
             end = _group_end(raw, at)
             if end < 0:
                 break
+            if not groups:
+                first = at
             groups.append(raw[at + 1 : end])
-            at = end + 1
+            at = last = end + 1
             continue
         m = _REPLY.match(raw, at)
         if m is None:
@@ -212,7 +226,7 @@ def _leading(raw: str) -> tuple[list[str], list[str]]:
         if not groups:
             reply.append(_REPLY_WORDS[m["word"].lower()])
         at = m.end()
-    return reply, groups
+    return reply, groups, first, last
 
 
 def _group_end(raw: str, start: int) -> int:
@@ -247,6 +261,8 @@ class _Markers:
         stray brackets and a trailing colon taken off."""
         if " /" in inner or "/ " in inner:
             inner = _COUNTER_SPACES.sub(r"\1/\2", inner)
+        if " of " in inner or " OF " in inner:  # Mercurial's patchbomb: "[PATCH 1 of 2]"
+            inner = _COUNTER_OF.sub(r"\1/\2", inner)
         words = [w.strip("[]").rstrip(":") for w in _WORD_SPLIT.split(inner)]
         # A word with no letter or digit ("/" in "[MAINTAINERS / KERNEL SUMMIT]") says nothing.
         words = [w for w in words if any(ch.isalnum() for ch in w)]
@@ -289,6 +305,46 @@ class _Markers:
             self.rfc = True
         elif lower == "resend":
             self.resend = True
+
+
+# A kernel release as stable trees name it: 5.4, 6.17, 2.6.32 (no leading zero: man-pages'
+# "6.05" is not one), or a range of them (AUTOSEL's "6.17-6.12"), with an optional
+# "linux-"/"stable-" before and a branch suffix after ("5.4.y", "v5.4.x", "4.19-stable").
+_RELEASE = r"[2-9]\.(?:0|[1-9][0-9]?)(?:\.(?:0|[1-9][0-9]{0,2}))?"
+_TREE = re.compile(
+    rf"(?P<pre>linux-|stable-)?v?(?P<release>{_RELEASE}(?:-{_RELEASE})?)(?P<branch>[.-][xy]|-stable)?",
+    re.IGNORECASE | re.ASCII,
+)
+_PART = re.compile(r"[-/_]")
+
+
+def _backport(tags: list[str]) -> str | None:
+    """The stable tree the marker words name, or None.
+
+    ``AUTOSEL``, a ``stable`` word (``stable``, ``for-stable``, ``stable-5.10``) or a
+    branch (``5.10.y``, ``v5.4.x``, ``4.19-stable``) make a backport. A bare release
+    (``[PATCH 6.1 012/200]``, the stable review series) does too, unless another word
+    says what it is for: ``[PATCH 5.3 regression fix]`` and ``[PATCH RESEND for 5.10]``
+    are fixes for the release being prepared (linux-pwm, 2019 and 2020).
+    """
+    release: str | None = None
+    marked = bare = free = False
+    for word in tags:
+        lower = word.lower()
+        m = _TREE.fullmatch(word)
+        if m is not None:
+            release = release or m["release"]
+            if m["branch"] or (m["pre"] or "").lower() == "stable-":
+                marked = True
+            else:
+                bare = True
+        elif lower == "autosel" or "stable" in _PART.split(lower):
+            marked = True
+        else:
+            free = True
+    if marked or (bare and not free):
+        return release or "stable"
+    return None
 
 
 def _is_patch_word(word: str) -> bool:

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from .identity import Person, StdlibBudget, read_people, read_person
+from .identity import Person, StdlibBudget, read_people, read_person, strip_mailto
 
 __all__ = [
     "Trailer",
@@ -290,7 +290,6 @@ def parse_trailers(message: str, budget: StdlibBudget | None = None) -> tuple[Tr
 # --- values: comment, person ---------------------------------------------------------------
 
 _HASH_MARK = re.compile(r"[ \t]#")
-_MAILTO = re.compile(r"<mailto:([^<>\s]+)>", re.IGNORECASE)
 _NAME_CHARS = re.compile(r"[^<>@,\"()\[\]]+")
 
 
@@ -324,7 +323,7 @@ def _person(key: str, value: str, budget: StdlibBudget | None) -> Person | None:
     """The first address of a person trailer, its name decoded (identity.parse_person)."""
     if not _is_person_key(key) or "@" not in value:
         return None
-    value = _MAILTO.sub(r"<\1>", value)
+    value = strip_mailto(value)
     if "<" not in value and ">" not in value:
         head, _, last = value.rpartition(" ")
         if "@" in last and head.strip() and _NAME_CHARS.fullmatch(head):

@@ -12,6 +12,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from publicsuffixlist import PublicSuffixList
 
 import patchtrack
 from conftest import git
@@ -32,9 +33,12 @@ def author_email(raw: bytes) -> str:
     return addresses[0].lower() if addresses else ""
 
 
+_PSL = PublicSuffixList()
+
+
 def independent_counts(mails: list[bytes]) -> tuple[Counter[str], Counter[str]]:
     """Domain and address counts over the patch/cover mails, with the standard
-    library only."""
+    library only (and the Public Suffix List: domains by organisation)."""
     domains: Counter[str] = Counter()
     addresses: Counter[str] = Counter()
     for raw in mails:
@@ -43,7 +47,8 @@ def independent_counts(mails: list[bytes]) -> tuple[Counter[str], Counter[str]]:
             continue
         email = author_email(raw)
         addresses[email] += 1
-        domains[email.rpartition("@")[2]] += 1
+        domain = email.rpartition("@")[2]
+        domains[_PSL.privatesuffix(domain) or domain] += 1
     return domains, addresses
 
 

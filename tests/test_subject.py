@@ -41,6 +41,7 @@ class Case:
         reply: tuple[str, ...] = (),
         tags: tuple[str, ...] = (),
         raw: str | None = None,
+        backport: str | None = None,
     ) -> None:
         self.text = text
         self.flags = set(flags.split())
@@ -56,6 +57,7 @@ class Case:
             resend=resend,
             reply=reply,
             tags=tags,
+            backport=backport,
         )
 
 
@@ -97,9 +99,37 @@ CASES = [
     Case("[PATCH v3 net 2/2] x", "x", ("PATCH", "net"), 3, (2, 2), flags="patch", tags=("net",)),
     # stable review series: "5.10" is the tree, not a version
     Case("[PATCH 5.10 012/345] x", "x", ("PATCH", "5.10"), None, (12, 345), flags="patch",
-         tags=("5.10",)),
+         tags=("5.10",), backport="5.10"),
     Case("[PATCH AUTOSEL 6.1 01/10] x", "x", ("PATCH", "AUTOSEL", "6.1"), None, (1, 10),
-         flags="patch", tags=("AUTOSEL", "6.1")),
+         flags="patch", tags=("AUTOSEL", "6.1"), backport="6.1"),
+    # a release with a word saying what it is for: a fix for the release being prepared
+    Case("[PATCH 5.3 regression fix] x", "x", ("PATCH", "5.3", "regression", "fix"), flags="patch",
+         tags=("5.3", "regression", "fix")),
+    Case("[PATCH RESEND for 5.10] x", "x", ("PATCH", "RESEND", "for", "5.10"), flags="patch",
+         resend=True, tags=("for", "5.10")),
+    Case("[PATCH stable 5.4.y] x", "x", ("PATCH", "stable", "5.4.y"), flags="patch",
+         tags=("stable", "5.4.y"), backport="5.4"),
+    Case("[PATCH] [stable v5.4.x] x", "x", ("PATCH", "stable", "v5.4.x"), flags="patch",
+         tags=("stable", "v5.4.x"), backport="5.4"),
+    Case("[PATCH 5.10.y] x", "x", ("PATCH", "5.10.y"), flags="patch", tags=("5.10.y",), backport="5.10"),
+    Case("[PATCH stable 6.6] x", "x", ("PATCH", "stable", "6.6"), flags="patch",
+         tags=("stable", "6.6"), backport="6.6"),
+    Case("[PATCH 4.19-stable v2 1/2] x", "x", ("PATCH", "4.19-stable"), 2, (1, 2), flags="patch",
+         tags=("4.19-stable",), backport="4.19"),
+    Case("[PATCH AUTOSEL 6.17-6.12] x", "x", ("PATCH", "AUTOSEL", "6.17-6.12"), flags="patch",
+         tags=("AUTOSEL", "6.17-6.12"), backport="6.17-6.12"),
+    Case("[PATCH for-stable] x", "x", ("PATCH", "for-stable"), flags="patch", tags=("for-stable",),
+         backport="stable"),
+    Case("[PATCH 2.6.32.y 3/3] x", "x", ("PATCH", "2.6.32.y"), None, (3, 3), flags="patch",
+         tags=("2.6.32.y",), backport="2.6.32"),
+    # man-pages releases have a leading zero (6.05): no kernel release
+    Case("[PATCH man-pages 6.05] x", "x", ("PATCH", "man-pages", "6.05"), flags="patch",
+         tags=("man-pages", "6.05")),
+    # Mercurial's patchbomb counters
+    Case("[PATCH 1 of 2] x", "x", P, None, (1, 2), flags="patch"),
+    Case("[PATCH 0 of 5 v2] x", "x", P, 2, (0, 5), flags="patch cover"),
+    Case("[PATCH 2 of 3 V2] x", "x", P, 2, (2, 3), flags="patch"),
+    Case("[PATCH part 1of 2] x", "x", ("PATCH", "part", "1of", "2"), flags="patch", tags=("part", "1of", "2")),
     Case("[PATCH for-next] x", "x", ("PATCH", "for-next"), flags="patch", tags=("for-next",)),
     Case("[PATCH -next] x", "x", ("PATCH", "-next"), flags="patch", tags=("-next",)),
     Case("[PATCH v2 RESEND] x", "x", ("PATCH", "RESEND"), 2, flags="patch", resend=True),
@@ -160,7 +190,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[repr(c.text) for c in CASES])
 def test_case(case: Case) -> None:
     got = parse_subject(case.text)
-    assert got == case.expected
+    assert attrs.evolve(got, marker="") == case.expected  # markers: test_marker_as_posted
     derived = {
         "patch": got.is_patch, "pull": got.is_pull, "cover": got.is_cover, "reply": got.is_reply,
     }
@@ -174,8 +204,35 @@ def test_record_is_frozen_and_slotted() -> None:
     assert not hasattr(s, "__dict__")
     assert [f.name for f in attrs.fields(Subject)] == [
         "raw", "title", "prefixes", "version", "version_inferred", "index", "total",
-        "rfc", "resend", "reply", "tags",
+        "rfc", "resend", "reply", "tags", "marker", "backport",
     ]
+
+
+MARKERS = [
+    ("[RFC PATCH v4 5/4] x", "[RFC PATCH v4 5/4]"),
+    ("[PATCH v2 00/12] x", "[PATCH v2 00/12]"),
+    ("[PATCH 07/15] x", "[PATCH 07/15]"),
+    ("[PATCH net-next v3 2/7] x", "[PATCH net-next v3 2/7]"),
+    ("[PATCH kvm-unit-tests] x", "[PATCH kvm-unit-tests]"),
+    ("[PATCH AUTOSEL 5.4 14/78] x", "[PATCH AUTOSEL 5.4 14/78]"),
+    ("[PATCH 0 of 5 v2] x", "[PATCH 0 of 5 v2]"),
+    ("[PATCHv2 1 / 3] x", "[PATCHv2 1 / 3]"),
+    ("Re: [PATCH RESEND] x", "[PATCH RESEND]"),
+    ("[RFC] [PATCH 1/2] x", "[RFC] [PATCH 1/2]"),
+    ("[PATCH][next] x", "[PATCH][next]"),
+    ("[PATCH]: [bug] x", "[PATCH]: [bug]"),
+    ("Re:  [[PATCH v2]\t1/9] x", "[[PATCH v2] 1/9]"),
+    ("[PATCH] Re: x", "[PATCH]"),
+    ("no markers", ""),
+    ("Ping: [PATCH] x", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "marker"), MARKERS)
+def test_marker_as_posted(text: str, marker: str) -> None:
+    """The bracket groups exactly as written (whitespace unfolded), never rebuilt:
+    a zero-padded counter, an out-of-range one, a tree tag, a patchbomb counter."""
+    assert parse_subject(text).marker == marker
 
 
 # --- git itself --------------------------------------------------------------------
