@@ -1,0 +1,126 @@
+"""What a series record says about the mails, on mails built here: am-ready mboxes
+read back whole, a cover letter that miscounts its patches, review as posted and on
+the list, the byline of a series posted by someone else, follow-ups without ``Re:``.
+(The same rules on every series of the real archives: tests/test_corpus_trust.py.)"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+from patchtrack import Message, Series, assemble, parse_message
+from patchtrack.mbox import am_mbox, split_mbox
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
+MAINTAINER = "Mo Maintainer <mo@kernel.test>"
+KAI = "Kai Writer <kai@chips.test>"
+BOB = "Bob Helper <bob@other.test>"
+
+
+def mail(
+    msgid: str,
+    subject: str,
+    *,
+    sender: str = MAINTAINER,
+    author: str | None = None,
+    parent: str | None = None,
+    minutes: float = 0,
+    trailers: tuple[str, ...] = (),
+    body: str | None = None,
+) -> Message:
+    """A mail as ``git send-email`` writes it: a patch (with an in-body ``From:`` for
+    an ``author`` other than the sender) unless ``body`` is given."""
+    headers = [
+        f"From: {sender}",
+        f"Subject: {subject}",
+        f"Date: {format_datetime(T0 + timedelta(minutes=minutes))}",
+        f"Message-ID: <{msgid}>",
+    ]
+    if parent:
+        headers += [f"In-Reply-To: <{parent}>", f"References: <{parent}>"]
+    if body is None:
+        who = author or sender
+        head = f"From: {author}\n\n" if author else ""
+        tags = "".join(f"{t}\n" for t in trailers)
+        body = (
+            f"{head}Change {msgid}.\n\n{tags}Signed-off-by: {who}\n---\n"
+            f"diff --git a/{msgid}.c b/{msgid}.c\n--- a/{msgid}.c\n+++ b/{msgid}.c\n"
+            f"@@ -1 +1 @@\n-old\n+new {msgid}\n"
+        )
+    return parse_message(("\n".join(headers) + "\n\n" + body).encode())
+
+
+def only(series: tuple[Series, ...]) -> Series:
+    assert len(series) == 1, [s.msgid for s in series]
+    return series[0]
+
+
+def posted_by_maintainer() -> list[Message]:
+    """Mo posts Kai's three patches, one of them written by Bob, under a cover."""
+    cover = mail("c@x", "[PATCH v3 0/3] chip: kexec support", body="The series.\n")
+    return [
+        cover,
+        mail("p1@x", "[PATCH v3 1/3] chip: one", author=KAI, parent="c@x", minutes=1),
+        mail("p2@x", "[PATCH v3 2/3] chip: two", author=BOB, parent="c@x", minutes=2),
+        mail("p3@x", "[PATCH v3 3/3] chip: three", author=KAI, parent="c@x", minutes=3),
+    ]
+
+
+# --- am-ready mboxes read back ----------------------------------------------------------
+
+
+def test_an_am_ready_mbox_of_several_authors_reads_back_as_one_series() -> None:
+    """to_mbox / b4 am give each patch its author's From: and no threading headers;
+    keyed on the sender, grouping split this series in three."""
+    s = only(assemble(posted_by_maintainer()))
+    for cover in (False, True):
+        back = only(assemble(parse_message(raw) for raw in split_mbox(am_mbox(s, cover=cover))))
+        assert [(p.index, p.msgid) for p in back.patches] == [(p.index, p.msgid) for p in s.patches]
+        assert (back.version, back.total, back.complete) == (3, 3, True)
+        assert (back.cover is not None) == cover
+
+
+def test_unthreaded_mails_of_two_senders_still_prefer_their_own_sender() -> None:
+    """Two people's unthreaded halves posted side by side: each half goes to its own
+    sender's first half, not to the other's."""
+    mails = [
+        mail("a1@x", "[PATCH 1/2] a: one", sender=KAI),
+        mail("b1@x", "[PATCH 1/2] b: one", sender=BOB, minutes=1),
+        mail("a2@x", "[PATCH 2/2] a: two", sender=KAI, minutes=2),
+        mail("b2@x", "[PATCH 2/2] b: two", sender=BOB, minutes=3),
+    ]
+    got = {s.msgid: [p.msgid for p in s.patches] for s in assemble(mails)}
+    assert got == {"a1@x": ["a1@x", "a2@x"], "b1@x": ["b1@x", "b2@x"]}
+
+
+def test_threaded_mails_of_another_sender_do_not_join() -> None:
+    mails = [
+        mail("a1@x", "[PATCH 1/2] a: one", sender=KAI),
+        mail("b2@x", "[PATCH 2/2] b: two", sender=BOB, parent="elsewhere@x", minutes=1),
+    ]
+    assert len(assemble(mails)) == 2
+
+
+# --- a cover letter that miscounts --------------------------------------------------------
+
+
+def test_a_cover_that_miscounts_its_patches_is_one_flagged_series() -> None:
+    cover = mail("c@x", "[PATCH v2 0/5] hv: counters", body="Five, says the cover.\n")
+    patches = [mail(f"p{i}@x", f"[PATCH v2 {i}/6] hv: part {i}", parent="c@x", minutes=i) for i in range(1, 7)]
+    s = only(assemble([cover, *patches]))
+    assert s.cover is not None and s.cover.msgid == "c@x"
+    assert [p.index for p in s.patches] == [1, 2, 3, 4, 5, 6]
+    assert (s.total, s.complete, s.problems) == (6, True, ("cover-count-mismatch",))
+    assert s.to_dict()["problems"] == ["cover-count-mismatch"]
+    assert am_mbox(s).count(b"Subject: [PATCH v2 ") == 6 and b"[PATCH v2 6/6]" in am_mbox(s)
+
+
+def test_a_lone_patch_answering_a_cover_is_not_its_patch() -> None:
+    """``[PATCH] man page`` sent with a kernel series, in reply to its cover, has no
+    ``n/N``: it is not patch 1 of the series (it would be a duplicate of it)."""
+    cover = mail("c@x", "[PATCH 0/2] syscall", body="Two.\n")
+    mails = [cover] + [mail(f"p{i}@x", f"[PATCH {i}/2] syscall: {i}", parent="c@x", minutes=i) for i in (1, 2)]
+    lone = mail("man@x", "[PATCH] syscall.2: new page", parent="c@x", minutes=3)
+    found = {s.msgid: s for s in assemble([*mails, lone])}
+    assert [p.msgid for p in found["c@x"].patches] == ["p1@x", "p2@x"] and found["c@x"].problems == ()
+    assert [p.msgid for p in found["man@x"].patches] == ["man@x"]
