@@ -372,15 +372,29 @@ def _person(person: Person | None) -> dict[str, str] | None:
 def is_series_mail(message: Message) -> bool:
     """A patch or cover letter as posted: not a reply, not a pull request, and either
     parsed as a patch/cover or carrying a ``n/N`` counter (except a build bot's
-    ``[tree:branch n/N]``)."""
+    ``[tree:branch n/N]``). A mail without a diff that answers another and gives a
+    trailer (``Reviewed-by:``…) is a reply though its subject lacks ``Re:``, as b4
+    decides (``LoreMessage``: trailers, references, no diff)."""
     subject = message.subject
     if subject.is_reply or subject.is_pull or message.kind in ("reply", "pull"):
         return False
+    if message.diff is None and _answers(message) and _gives_trailers(message):
+        return False  # a reply whose ``Re:`` got lost (b4 reads it as one too)
     if message.kind in ("patch", "cover"):
         return True
     # ``[tree:branch 13/37] file.c: warning …``: a build bot names a commit's place
     # in a branch, not a patch's place in a series
     return subject.total is not None and not any(":" in word for word in subject.prefixes)
+
+
+def _answers(message: Message) -> bool:
+    return bool(message.in_reply_to or message.references)
+
+
+def _gives_trailers(message: Message) -> bool:
+    """Whether a mail carries a person trailer other than a sign-off (cover letters
+    are signed off; none in the corpora carries another without a diff)."""
+    return any(t.person is not None and t.key != "Signed-off-by" for t in message.trailers)
 
 
 def _index(message: Message) -> int:

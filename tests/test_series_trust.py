@@ -124,3 +124,21 @@ def test_a_lone_patch_answering_a_cover_is_not_its_patch() -> None:
     found = {s.msgid: s for s in assemble([*mails, lone])}
     assert [p.msgid for p in found["c@x"].patches] == ["p1@x", "p2@x"] and found["c@x"].problems == ()
     assert [p.msgid for p in found["man@x"].patches] == ["man@x"]
+
+
+# --- follow-ups ----------------------------------------------------------------------------
+
+
+def test_a_reply_without_re_still_gives_its_trailers() -> None:
+    """b4's sample: a reply whose subject lost ``Re:`` but answers the patch (or the
+    cover) and carries a trailer and no diff is a follow-up, not a second patch 1."""
+    rita = "Rita Reviewer <rita@review.test>"
+    to_patch = mail("r1@x", "[PATCH v3 1/3] chip: one", sender=rita, parent="p1@x", minutes=9,
+                    body="Looks good.\n\nReviewed-by: Rita Reviewer <rita@review.test>\n")
+    to_cover = mail("r2@x", "[PATCH v3 0/3] chip: kexec support", sender=rita, parent="c@x", minutes=10,
+                    body="All good.\n\nTested-by: Rita Reviewer <rita@review.test>\n")
+    s = only(assemble([*posted_by_maintainer(), to_patch, to_cover]))
+    assert s.duplicates == ()
+    got = {(p.index, f.key, f.via, f.from_msgid) for p in s.patches for f in p.reviews}
+    assert (1, "Reviewed-by", "reply", "r1@x") in got
+    assert {(i, "Tested-by", "cover", "r2@x") for i in (1, 2, 3)} <= got
