@@ -47,6 +47,8 @@ from .trailers import Trailer
 __all__ = [
     "Followup",
     "Patch",
+    "Review",
+    "REVIEW_SOURCES",
     "RevisionLink",
     "Series",
     "VIAS",
@@ -176,6 +178,17 @@ class Patch:
         """Follow-ups that count as review (see :attr:`Followup.is_review`)."""
         return tuple(f for f in self.followups if f.is_review)
 
+    @property
+    def posted_reviews(self) -> tuple[Trailer, ...]:
+        """Review tags the patch carried as posted: its own ``Reviewed-by``,
+        ``Acked-by`` and ``Tested-by`` trailers (given on an earlier revision and
+        collected by the author), but none naming the patch's author."""
+        author = self.message.author or self.message.sender
+        return tuple(
+            t for t in self.message.trailers
+            if t.key in REVIEW_KEYS and t.person is not None and not (author and same_person(t.person, author))
+        )
+
     def to_dict(self) -> dict[str, Any]:
         message = self.message
         fields = message.to_dict()
@@ -190,6 +203,37 @@ class Patch:
             "trailers": fields["trailers"],
             "followups": [f.to_dict() for f in self.followups],
         }
+
+
+REVIEW_SOURCES = ("posted", "list")
+"""Where a :class:`Review` was found: in the patches as posted (their own trailers),
+or on the list (replies to this posting, or carried from the previous revision's
+identical patch)."""
+
+
+@attrs.frozen
+class Review:
+    """One person's review tag on a series: the key (``Reviewed-by``, ``Acked-by``,
+    ``Tested-by``), who, the counters of the patches it covers, and ``source``
+    (:data:`REVIEW_SOURCES`)."""
+
+    key: str
+    person: Person
+    patches: tuple[int, ...]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.person.name, "email": self.person.email, "patches": list(self.patches)}
+
+
+def _reviews(found: Iterable[tuple[int, str, Person]], source: str) -> tuple[Review, ...]:
+    """One :class:`Review` per key and address, in order of first appearance."""
+    seen: dict[tuple[str, str], tuple[Person, list[int]]] = {}
+    for index, key, person in found:
+        _, indexes = seen.setdefault((key, person.email.lower()), (person, []))
+        if index not in indexes:
+            indexes.append(index)
+    return tuple(Review(key, person, tuple(sorted(indexes)), source) for (key, _), (person, indexes) in seen.items())
 
 
 @attrs.frozen
@@ -274,6 +318,57 @@ class Series:
     def msgid(self) -> str:
         return self.head.msgid
 
+    @property
+    def posted_reviews(self) -> tuple[Review, ...]:
+        """Review tags the patches carried as posted (:attr:`Patch.posted_reviews`)."""
+        return _reviews(((p.index, t.key, t.person) for p in self.patches for t in p.posted_reviews
+                         if t.person is not None), "posted")
+
+    @property
+    def list_reviews(self) -> tuple[Review, ...]:
+        """Review given on the list (:attr:`Patch.reviews`: unflagged replies, and
+        those carried from the previous revision), less what a patch already
+        carried as posted."""
+        found = []
+        for p in self.patches:
+            own = {(t.key, t.person.email.lower()) for t in p.posted_reviews if t.person is not None}
+            found += [(p.index, f.key, f.person) for f in p.reviews
+                      if f.person is not None and (f.key, f.person.email.lower()) not in own]
+        return _reviews(found, "list")
+
+    @property
+    def authors(self) -> tuple[Person, ...]:
+        """The patches' authors (in-body ``From:``, else the sender), one per
+        address, the most patches first (then the earliest)."""
+        counts: dict[str, tuple[int, int, Person]] = {}
+        for n, p in enumerate(self.patches):
+            person = p.message.author or p.message.sender
+            if person is not None:
+                many, first, _ = counts.get(person.email.lower(), (0, n, person))
+                counts[person.email.lower()] = (many + 1, first, person)
+        return tuple(person for _, _, person in sorted(counts.values(), key=lambda c: (-c[0], c[1])))
+
+    @property
+    def written_by(self) -> Person | None:
+        """The series' byline: the one who posted it when they wrote any of its
+        patches, else its main author (:attr:`authors`); for a cover letter alone,
+        its author."""
+        poster = self.head.sender or self.head.author
+        authors = self.authors
+        if poster is not None and any(same_person(poster, a) for a in authors):
+            return next(a for a in authors if same_person(poster, a))
+        return authors[0] if authors else self.head.author
+
+    @property
+    def sent_by(self) -> Person | None:
+        """Who posted the series (the cover's sender, else the first patch's) when
+        they wrote none of its patches — a maintainer posting someone's series —
+        else ``None``."""
+        poster = self.head.sender
+        if poster is None or not self.patches or any(same_person(poster, a) for a in self.authors):
+            return None
+        return poster
+
     def link(self) -> RevisionLink:
         """This series as the target of a revision link."""
         return RevisionLink(self.id, self.version, self.msgid, self.first_date)
@@ -317,6 +412,13 @@ class Series:
             "id": self.id,
             "title": self.title,
             "author": _person(self.author),
+            "written_by": _person(self.written_by),
+            "sent_by": _person(self.sent_by),
+            "authors": [_person(a) for a in self.authors],
+            "review": {
+                "as_posted": [r.to_dict() for r in self.posted_reviews],
+                "on_list": [r.to_dict() for r in self.list_reviews],
+            },
             "version": self.version,
             "rfc": self.rfc,
             "resend": self.resend,

@@ -142,3 +142,88 @@ def test_a_reply_without_re_still_gives_its_trailers() -> None:
     got = {(p.index, f.key, f.via, f.from_msgid) for p in s.patches for f in p.reviews}
     assert (1, "Reviewed-by", "reply", "r1@x") in got
     assert {(i, "Tested-by", "cover", "r2@x") for i in (1, 2, 3)} <= got
+
+
+# --- review state, byline, status words ------------------------------------------------------
+
+ANN = "Ann Reviewer <ann@review.test>"
+
+
+def reviewed_scene() -> list[Message]:
+    """Kai's series, posted by Mo: patch 1 carries Ann's Reviewed-by (and Kai's own
+    Tested-by, no review); on the list Rita reviews patch 2 and Ann repeats hers."""
+    cover = mail("c@x", "[PATCH v3 0/2] chip: kexec support", body="The series.\n")
+    p1 = mail("p1@x", "[PATCH v3 1/2] chip: one", author=KAI, parent="c@x", minutes=1,
+              trailers=(f"Reviewed-by: {ANN}", f"Tested-by: {KAI}"))
+    p2 = mail("p2@x", "[PATCH v3 2/2] chip: two", author=KAI, parent="c@x", minutes=2)
+    rita = "Rita Reviewer <rita@review.test>"
+    r1 = mail("r1@x", "Re: [PATCH v3 2/2] chip: two", sender=rita, parent="p2@x", minutes=30,
+              body=f"> old\n\nReviewed-by: {rita}\n")
+    r2 = mail("r2@x", "Re: [PATCH v3 1/2] chip: one", sender=ANN, parent="p1@x", minutes=40,
+              body=f"Still fine.\n\nReviewed-by: {ANN}\n")
+    return [cover, p1, p2, r1, r2]
+
+
+def test_review_as_posted_and_on_the_list_are_told_apart() -> None:
+    from patchtrack.report import build_report
+
+    mails = reviewed_scene()
+    s = only(assemble(mails))
+    assert [(r.key, r.person.email, r.patches, r.source) for r in s.posted_reviews] == [
+        ("Reviewed-by", "ann@review.test", (1,), "posted")
+    ]
+    assert [(r.key, r.person.email, r.patches, r.source) for r in s.list_reviews] == [
+        ("Reviewed-by", "rita@review.test", (2,), "list")
+    ]
+    review = s.to_dict()["review"]
+    assert [(r["email"], r["patches"]) for r in review["as_posted"]] == [("ann@review.test", [1])]
+    assert [(r["email"], r["patches"]) for r in review["on_list"]] == [("rita@review.test", [2])]
+    text = build_report("chips", mails, [s]).to_text()
+    assert ("[as posted: Reviewed-by Ann Reviewer (1 of 2 patches); "
+            "on the list: Reviewed-by Rita Reviewer (1 of 2 patches)]") in text
+    assert "Review as posted: Reviewed-by Ann Reviewer (1 of 2 patches)" in text
+    assert "Tested-by Kai" not in text
+
+
+def test_no_review_says_so() -> None:
+    from patchtrack.report import build_report
+
+    mails = posted_by_maintainer()
+    s = only(assemble(mails))
+    assert s.posted_reviews == () and s.list_reviews == ()
+    assert "[no review]" in build_report("chips", mails, [s]).to_text()
+
+
+def test_byline_is_the_patches_author_sent_by_the_poster() -> None:
+    from patchtrack.report import build_report
+
+    mails = posted_by_maintainer()
+    s = only(assemble(mails))
+    assert s.written_by is not None and s.written_by.email == "kai@chips.test"
+    assert s.sent_by is not None and s.sent_by.email == "mo@kernel.test"
+    assert [a.email for a in s.authors] == ["kai@chips.test", "bob@other.test"]
+    assert (s.to_dict()["written_by"]["email"], s.to_dict()["sent_by"]["email"]) == ("kai@chips.test", "mo@kernel.test")
+    text = build_report("chips", mails, [s]).to_text()
+    assert " — Kai Writer <kai@chips.test>, sent by Mo Maintainer <mo@kernel.test>, with 1 other author (3 of 3" in text
+    # posted by one of its authors: no "sent by"
+    own = only(assemble([mail("k0@x", "[PATCH 0/2] k: x", sender=KAI, body="Two.\n")] + [
+        mail(f"k{i}@x", f"[PATCH {i}/2] k: {i}", sender=KAI, author=BOB if i == 2 else None, parent="k0@x", minutes=i)
+        for i in (1, 2)
+    ]))
+    assert own.sent_by is None and own.written_by is not None and own.written_by.email == "kai@chips.test"
+
+
+def test_status_words_say_what_the_archive_holds() -> None:
+    from patchtrack.report import build_report
+
+    v1 = mail("a1@x", "[PATCH] drv: fix the thing", sender=KAI)
+    v2 = mail("a2@x", "[PATCH v2] drv: fix the thing", sender=KAI, minutes=60 * 24)
+    late = mail("z18@x", "[PATCH v18] other: long story", sender=BOB, minutes=60 * 25)
+    mails = [v1, v2, late]
+    series = assemble(mails)
+    lines = build_report("chips", mails, series).to_text().splitlines()
+    assert any(line.startswith("New, superseded by v2: [PATCH] drv: fix the thing") for line in lines)
+    assert any(line.startswith("v2 revision of a series first seen on ") for line in lines)
+    assert any(line.startswith("v18, earlier revisions not in this archive: [PATCH v18] other: long story")
+               for line in lines)
+    assert not any(line.startswith("New: [PATCH v18]") for line in lines)
