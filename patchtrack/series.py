@@ -182,11 +182,13 @@ class Patch:
     def posted_reviews(self) -> tuple[Trailer, ...]:
         """Review tags the patch carried as posted: its own ``Reviewed-by``,
         ``Acked-by`` and ``Tested-by`` trailers (given on an earlier revision and
-        collected by the author), but none naming the patch's author."""
+        collected by the author), but none with the patch author's address (by
+        address only: an in-body ``From:`` may carry a colleague's name)."""
         author = self.message.author or self.message.sender
+        mine = author.email.lower() if author else None
         return tuple(
             t for t in self.message.trailers
-            if t.key in REVIEW_KEYS and t.person is not None and not (author and same_person(t.person, author))
+            if t.key in REVIEW_KEYS and t.person is not None and t.person.email.lower() != mine
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -355,8 +357,13 @@ class Series:
         its author."""
         poster = self.head.sender or self.head.author
         authors = self.authors
-        if poster is not None and any(same_person(poster, a) for a in authors):
-            return next(a for a in authors if same_person(poster, a))
+        if poster is not None:
+            for a in authors:  # the poster's own address first, else the same person's other one
+                if a.email.lower() == poster.email.lower():
+                    return a
+            for a in authors:
+                if same_person(poster, a):
+                    return a
         return authors[0] if authors else self.head.author
 
     @property
