@@ -30,6 +30,22 @@ def mail(
 ) -> Message:
     """A mail as ``git send-email`` writes it: a patch (with an in-body ``From:`` for
     an ``author`` other than the sender) unless ``body`` is given."""
+    return parse_message(raw_mail(msgid, subject, sender=sender, author=author, parent=parent,
+                                  minutes=minutes, trailers=trailers, body=body))
+
+
+def raw_mail(
+    msgid: str,
+    subject: str,
+    *,
+    sender: str = MAINTAINER,
+    author: str | None = None,
+    parent: str | None = None,
+    minutes: float = 0,
+    trailers: tuple[str, ...] = (),
+    body: str | None = None,
+) -> bytes:
+    """The bytes of :func:`mail`."""
     headers = [
         f"From: {sender}",
         f"Subject: {subject}",
@@ -47,7 +63,7 @@ def mail(
             f"diff --git a/{msgid}.c b/{msgid}.c\n--- a/{msgid}.c\n+++ b/{msgid}.c\n"
             f"@@ -1 +1 @@\n-old\n+new {msgid}\n"
         )
-    return parse_message(("\n".join(headers) + "\n\n" + body).encode())
+    return ("\n".join(headers) + "\n\n" + body).encode()
 
 
 def only(series: tuple[Series, ...]) -> Series:
@@ -57,12 +73,15 @@ def only(series: tuple[Series, ...]) -> Series:
 
 def posted_by_maintainer() -> list[Message]:
     """Mo posts Kai's three patches, one of them written by Bob, under a cover."""
-    cover = mail("c@x", "[PATCH v3 0/3] chip: kexec support", body="The series.\n")
+    return [parse_message(raw) for raw in posted_by_maintainer_raw()]
+
+
+def posted_by_maintainer_raw() -> list[bytes]:
     return [
-        cover,
-        mail("p1@x", "[PATCH v3 1/3] chip: one", author=KAI, parent="c@x", minutes=1),
-        mail("p2@x", "[PATCH v3 2/3] chip: two", author=BOB, parent="c@x", minutes=2),
-        mail("p3@x", "[PATCH v3 3/3] chip: three", author=KAI, parent="c@x", minutes=3),
+        raw_mail("c@x", "[PATCH v3 0/3] chip: kexec support", body="The series.\n"),
+        raw_mail("p1@x", "[PATCH v3 1/3] chip: one", author=KAI, parent="c@x", minutes=1),
+        raw_mail("p2@x", "[PATCH v3 2/3] chip: two", author=BOB, parent="c@x", minutes=2),
+        raw_mail("p3@x", "[PATCH v3 3/3] chip: three", author=KAI, parent="c@x", minutes=3),
     ]
 
 
@@ -78,6 +97,21 @@ def test_an_am_ready_mbox_of_several_authors_reads_back_as_one_series() -> None:
         assert [(p.index, p.msgid) for p in back.patches] == [(p.index, p.msgid) for p in s.patches]
         assert (back.version, back.total, back.complete) == (3, 3, True)
         assert (back.cover is not None) == cover
+
+
+def test_b4_am_output_of_several_authors_reads_back_as_one_series() -> None:
+    """``b4 am`` (b4 itself, sealed: tests/b4ref.py) writes the same kind of mbox."""
+    import b4
+    from b4ref import _mailbox, _sealed_b4
+
+    with _sealed_b4():
+        lser = _mailbox(posted_by_maintainer_raw(), None).get_series(revision=3, sloppytrailers=False)
+        assert lser is not None
+        am = lser.get_am_ready(noaddtrailers=False, addmysob=False, addlink=False, allowbadchars=True)
+    raws = [m.as_bytes(policy=b4.emlpolicy) for m in am]
+    assert len(raws) == 3 and b"In-Reply-To" not in b"".join(raws) and b"From: Bob Helper" in raws[1]
+    back = only(assemble(parse_message(raw) for raw in raws))
+    assert [(p.index, p.msgid) for p in back.patches] == [(1, "p1@x"), (2, "p2@x"), (3, "p3@x")]
 
 
 def test_unthreaded_mails_of_two_senders_still_prefer_their_own_sender() -> None:
