@@ -55,8 +55,8 @@ def _carried_tags(s: patchtrack.Series) -> list[tuple[int, str, str]]:
 def _report_lines(messages: list, series: tuple) -> dict[str, str]:
     """Each series' patch-list line of a report over the whole archive, by id."""
     report = build_report("corpus", messages, series)
-    lines = report.to_text().split("===== Patch list in this time period =====\n\n", 1)[1]
-    lines = lines.split("\n\n===== Patch commit messages", 1)[0].splitlines()
+    section = report.to_text().split("===== Patch list in this time period =====\n\n", 1)[1]
+    lines = section.split("\n\n===== Patch commit messages", 1)[0].splitlines()
     assert len(lines) == len(report.series)
     return {s.id: line for s, line in zip(report.series, lines)}
 

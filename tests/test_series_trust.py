@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import Any
 
 from patchtrack import Message, Series, assemble, parse_message
 from patchtrack.mbox import am_mbox, split_mbox
@@ -17,21 +18,9 @@ KAI = "Kai Writer <kai@chips.test>"
 BOB = "Bob Helper <bob@other.test>"
 
 
-def mail(
-    msgid: str,
-    subject: str,
-    *,
-    sender: str = MAINTAINER,
-    author: str | None = None,
-    parent: str | None = None,
-    minutes: float = 0,
-    trailers: tuple[str, ...] = (),
-    body: str | None = None,
-) -> Message:
-    """A mail as ``git send-email`` writes it: a patch (with an in-body ``From:`` for
-    an ``author`` other than the sender) unless ``body`` is given."""
-    return parse_message(raw_mail(msgid, subject, sender=sender, author=author, parent=parent,
-                                  minutes=minutes, trailers=trailers, body=body))
+def mail(msgid: str, subject: str, **fields: Any) -> Message:
+    """A mail as ``git send-email`` writes it (see :func:`raw_mail`), parsed."""
+    return parse_message(raw_mail(msgid, subject, **fields))
 
 
 def raw_mail(
@@ -45,7 +34,8 @@ def raw_mail(
     trailers: tuple[str, ...] = (),
     body: str | None = None,
 ) -> bytes:
-    """The bytes of :func:`mail`."""
+    """A mail as ``git send-email`` writes it: a patch (with an in-body ``From:`` for
+    an ``author`` other than the sender) unless ``body`` is given."""
     headers = [
         f"From: {sender}",
         f"Subject: {subject}",
