@@ -29,7 +29,7 @@ from . import _codec
 from ._load import rebind
 from .cache import FINGERPRINT, Cache, source_digest
 from .message import Message
-from .series import Series
+from .series import GroupKey, Series
 
 __all__ = [
     "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT",
@@ -75,7 +75,7 @@ Skeleton = tuple[float, str, tuple[str, ...]]
 """What threading reads of a message: its date as a timestamp (``-inf`` without
 one), its Message-ID, and the ids it names (:func:`patchtrack.thread.chain`)."""
 
-GroupSpan = tuple[tuple[int, bool, int, str], float | None, float | None]
+GroupSpan = tuple[GroupKey, float | None, float | None]
 """A series' :func:`~patchtrack.series.group_key` and its first and last post."""
 
 

@@ -38,7 +38,9 @@ from ._load import rebind
 from .cache import Cache
 from .message import Message
 from .revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
-from .series import UNTHREADED_WINDOW, Series, build_series, fragments, group_key, group_series, series_members
+from .series import (
+    UNTHREADED_WINDOW, GroupKey, Series, build_series, filed_under, fragments, group_key, group_series, series_members,
+)
 from .thread import Threads, arrival_key, chain, forest, grow_forest, root_finder, thread
 
 __all__ = ["assemble_stored", "reassemble", "state_of", "skeleton_of"]
@@ -105,7 +107,8 @@ class _Runs:
         by_key: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
         for n, (key, first, last) in enumerate(spans):
             if first is not None and last is not None:  # undated fragments never merge
-                by_key.setdefault(tuple(key), []).append((first - _WINDOW, last, n))
+                for filed in filed_under(key):
+                    by_key.setdefault(filed, []).append((first - _WINDOW, last, n))
         self.runs: dict[tuple[Any, ...], tuple[list[float], list[float], list[list[int]]]] = {}
         for key, found in by_key.items():
             found.sort()
@@ -123,19 +126,20 @@ class _Runs:
             self.runs[key] = (starts, ends, members)
         self.drawn: set[tuple[tuple[Any, ...], int]] = set()
 
-    def reached(self, key: tuple[Any, ...], first: float, last: float) -> Iterator[int]:
+    def reached(self, key: GroupKey, first: float, last: float) -> Iterator[int]:
         """The rows of the runs that a span of ``key`` from ``first`` to ``last`` comes
         within the window of, but for runs already given (each is given once)."""
-        found = self.runs.get(tuple(key))
-        if found is None:
-            return
-        starts, ends, members = found
-        at = bisect.bisect_left(ends, first - _WINDOW)
-        while at < len(starts) and starts[at] <= last:
-            if (key, at) not in self.drawn:
-                self.drawn.add((key, at))
-                yield from members[at]
-            at += 1
+        for filed in filed_under(key):
+            found = self.runs.get(filed)
+            if found is None:
+                continue
+            starts, ends, members = found
+            at = bisect.bisect_left(ends, first - _WINDOW)
+            while at < len(starts) and starts[at] <= last:
+                if (filed, at) not in self.drawn:
+                    self.drawn.add((filed, at))
+                    yield from members[at]
+                at += 1
 
 
 def reassemble(
@@ -199,13 +203,13 @@ def reassemble(
         members = series_members(threads)
         pieces = fragments(threads, members)
         # stored series whose grouping the region can reach through the window
-        spans: list[tuple[tuple[Any, ...], float, float]] = [
+        spans: list[tuple[GroupKey, float, float]] = [
             (group_key(g.mails[0]), g.first.timestamp(), g.last.timestamp()) for g in pieces if g.first and g.last
         ]
         for n in rows:
             key, first, last = state.spans[n]
             if first is not None and last is not None:
-                spans.append((tuple(key), first, last))
+                spans.append((key, first, last))
         todo = []
         for span in spans:
             if span not in asked:

@@ -272,9 +272,9 @@ def _marker_cell(s: Series) -> str:
 
 
 def _byline_cell(s: Series) -> str:
-    from .report import _person
+    from .report import _byline
 
-    return _html_text(_person(s.author))
+    return _html_text(_byline(s))
 
 
 def _size_cells(s: Series) -> str:
@@ -285,11 +285,11 @@ def _size_cells(s: Series) -> str:
 
 
 def _review_cell(s: Series) -> str:
-    from .report import _review
+    from .report import REVIEWERS_LISTED, _review
 
     mails = [p.message for p in s.patches]
     flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
-    review = _review(s)
+    review = "; ".join(_review(s, REVIEWERS_LISTED))
     return "; ".join(_html_text(x) for x in ([review] if review else []) + flags) or '<span class=muted>none</span>'
 
 

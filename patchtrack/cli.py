@@ -541,7 +541,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
         rows = []
         for s in found:
             row = s.to_dict()
-            row["author"] = _person_row(s.author, mailmap, domain_map)
+            row["author"] = _person_row(s.written_by, mailmap, domain_map)
             rows.append(row)
         _write_rows(rows, args.format, out)
     else:
@@ -792,10 +792,12 @@ def _read(path: str) -> str:
 def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMap | None = None) -> str:
     """A maintainer's summary: status, version, title, author, completeness, links,
     and per patch the review follow-ups it got."""
-    author = _person_row(s.author, mailmap, domain_map)
+    author = _person_row(s.written_by, mailmap, domain_map)
     who = (author["name"] or author["email"] or "?") if author else "?"
     if author and author.get("organisation"):
         who += f" ({author['organisation']})"
+    if s.sent_by is not None:
+        who += f", sent by {s.sent_by.name or s.sent_by.email}"
     rfc = "RFC " if s.rfc else ""
     state = "complete" if s.complete else f"missing {format_counters(s.missing_ranges)}"
     date = s.first_date.date().isoformat() if s.first_date else "?"

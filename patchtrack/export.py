@@ -14,7 +14,7 @@ from typing import Any
 
 from ._escape import safe_line
 from .message import Message
-from .series import REVIEW_KEYS, Patch, Series
+from .series import Patch, Series
 
 __all__ = ["ROWS", "COLUMNS", "rows", "to_pandas", "series_html", "message_html"]
 
@@ -67,10 +67,13 @@ def _patch_rows(s: Series) -> Iterable[dict[str, Any]]:
 
 def _review_counts(s: Series) -> dict[str, int]:
     """A series' review state as counts: the patches with a review given on the list,
-    and the review trailers (unflagged follow-ups; see :attr:`Patch.reviews`)."""
+    and the review trailers (unflagged follow-ups; see :attr:`Patch.reviews`); the same
+    for the review tags the patches carried as posted (:attr:`Patch.posted_reviews`)."""
     return {
         "reviewed_patches": sum(1 for p in s.patches if p.reviews),
         "reviews": sum(len(p.reviews) for p in s.patches),
+        "posted_reviewed_patches": sum(1 for p in s.patches if p.posted_reviews),
+        "posted_reviews": sum(len(p.posted_reviews) for p in s.patches),
     }
 
 
@@ -85,9 +88,9 @@ def _series_row(s: Series) -> dict[str, Any]:
         "rfc": s.rfc,
         "resend": s.resend,
         "status": s.status,
-        "author_name": s.author.name if s.author else None,
-        "author_email": s.author.email if s.author else None,
-        "author_domain": s.author.domain if s.author else None,
+        "author_name": s.written_by.name if s.written_by else None,
+        "author_email": s.written_by.email if s.written_by else None,
+        "author_domain": s.written_by.domain if s.written_by else None,
         "sender_email": s.sender.email if s.sender else None,
         "msgid": s.msgid,
         "cover": s.cover is not None,
@@ -154,7 +157,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "author_name": _TEXT, "author_email": _TEXT, "author_domain": _TEXT, "sender_email": _TEXT,
         "msgid": _TEXT, "cover": _BOOL, "patches": _INT, "total": _INT, "complete": _BOOL, "missing": _INT,
         "first_date": _DATE, "last_date": _DATE, "insertions": _INT, "deletions": _INT,
-        "reviewed_patches": _INT, "reviews": _INT, "previous_id": _TEXT, "previous_version": _INT,
+        "reviewed_patches": _INT, "reviews": _INT, "posted_reviewed_patches": _INT, "posted_reviews": _INT,
+        "previous_id": _TEXT, "previous_version": _INT,
         "next_id": _TEXT, "next_version": _INT, "list_id": _TEXT, "change_id": _TEXT, "messages": _INT,
         "problems": _TEXT,
     },
@@ -221,9 +225,8 @@ def _tags_cell(found: Iterable[tuple[str, str]]) -> str:
 
 
 def _posted_review(p: Patch) -> str:
-    """The review tags the patch carried as posted (its own trailers)."""
-    return _tags_cell((t.key, t.person.name or t.person.email) for t in p.trailers
-                      if t.key in REVIEW_KEYS and t.person is not None)
+    """The review tags the patch carried as posted (its own trailers, not its author's)."""
+    return _tags_cell((t.key, t.person.name or t.person.email) for t in p.posted_reviews if t.person is not None)
 
 
 def _list_review(p: Patch) -> str:
@@ -237,7 +240,7 @@ def series_html(s: Series) -> str:
     tags they carried as posted and those given on the list. Styles are scoped
     (:data:`~patchtrack._report_html.SCOPE`)."""
     from ._report_html import SCOPE, STYLE
-    from .report import _changes, _marker, _person
+    from .report import _byline, _changes, _marker
 
     plus, minus = _changes(s)
     revisions = " ".join(
@@ -247,7 +250,7 @@ def series_html(s: Series) -> str:
     head = (
         f'<p><b>{escape(s.status)}</b> <code>{escape(safe_line(_marker(s)))}</code> '
         f'<a href="{escape(_lore(s.list_id, s.msgid))}">{escape(safe_line(s.title))}</a> — '
-        f"{escape(safe_line(_person(s.author)))}, {len(s.patches)}/{s.total} patches, "
+        f"{escape(safe_line(_byline(s)))}, {len(s.patches)}/{s.total} patches, "
         f"+{plus}/-{minus} {revisions}</p>"
     )
     body = "".join(

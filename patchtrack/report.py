@@ -32,6 +32,9 @@ from .series import Series, is_series_mail
 
 __all__ = ["Count", "Report", "build_report", "lore_link", "safe_line", "safe_lines", "series_lines", "status_line"]
 
+REVIEWERS_LISTED = 5
+"""Review tags a patch-list line names per source; the commit-message section names all."""
+
 COUNTED = "patch and cover-letter mails of the range (not replies), one per mail, by author (in-body From:, else From:)"
 
 
@@ -215,14 +218,34 @@ def _segment(text: str) -> str:
 
 
 def status_line(series: Series, by_id: dict[str, Series]) -> str:
-    """``New``, ``Resend``, or ``v5 revision of a series first seen on 2025-08-25``."""
-    if series.previous is None:
-        return "New"
-    if series.previous.version == series.version:
-        return "Resend"
-    first = first_revision(series, by_id)
-    when = first.first_date.date().isoformat() if first.first_date else "an unknown date"
-    return f"v{series.version} revision of a series first seen on {when}"
+    """``New``, ``Resend``, ``v5 revision of a series first seen on 2025-08-25``, or
+    for a series whose earlier revisions the archive lacks ``v18, earlier revisions
+    not in this archive`` (never ``New``); ``, superseded by v6`` when a later
+    revision exists. A stable backport (``[PATCH AUTOSEL 5.4 14/78]``) is ``Backport to
+    5.4`` (``Stable backport`` when no release is named): the original author's work
+    posted for another tree, not a resend of it."""
+    backport = series.head.subject.backport
+    if backport is not None:
+        line = "Stable backport" if backport == "stable" else f"Backport to {backport}"
+        if series.previous is not None:
+            line += f", again (first posted {series.previous.date.date().isoformat()})" if series.previous.date else ", again"
+    elif series.previous is None:
+        if series.version > 1:
+            line = f"v{series.version}, earlier revisions not in this archive"
+        elif series.resend:
+            line = "Resend, the earlier posting not in this archive"
+        else:
+            line = "New"
+    elif series.previous.version == series.version:
+        line = "Resend"
+    else:
+        first = first_revision(series, by_id)
+        when = first.first_date.date().isoformat() if first.first_date else "an unknown date"
+        since = f" (as v{first.version})" if first.version > 1 else ""
+        line = f"v{series.version} revision of a series first seen on {when}{since}"
+    if series.next is not None:
+        line += f", superseded by v{series.next.version}"
+    return line
 
 
 def _marker(s: Series) -> str:
@@ -238,28 +261,51 @@ def _person(p: Person | None) -> str:
     return f"{p.name} <{p.email}>" if p.name else f"<{p.email}>"
 
 
+def _byline(s: Series) -> str:
+    """The patches' author, who sent the series when that is someone else, and how
+    many other people wrote patches of it."""
+    line = _person(s.written_by)
+    if s.sent_by is not None:
+        line += f", sent by {_person(s.sent_by)}"
+    others = len(s.authors) - 1 if s.written_by is not None and s.authors else 0
+    if others > 0:
+        line += f", with {others} other author{'s' if others > 1 else ''}"
+    return line
+
+
 def _changes(s: Series) -> tuple[int, int]:
     stats = [p.diffstat for p in s.patches if p.diffstat is not None]
     return sum(d.insertions for d in stats), sum(d.deletions for d in stats)
 
 
-def _review(s: Series) -> str:
-    given: dict[tuple[str, str], str] = {}  # one reviewer per address, whatever name each reply gave
-    for p in s.patches:
-        for f in p.reviews:
-            if f.person is not None:
-                given.setdefault((f.key.removesuffix("-by"), f.person.email), plain_name(f.person.name) or f.person.email)
-    return "; ".join(sorted({f"{kind} {who}" for (kind, _), who in given.items()}))
+def _review(s: Series, most: int | None = None) -> list[str]:
+    """The review state, as posted and on the list, each a part (none when there is
+    none): ``as posted: Reviewed-by Ann (2 of 3 patches); on the list: Acked-by Bo``.
+    With ``most``, each part names that many people, widest review first, and counts
+    the others (a 37-patch series carried 22 tags as posted)."""
+    parts = []
+    for source, reviews in (("as posted", s.posted_reviews), ("on the list", s.list_reviews)):
+        ranked = sorted(reviews, key=lambda r: -len(r.patches)) if most is not None else list(reviews)
+        named = []
+        for r in ranked[:most]:
+            covers = "" if len(r.patches) >= len(s.patches) else f" ({len(r.patches)} of {len(s.patches)} patches)"
+            named.append(f"{r.key} {plain_name(r.person.name) or r.person.email}{covers}")
+        if most is not None and len(ranked) > most:
+            named.append(f"{len(ranked) - most} more")
+        if named:
+            parts.append(f"{source}: " + ", ".join(named))
+    return parts
 
 
 def _list_line(status: str, s: Series, list_name: str) -> str:
     plus, minus = _changes(s)
-    line = f"{status}: {_marker(s)} {s.title} — {_person(s.author)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
+    line = f"{status}: {' '.join(x for x in (_marker(s), s.title) if x)} — {_byline(s)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
     mails = [p.message for p in s.patches]
     flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
-    review = _review(s)
-    extra = [review] if review else []
+    extra = ["; ".join(_review(s, REVIEWERS_LISTED)) or "no review"]
     extra += flags
+    if "cover-count-mismatch" in s.problems and s.cover is not None:
+        extra.append(f"cover letter says {s.cover.subject.total} patches")
     if s.previous is not None:
         extra.append(f"previous v{s.previous.version}: {lore_link(list_name, s.previous.msgid)}")
     return line + "".join(f" [{x}]" for x in extra)
@@ -298,7 +344,9 @@ def _markers(message: Message) -> list[str]:
 
 
 def _series_block(status: str, s: Series, list_name: str) -> list[str]:
-    out = [f"{status}:  {s.title}"]
+    out = [f"{status}:  {s.title}", f"By: {_byline(s)}"]
+    out += [f"Review {part}" for part in _review(s)]
+    out.append("")
     mails = ([s.cover] if s.cover is not None else []) + [p.message for p in s.patches]
     for m in mails:
         out += [m.subject.raw, f"Author: {_person(m.author)}", f"Link: {lore_link(list_name, m.msgid)}"]

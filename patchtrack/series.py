@@ -47,6 +47,8 @@ from .trailers import Trailer
 __all__ = [
     "Followup",
     "Patch",
+    "Review",
+    "REVIEW_SOURCES",
     "RevisionLink",
     "Series",
     "VIAS",
@@ -96,9 +98,11 @@ OPEN_FRAGMENTS = 64
 first. The corpora hold at most 35 at once (linux-man); without a bound, thousands of
 ``[PATCH]`` mails of one sender within hours were each offered to all the others."""
 
-SERIES_PROBLEMS = ("implausible-total",)
+SERIES_PROBLEMS = ("implausible-total", "cover-count-mismatch")
 """Codes a series may carry in :attr:`Series.problems`: ``implausible-total``, an
-announced length above :data:`MAX_TOTAL`."""
+announced length above :data:`MAX_TOTAL`; ``cover-count-mismatch``, a cover letter
+whose ``N`` is not its patches' (``[PATCH v2 0/5]`` answered by ``1/6``…``6/6``: the
+total is then the patches' own when they agree)."""
 
 
 @attrs.frozen
@@ -185,6 +189,19 @@ class Patch:
 
         return f"<Patch {self.index} {repr_title(self.message.subject.title)} {safe_line(self.msgid)}>"
 
+    @property
+    def posted_reviews(self) -> tuple[Trailer, ...]:
+        """Review tags the patch carried as posted: its own ``Reviewed-by``,
+        ``Acked-by`` and ``Tested-by`` trailers (given on an earlier revision and
+        collected by the author), but none with the patch author's address (by
+        address only: an in-body ``From:`` may carry a colleague's name)."""
+        author = self.message.author or self.message.sender
+        mine = author.email.lower() if author else None
+        return tuple(
+            t for t in self.message.trailers
+            if t.key in REVIEW_KEYS and t.person is not None and t.person.email.lower() != mine
+        )
+
     def to_dict(self) -> dict[str, Any]:
         message = self.message
         fields = message.to_dict()
@@ -199,6 +216,37 @@ class Patch:
             "trailers": fields["trailers"],
             "followups": [f.to_dict() for f in self.followups],
         }
+
+
+REVIEW_SOURCES = ("posted", "list")
+"""Where a :class:`Review` was found: in the patches as posted (their own trailers),
+or on the list (replies to this posting, or carried from the previous revision's
+identical patch)."""
+
+
+@attrs.frozen
+class Review:
+    """One person's review tag on a series: the key (``Reviewed-by``, ``Acked-by``,
+    ``Tested-by``), who, the counters of the patches it covers, and ``source``
+    (:data:`REVIEW_SOURCES`)."""
+
+    key: str
+    person: Person
+    patches: tuple[int, ...]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.person.name, "email": self.person.email, "patches": list(self.patches)}
+
+
+def _reviews(found: Iterable[tuple[int, str, Person]], source: str) -> tuple[Review, ...]:
+    """One :class:`Review` per key and address, in order of first appearance."""
+    seen: dict[tuple[str, str], tuple[Person, list[int]]] = {}
+    for index, key, person in found:
+        _, indexes = seen.setdefault((key, person.email.lower()), (person, []))
+        if index not in indexes:
+            indexes.append(index)
+    return tuple(Review(key, person, tuple(sorted(indexes)), source) for (key, _), (person, indexes) in seen.items())
 
 
 @attrs.frozen
@@ -298,6 +346,62 @@ class Series:
     def msgid(self) -> str:
         return self.head.msgid
 
+    @property
+    def posted_reviews(self) -> tuple[Review, ...]:
+        """Review tags the patches carried as posted (:attr:`Patch.posted_reviews`)."""
+        return _reviews(((p.index, t.key, t.person) for p in self.patches for t in p.posted_reviews
+                         if t.person is not None), "posted")
+
+    @property
+    def list_reviews(self) -> tuple[Review, ...]:
+        """Review given on the list (:attr:`Patch.reviews`: unflagged replies, and
+        those carried from the previous revision), less what a patch already
+        carried as posted."""
+        found = []
+        for p in self.patches:
+            own = {(t.key, t.person.email.lower()) for t in p.posted_reviews if t.person is not None}
+            found += [(p.index, f.key, f.person) for f in p.reviews
+                      if f.person is not None and (f.key, f.person.email.lower()) not in own]
+        return _reviews(found, "list")
+
+    @property
+    def authors(self) -> tuple[Person, ...]:
+        """The patches' authors (in-body ``From:``, else the sender), one per
+        address, the most patches first (then the earliest)."""
+        counts: dict[str, tuple[int, int, Person]] = {}
+        for n, p in enumerate(self.patches):
+            person = p.message.author or p.message.sender
+            if person is not None:
+                many, first, _ = counts.get(person.email.lower(), (0, n, person))
+                counts[person.email.lower()] = (many + 1, first, person)
+        return tuple(person for _, _, person in sorted(counts.values(), key=lambda c: (-c[0], c[1])))
+
+    @property
+    def written_by(self) -> Person | None:
+        """The series' byline: the one who posted it when they wrote any of its
+        patches, else its main author (:attr:`authors`); for a cover letter alone,
+        its author."""
+        poster = self.head.sender or self.head.author
+        authors = self.authors
+        if poster is not None:
+            for a in authors:  # the poster's own address first, else the same person's other one
+                if a.email.lower() == poster.email.lower():
+                    return a
+            for a in authors:
+                if same_person(poster, a):
+                    return a
+        return authors[0] if authors else self.head.author
+
+    @property
+    def sent_by(self) -> Person | None:
+        """Who posted the series (the cover's sender, else the first patch's) when
+        they wrote none of its patches — a maintainer posting someone's series —
+        else ``None``."""
+        poster = self.head.sender
+        if poster is None or not self.patches or any(same_person(poster, a) for a in self.authors):
+            return None
+        return poster
+
     def link(self) -> RevisionLink:
         """This series as the target of a revision link."""
         return RevisionLink(self.id, self.version, self.msgid, self.first_date)
@@ -346,6 +450,13 @@ class Series:
             "id": self.id,
             "title": self.title,
             "author": _person(self.author),
+            "written_by": _person(self.written_by),
+            "sent_by": _person(self.sent_by),
+            "authors": [_person(a) for a in self.authors],
+            "review": {
+                "as_posted": [r.to_dict() for r in self.posted_reviews],
+                "on_list": [r.to_dict() for r in self.list_reviews],
+            },
             "version": self.version,
             "rfc": self.rfc,
             "resend": self.resend,
@@ -401,15 +512,32 @@ def _person(person: Person | None) -> dict[str, str] | None:
 def is_series_mail(message: Message) -> bool:
     """A patch or cover letter as posted: not a reply, not a pull request, and either
     parsed as a patch/cover or carrying a ``n/N`` counter (except a build bot's
-    ``[tree:branch n/N]``)."""
+    ``[tree:branch n/N]``). A mail without a diff that answers another and gives a
+    trailer (``Reviewed-by:``…) is a reply though its subject lacks ``Re:``, as b4
+    decides (``LoreMessage``: trailers, references, no diff)."""
     subject = message.subject
     if subject.is_reply or subject.is_pull or message.kind in ("reply", "pull"):
+        return False
+    # a reply whose ``Re:`` got lost (b4 reads it as one too); the diffstat, not the
+    # diff, says there is none: reading the diff unpacks the body (5 times the cost
+    # of picking the series mails of an archive)
+    if _answers(message) and _gives_trailers(message) and message.diffstat is None:
         return False
     if message.kind in ("patch", "cover"):
         return True
     # ``[tree:branch 13/37] file.c: warning …``: a build bot names a commit's place
     # in a branch, not a patch's place in a series
     return subject.total is not None and not any(":" in word for word in subject.prefixes)
+
+
+def _answers(message: Message) -> bool:
+    return bool(message.in_reply_to or message.references)
+
+
+def _gives_trailers(message: Message) -> bool:
+    """Whether a mail carries a person trailer other than a sign-off (cover letters
+    are signed off; none in the corpora carries another without a diff)."""
+    return any(t.person is not None and t.key != "Signed-off-by" for t in message.trailers)
 
 
 def _index(message: Message) -> int:
@@ -423,22 +551,6 @@ def _total(message: Message) -> int:
 def _sender_email(message: Message) -> str:
     person = message.sender or message.author
     return person.email if person else ""
-
-
-def _same_post(above: Message, below: Message) -> bool:
-    """Whether a series mail and one it answers look like one ``git send-email`` run:
-    same total and sender, posted within :data:`THREADED_WINDOW`, and the same
-    version — or none on the answering mail (``[PATCH v2 0/2]`` with ``[PATCH 1/2]``
-    patches is a real habit; ``[PATCH v2 1/2]`` answering ``[PATCH 0/2]`` is a
-    reroll). Not the RESEND flag: real posts put it on the cover letter only, or on
-    some patches only."""
-    if above.date is None or below.date is None or abs(above.date - below.date) > THREADED_WINDOW:
-        return False
-    return (
-        (above.subject.version == below.subject.version or below.subject.version_inferred)
-        and _total(above) == _total(below)
-        and _sender_email(above) == _sender_email(below)
-    )
 
 
 # --- grouping -------------------------------------------------------------------------
@@ -474,7 +586,8 @@ def nearest_above(parents: Mapping[str, str], within: Container[str]) -> Callabl
 
 class _Anchors:
     """Where each series mail's climb (:func:`fragments`) ends: from a mail ``m``, up
-    while the parent is a series mail with the same total and sender as ``m``, the
+    while the parent is a series mail with the same sender as ``m``, the same total
+    (or a cover letter above a patch with a ``n/N`` counter: covers miscount), the
     same version (unless ``m``'s is inferred), a lower counter than the mail below it
     (or a cover under a cover), dated within :data:`THREADED_WINDOW` of ``m``.
 
@@ -501,8 +614,10 @@ class _Anchors:
         a, m = self.members[above], self.members[msgid]
         if not (_index(a) == 0 or _index(a) < _index(m)):
             return None
-        if _total(a) != _total(m) or _sender_email(a) != _sender_email(m):
+        if _sender_email(a) != _sender_email(m):
             return None
+        if _total(a) != _total(m) and not (_index(a) == 0 and _index(m) != 0 and m.subject.total is not None):
+            return None  # a cover's N may disagree with its patches' (cover-count-mismatch)
         if strict and a.subject.version != m.subject.version:
             return None
         return above
@@ -609,10 +724,29 @@ class Fragment:
         self.last = max(d for d in (self.last, other.last) if d is not None)
 
 
-def group_key(head: Message) -> tuple[int, bool, int, str]:
+GroupKey = tuple[int, bool, int, str, bool]
+"""What :func:`group_key` gives: version, RESEND, total, sender, and whether the
+mail answers nothing."""
+
+
+def group_key(head: Message) -> GroupKey:
     """What unthreaded fragments of one series share: version, RESEND, total, sender
-    (of the fragment's first mail)."""
-    return (head.subject.version, head.subject.resend, _total(head), _sender_email(head))
+    (of the fragment's first mail), and whether that mail answers nothing (no
+    ``In-Reply-To:``, no ``References:``) — see :func:`filed_under`."""
+    rooted = not (head.in_reply_to or head.references)
+    return (head.subject.version, head.subject.resend, _total(head), _sender_email(head), rooted)
+
+
+def filed_under(key: GroupKey) -> tuple[tuple[Any, ...], ...]:
+    """The keys a fragment of ``key`` meets others under: its sender's, and for a
+    fragment whose first mail answers nothing, also any sender's. Two such fragments
+    merge whoever sent them: an am-ready mbox (``Series.to_mbox``, ``b4 am``) has no
+    threading headers and gives each patch its author's ``From:``, so keyed on the
+    sender alone every complete series of several authors split on the way back
+    (all 273 of the corpora's). On the corpora it changes no series."""
+    version, resend, total, sender, rooted = key
+    own = (version, resend, total, sender)
+    return (own, (version, resend, total, None)) if rooted else (own,)
 
 
 def fragments(threads: Threads, members: dict[str, Message]) -> list[Fragment]:
@@ -634,39 +768,46 @@ def _groups(groups: list[Fragment]) -> list[list[Message]]:
     with no counter in common) — so fragments further apart never meet. A fragment is
     offered to the :data:`OPEN_FRAGMENTS` latest started of them only."""
     merged: list[Fragment] = []
-    open_groups: dict[tuple[int, bool, int, str], dict[int, Fragment]] = {}
+    open_groups: dict[tuple[Any, ...], dict[int, Fragment]] = {}
     for group in groups:
-        key = group_key(group.mails[0])
-        waiting = open_groups.get(key, {})
+        keys = filed_under(group_key(group.mails[0]))
         # Fragments come in order of their first mail, so once one that is dated
         # comes more than the window after an open one ended, that one is closed for
         # good. (An undated first mail sorts first, and says nothing of the others.)
         dated = group.mails[0].date is not None
-        seen: list[Fragment] = []
-        closed = []
-        if group.first is not None:
-            since = group.first - UNTHREADED_WINDOW
-            for visited, n in enumerate(reversed(waiting), 1):
-                g = waiting[n]
-                assert g.last is not None  # undated fragments are never open
-                if g.last >= since:
-                    seen.append(g)
-                elif dated:
-                    closed.append(n)
-                if len(seen) == OPEN_FRAGMENTS or (not dated and visited == OPEN_FRAGMENTS):
-                    break
-        for n in closed:
-            del waiting[n]
-        # of the fragments that could take this one, the one in the same reply tree,
-        # else the one posted last (else the first started)
-        takers = [g for g in reversed(seen) if g.accepts(group)]
-        target = max(takers, key=lambda g: (g.root == group.root, g.last), default=None)
+        seen: dict[int, Fragment] = {}
+        for key in keys:
+            waiting = open_groups.get(key, {})
+            found = 0
+            closed = []
+            if group.first is not None:
+                since = group.first - UNTHREADED_WINDOW
+                for visited, n in enumerate(reversed(waiting), 1):
+                    g = waiting[n]
+                    assert g.last is not None  # undated fragments are never open
+                    if g.last >= since:
+                        seen[n] = g
+                        found += 1
+                    elif dated:
+                        closed.append(n)
+                    if found == OPEN_FRAGMENTS or (not dated and visited == OPEN_FRAGMENTS):
+                        break
+            for n in closed:
+                del waiting[n]
+        # of the fragments that could take this one, one by the same sender, then
+        # one in the same reply tree, then the one posted last (else the first started)
+        takers = [seen[n] for n in sorted(seen, reverse=True) if seen[n].accepts(group)]
+        sender = _sender_email(group.mails[0])
+        target = max(
+            takers, key=lambda g: (_sender_email(g.mails[0]) == sender, g.root == group.root, g.last), default=None
+        )
         if target is not None:
             target.absorb(group)
             continue
         merged.append(group)
         if group.first is not None and group.last is not None:  # an undated one takes none
-            open_groups.setdefault(key, {})[len(merged)] = group
+            for key in keys:
+                open_groups.setdefault(key, {})[len(merged)] = group
     return [sorted(g.mails, key=arrival_key) for g in merged]
 
 
@@ -731,6 +872,14 @@ def _build(
 
     head = cover if cover is not None else next(iter(firsts.values()))
     total = _total(head) if cover is not None else max(_total(m) for m in firsts.values())
+    problems: list[str] = []
+    counted = {m.subject.total for m in firsts.values() if m.subject.total is not None}
+    if cover is not None and counted and counted != {total}:
+        problems.append("cover-count-mismatch")
+        if len(counted) == 1:  # the patches agree: the cover letter miscounted them
+            total = counted.pop()
+    if total > MAX_TOTAL:
+        problems.append("implausible-total")
     missing = _gaps(sorted(firsts), total)
 
     # follow-ups: replies under each series mail
@@ -771,7 +920,7 @@ def _build(
         list_id=head.list_id,
         change_id=head.change_id or first_patch.change_id,
         messages=tuple(everything),
-        problems=("implausible-total",) if total > MAX_TOTAL else (),
+        problems=tuple(problems),
     )
 
 

@@ -66,7 +66,7 @@ def test_demo_report(tmp_path: Path, mails: list[bytes]) -> None:
     assert "=?" not in text and "linux-gizmo mailing list update" in text
     assert "v2 revision of a series first seen on 2026-03-02: [PATCH v2 0/3] gizmo: add bus clock support" in text
     assert "Resend: [PATCH RESEND] gizmo: sysfs: use sysfs_emit() in show callbacks" in text
-    assert "Acked Ingrid Halvorsen" in text
+    assert "on the list: Acked-by Ingrid Halvorsen" in text
     assert "[previous v1: https://lore.kernel.org/linux-gizmo/20260302-gizmo-clocks-v1-0-4c1e2d5f7a9b@linux.acme-semi.com/]" in text
     assert "Link: https://lore.kernel.org/linux-gizmo/20260309-gizmo-clocks-v2-0-9e8d7c6b5a41@linux.acme-semi.com/" in text
     assert " 2 files changed, 34 insertions(+), 1 deletion(-)" in text
