@@ -180,7 +180,7 @@ def test_a_reviewer_is_one_per_address_whatever_the_name() -> None:
              body="> x\n\nReviewed-by: Jonathan Hunter <jonathanh@nv.test<mailto:jonathanh@nv.test>>\n"),
     ]
     (line,) = series_lines(report_of(mails))
-    assert line.count("Reviewed") == 1 and "[Reviewed Jon Hunter]" in line, line
+    assert line.count("Reviewed") == 1 and "[on the list: Reviewed-by Jon Hunter]" in line, line
 
 
 def test_affiliation_and_subdomains_fold() -> None:
