@@ -24,7 +24,7 @@ import zstandard
 from ._dates import mail_date
 from ._mime import split_mail
 from ._walk import RawMessage
-from .diff import MAX_FILES, Diffstat, diff_start, diffstat_and_patch_id
+from .diff import Diffstat, diff_start, read_diff
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
 from .trailers import (
@@ -370,9 +370,8 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     if rest is not None and start is not None:
         diff = rest[start:]
         notes = _notes(rest[:start])
-        stat, pid = diffstat_and_patch_id(diff)
-        if len(stat.files) >= MAX_FILES:
-            problems.append("diffstat-truncated")
+        stat, pid, cut = read_diff(diff)
+        problems += cut
     elif kind == "patch":
         problems.append("no-diff")
 
