@@ -416,24 +416,71 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     )
 
 
-_MESSAGE_ID = re.compile(r"<([^>]+)>")
-
-
 def message_ids(value: str) -> list[str]:
-    """The ids of a ``Message-ID``/``In-Reply-To``/``References`` value: each ``<`` to
-    the first ``>`` after it, as public-inbox (``$MID_EXTRACT = qr/<([^>]+)>/s``) and
-    b4 read them — so ``<p1<script>x@evil>`` is ``p1<script``, never the inner
-    ``script`` that another mail's id could be. The expression is quadratic on a run
-    of ``<`` with no ``>`` after it, so it is given the value up to its last ``>``:
-    there every ``<`` has a ``>`` to stop at, and each is read once."""
-    return _MESSAGE_ID.findall(value, 0, value.rfind(">") + 1)
+    """The ids of a ``Message-ID``/``In-Reply-To``/``References`` value, in order: each
+    the whole bracketed text, ``<`` and ``>`` counted as they nest, so
+    ``<p1<script>x@evil>`` is ``p1<script>x@evil`` — not public-inbox's ``p1<script``
+    (``qr/<([^>]+)>/``), which every id of the shape ``<p1<…`` shares. An id whose
+    brackets do not balance runs from its ``<`` to the last ``>``. Ordinary ids (no
+    ``<`` or ``>`` inside; all 58,090 mails of the corpora) read as public-inbox reads
+    them. Linear: ``str.find`` from bracket to bracket, each character read once."""
+    found: list[str] = []
+    last = value.rfind(">")
+    at = value.find("<", 0, last) if last > 0 else -1
+    while at >= 0:
+        depth, pos, close = 1, at + 1, value.find(">", at + 1)
+        while True:
+            inner = value.find("<", pos, close)
+            if inner >= 0:
+                depth, pos = depth + 1, inner + 1
+                continue
+            depth, pos = depth - 1, close + 1
+            if depth == 0 or close == last:
+                break
+            close = value.find(">", pos)
+        if pos - at > 2:
+            found.append(value[at + 1 : pos - 1])
+        if close == last:
+            break
+        at = value.find("<", pos, last)
+    return found
+
+
+MAX_TRAILER_TEXT_LINES = 25_000
+"""Lines the trailer readers are given: a commit message's last, a reply's first
+(``trailers-truncated`` when there are more). The corpora's longest body has 12,532
+lines; the readers cost 0.3–1.5 µs a line, and a megabyte of short lines is 500,000."""
+
+
+def _first_lines(text: str, n: int, problems: list[str]) -> str:
+    """``text`` up to the end of its ``n``-th line (with its line break)."""
+    if text.count("\n") <= n:
+        return text
+    problems.append("trailers-truncated")
+    at = -1
+    for _ in range(n):
+        at = text.find("\n", at + 1)
+    return text[: at + 1]
+
+
+def _last_lines(text: str, n: int, problems: list[str]) -> str:
+    """``text`` from the start of its ``n``-th line from the end (a final line break
+    ends the last line)."""
+    if text.count("\n") <= n:
+        return text
+    problems.append("trailers-truncated")
+    at = len(text) - 1 if text.endswith("\n") else len(text)
+    for _ in range(n):
+        at = text.rfind("\n", 0, at)
+    return text[at + 1 :]
 
 
 def _first_id(value: str) -> str:
     """The first ``<id>`` of a header; a bare id when the brackets are missing."""
-    found = _MESSAGE_ID.search(value, 0, value.rfind(">") + 1) if "<" in value else None
-    if found:
-        return found.group(1)
+    if "<" in value:
+        found = message_ids(value)
+        if found:
+            return found[0]
     parts = value.split()
     return parts[0].strip("<>") if parts else ""
 
@@ -441,8 +488,8 @@ def _first_id(value: str) -> str:
 def _list_id(value: str) -> str | None:
     if not value:
         return None
-    found = _MESSAGE_ID.search(value, 0, value.rfind(">") + 1)
-    return found.group(1) if found else value.strip() or None
+    found = message_ids(value)
+    return found[0] if found else value.strip() or None
 
 
 def _inbody_headers(body: str) -> tuple[dict[str, str], str]:
