@@ -36,13 +36,13 @@ WANTED = (
 # and a look at the next character rules out most lines before the names are tried.
 _FIRST_LETTERS = sorted({c for w in WANTED for c in (w[0], w[0].upper())})
 MAX_FOLDED = 4096
-"""Continuation lines of one header read (``header-truncated:<name>`` past them): a
-record keeps at most 64 KiB of a value, and each line is a step of the expression."""
+"""Continuation lines of one header read (``header-truncated:<name>`` past them; the
+corpora's most: 298): a record keeps at most 64 KiB of a value, and each line is a
+step of the expression."""
 _VALUE = rb"[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*){0,%d})" % MAX_FOLDED
 _HEADER = re.compile(
     rb"\n(?=[" + "".join(_FIRST_LETTERS).encode() + rb"])((?i:" + b"|".join(w.encode() for w in WANTED) + rb"))" + _VALUE
 )
-_FOLDED = re.compile(rb"\r?\n[ \t]")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _PARAM = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _TEXT_PARTS = ("text/plain", "text/x-patch", "text/x-diff", "text/x-log", "text/x-csrc", "text/x-chdr")
@@ -334,7 +334,7 @@ def _unflow_lines(text: str, delsp: bool) -> str:
 
 MAX_HEADER_LINES = 1000
 """Header lines of the names read (:data:`WANTED`) taken one by one: the corpora's
-most in a mail is {}. Past them only headers of a name not seen yet are read, and a
+most in a mail is 13. Past them only headers of a name not seen yet are read, and a
 name seen again is flagged (``header-truncated:<name>``): 125,000 ``Cc:`` lines cost
 0.12 s, and :data:`MAX_HEADER` of a value is all a record keeps anyway."""
 
@@ -342,34 +342,38 @@ name seen again is flagged (``header-truncated:<name>``): 125,000 ``Cc:`` lines 
 def _read_headers(head: bytes, problems: list[str]) -> Headers:
     headers: Headers = {}
     data = b"\n" + head
-    rest = -1
-    for n, found in enumerate(_HEADER.finditer(data)):
-        if n == MAX_HEADER_LINES:
-            rest = found.start()
-            break
-        _add_header(headers, found[1], found[2], problems)
-        if _FOLDED.match(data, found.end()):
-            problems.append(f"header-truncated:{found[1].decode().lower()}")
-    if rest < 0:
-        return headers
-    unseen = tuple(name for name in WANTED if name not in headers)
-    if unseen:
-        for name, value in _headers_named(unseen).findall(data, rest):
-            _add_header(headers, name, value, problems)
-    for name in WANTED:
-        if name in headers and name not in unseen and _headers_named((name,)).search(data, rest):
-            problems.append(f"header-truncated:{name}")
+    found = _HEADER.findall(data)
+    if len(found) > MAX_HEADER_LINES:
+        found = _first_headers(data, found, problems)
+    for name, value in found:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append("header-not-utf8")
+            text = value.decode("latin-1")
+        if len(text) > MAX_FOLDED and text.count("\n") >= MAX_FOLDED:
+            problems.append(f"header-truncated:{name.decode().lower()}")
+        text = " ".join(text.split())
+        headers.setdefault(name.decode().lower(), []).append(text)
     return headers
 
 
-def _add_header(headers: Headers, name: bytes, value: bytes, problems: list[str]) -> None:
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        problems.append("header-not-utf8")
-        text = value.decode("latin-1")
-    text = " ".join(text.split())
-    headers.setdefault(name.decode().lower(), []).append(text)
+def _first_headers(data: bytes, found: list[tuple[bytes, bytes]], problems: list[str]) -> list[tuple[bytes, bytes]]:
+    """Of more than :data:`MAX_HEADER_LINES` headers ``found`` in ``data``: the first
+    that many, then those of names not among them; a name among them seen again is
+    flagged (``header-truncated:<name>``)."""
+    seen = {name.decode().lower() for name, _ in found[:MAX_HEADER_LINES]}
+    rest = 0
+    for n, match in enumerate(_HEADER.finditer(data)):
+        if n == MAX_HEADER_LINES:
+            rest = match.start()
+            break
+    kept = found[:MAX_HEADER_LINES]
+    unseen = tuple(name for name in WANTED if name not in seen)
+    if unseen:
+        kept += _headers_named(unseen).findall(data, rest)
+    problems += [f"header-truncated:{name}" for name in WANTED if name in seen and _headers_named((name,)).search(data, rest)]
+    return kept
 
 
 @functools.lru_cache(maxsize=64)
@@ -498,10 +502,11 @@ def _fast_message(raw: bytes, problems: list[str], depth: int, parts: list[int],
 
 
 MAX_DELIMITER_LINES = 10_000
-"""Lines starting with a part's boundary read one by one (the corpora's most in a mail:
-{}): past them (or past :data:`MAX_PARTS` parts) only the closing line is searched
-for, and a line that merely starts like the boundary (``--zzz`` for ``zz``) left
-unread (``mime-truncated``). A megabyte of them was 0.12–0.4 s."""
+"""Lines starting with a part's boundary read one by one (the corpora have at most 291
+lines starting with ``--`` in a mail): past them (or past :data:`MAX_PARTS` parts)
+only the closing line is searched for, and a line that merely starts like the
+boundary (``--zzz`` for ``zz``) left unread (``mime-truncated``). A megabyte of them
+was 0.12–0.4 s."""
 
 
 def _split_parts(body: bytes, delimiter: bytes, lenient: bool = False, problems: list[str] | None = None) -> list[bytes] | None:
