@@ -27,12 +27,16 @@ import operator
 import re
 
 from collections.abc import Iterable
+from typing import AnyStr
 
 import attrs
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
-__all__ = ["FileChange", "Diffstat", "MAX_FILES", "diff_start", "diffstat", "diffstat_and_patch_id", "patch_id"]
+__all__ = [
+    "FileChange", "Diffstat", "MAX_FILES", "MAX_HUNKS", "diff_start", "diffstat", "diffstat_and_patch_id", "patch_id",
+    "read_diff",
+]
 
 @attrs.frozen
 class FileChange:
@@ -211,21 +215,54 @@ def _lf(text: str) -> str:
 
 MAX_FILES = 1000
 """Files a Diffstat lists (the corpora's largest diff has 284): a file costs 20–50 µs
-to read, and a megabyte of tiny file diffs is 17,000 of them. The patch-id is always
-of the whole diff."""
+to read, and a megabyte of tiny file diffs is 17,000 of them."""
+MAX_HUNKS = 10_000
+"""Hunks a Diffstat counts (the corpora's most in one diff: 657): a hunk costs ~2 µs,
+and a megabyte of one-line hunks is 58,000 of them."""
 _FILE_START = re.compile(r"^(?:diff |--- [^\n]*\n\+\+\+ )", re.MULTILINE)
 
 
 def _cut(text: str) -> int | None:
-    """Where the file after the first :data:`MAX_FILES` starts in ``text``, or None.
-    (Counting the lines that could start a file first costs ~1 µs for a 10 KB diff;
-    the search for them, 5–10 times that: most diffs are not searched.)"""
-    if text.count("\ndiff ") + text.count("\n--- ") < MAX_FILES:
-        return None
-    for n, found in enumerate(_FILE_START.finditer(text)):
-        if n == MAX_FILES:
-            return found.start()
-    return None
+    """Where ``text`` is cut for a Diffstat, or None: at the file after the first
+    :data:`MAX_FILES`, or at the file holding the hunk after the first
+    :data:`MAX_HUNKS` (at that hunk, when it is in the first file). (Counting the lines
+    that could start a file or hunk first costs ~1 µs for a 10 KB diff; the search for
+    them, 5–10 times that: most diffs are not searched.)"""
+    cut = None
+    if text.count("\ndiff ") + text.count("\n--- ") >= MAX_FILES:
+        for n, found in enumerate(_FILE_START.finditer(text)):
+            if n == MAX_FILES:
+                cut = found.start()
+                break
+    if text.count("\n@@ ", 0, cut) > MAX_HUNKS:
+        hunk = _nth_offset(text, "\n@@ ", MAX_HUNKS + 1) + 1
+        cut = _file_start_before(text, hunk) or hunk
+    return cut
+
+
+def _nth_offset(text: str, sub: str, n: int, start: int = 0) -> int:
+    """Offset of the ``n``-th (from 1) ``sub`` in ``text`` from ``start``, or -1."""
+    at = start - 1
+    for _ in range(n):
+        at = text.find(sub, at + 1)
+        if at < 0:
+            break
+    return at
+
+
+def _file_start_before(text: str, end: int) -> int:
+    """Offset of the last line before ``end`` that starts a file (``diff `` or
+    ``---`` over ``+++``) other than the first line, or 0."""
+    at = text.rfind("\ndiff ", 0, end)
+    dashes = text.rfind("\n--- ", 0, end)
+    for _ in range(64):  # a run of "--- " lines that start no file is read no further
+        if dashes <= at:
+            break
+        below = text.find("\n", dashes + 1)
+        if below >= 0 and text.startswith("+++ ", below + 1):
+            return dashes + 1
+        dashes = text.rfind("\n--- ", 0, dashes)
+    return at + 1
 
 
 def _stat_of(text: str) -> Diffstat:
@@ -397,6 +434,77 @@ def diffstat_and_patch_id(diff: str) -> tuple[Diffstat, str | None]:
     return _stat_of(text), patch_id(diff)
 
 
+MAX_UNIDIFF_LINES = 20_000
+"""Lines of a diff given to unidiff (the corpora's most: 3,853): it reads a hunk line in
+~0.5 µs and any other in ~3.5 µs (every one of its patterns is tried), so of those
+lines at most :data:`MAX_UNIDIFF_OTHER` may be other than hunk lines."""
+MAX_UNIDIFF_OTHER = 4_000
+MAX_PATCH_ID_LINES = 30_000
+"""Steps the patch-id may take (~1 µs each): a line read one by one (those outside
+hunk bodies, the first few of each hunk, and the few inside that the hunk counts
+cannot take) or a block of hunk lines counted (4 steps). The corpora's most: 8,238,
+for a diff of 657 hunks. Past it the patch-id is not given (``patch-id-skipped``): a
+patch-id of part of a diff would link revisions and upstream commits that differ."""
+_OTHER_LINE = re.compile(r"\n(?![-+ ])")
+
+
+def read_diff(diff: str) -> tuple[Diffstat, str | None, tuple[str, ...]]:
+    """:func:`diffstat_and_patch_id` with bounded work, for one mail: the Diffstat of
+    at most :data:`MAX_FILES` files and :data:`MAX_HUNKS` hunks, of which unidiff reads
+    at most :data:`MAX_UNIDIFF_LINES` lines (``diffstat-truncated`` when the diff was
+    cut), and the patch-id when it takes at most :data:`MAX_PATCH_ID_LINES` lines read
+    one by one (else None, ``patch-id-skipped``). Returns the two and those problems."""
+    problems: list[str] = []
+    start = diff_start(diff)
+    if start is None:
+        return _EMPTY, _bounded_patch_id(diff, problems), tuple(problems)
+    text = _lf(diff[start:])
+    cut = _cut(text)
+    if cut is None and text.startswith("diff --git "):
+        first = 0 if diff.startswith("diff ") else diff.find("\ndiff ") + 1
+        if first == start:  # patch_id starts at the first "diff " line: the same one
+            plain = _plain_git(text, [])
+            if plain is None:  # not plain: the general readers, without a second try here
+                stat = _bounded_unidiff(text, problems)
+                return stat, _bounded_patch_id(diff, problems), tuple(problems)
+            pid = plain[1] if plain[1] is not None else _bounded_patch_id(diff, problems)
+            return plain[0], pid, tuple(problems)
+    if cut is not None:
+        problems.append("diffstat-truncated")
+        text = text[:cut]
+    fast = _plain_git_diffstat(text)
+    stat = fast if fast is not None else _bounded_unidiff(text, problems)
+    return stat, _bounded_patch_id(diff, problems), tuple(dict.fromkeys(problems))
+
+
+def _bounded_patch_id(diff: str, problems: list[str]) -> str | None:
+    try:
+        return _patch_id(diff, _Steps(MAX_PATCH_ID_LINES))
+    except _OverBudget:
+        problems.append("patch-id-skipped")
+        return None
+
+
+def _bounded_unidiff(text: str, problems: list[str]) -> Diffstat:
+    """:func:`_unidiff_diffstat` of at most :data:`MAX_UNIDIFF_LINES` lines of ``text``,
+    :data:`MAX_UNIDIFF_OTHER` of them other than hunk lines, cut at the start of a
+    file when one starts before that (``diffstat-truncated`` when cut)."""
+    end = _nth_offset(text, "\n", MAX_UNIDIFF_LINES)
+    if end < 0:
+        end = len(text)
+    probe = "\n" + text
+    other = text.count("\n", 0, end) + 1 - sum(probe.count(kind, 0, end + 1) for kind in ("\n+", "\n-", "\n "))
+    if other > MAX_UNIDIFF_OTHER:
+        for n, found in enumerate(_OTHER_LINE.finditer(probe, 0, end + 1)):
+            if n == MAX_UNIDIFF_OTHER:
+                end = found.start() - 1
+                break
+    if end + 1 >= len(text):
+        return _unidiff_diffstat(text)
+    problems.append("diffstat-truncated")
+    return _unidiff_diffstat(text[: _file_start_before(text, end) or end + 1])
+
+
 def _hunk_lines(lines: str) -> tuple[int, int, int] | None:
     """Added, removed and context lines of a hunk's lines; None when a line is of no
     known kind (a blank context line a mailer stripped, mail junk)."""
@@ -409,29 +517,98 @@ def _hunk_lines(lines: str) -> tuple[int, int, int] | None:
 
 
 def _cut_hunk(lines: str, before: int, after: int) -> tuple[str | None, str]:
-    """The last hunk's lines, where its counts say it ends, and the junk after it."""
+    """The last hunk's lines, where its counts say it ends, and the junk after it;
+    None when a line that is no hunk line, or the end, comes first.
+
+    The hunk ends at the line where both counts are spent: the later of the
+    ``before``-th old line (``-`` or `` ``) and the ``after``-th new line (``+`` or
+    `` ``), found by counting (:func:`_nth`), not line by line: a hunk header may
+    claim a billion lines over a megabyte of short ones."""
     at = 0
-    while before > 0 or after > 0:
-        end = lines.find("\n", at)
+    if before + after <= _SHORT_HUNK:  # most hunks: read line by line, as counting costs more
+        while before > 0 or after > 0:
+            end = lines.find("\n", at)
+            if end < 0:
+                return None, ""
+            first = lines[at : at + 1]
+            if first == "+":
+                after -= 1
+            elif first == "-":
+                before -= 1
+            elif first == " ":
+                before -= 1
+                after -= 1
+            elif first != "\\":
+                return None, ""
+            at = end + 1
+        if before or after:
+            return None, ""
+    else:
+        probe = "\n" + lines  # every line after a line break: "\n-" starts an old line
+        bad = _NOT_HUNK_LINE.search(probe)
+        limit = len(probe) if bad is None else bad.start()  # the lines up to the first that is none
+        last = 0
+        for count, kinds in ((before, _OLD), (after, _NEW)):
+            if count > 0:
+                found = _nth(probe, kinds, count, 0, limit)
+                if found < 0:
+                    return None, ""
+                last = max(last, found)
+        end = probe.find("\n", last + 1, limit + 1)
         if end < 0:
-            return None, ""
-        first = lines[at : at + 1]
-        if first == "+":
-            after -= 1
-        elif first == "-":
-            before -= 1
-        elif first == " ":
-            before -= 1
-            after -= 1
-        elif first != "\\":
-            return None, ""
-        at = end + 1
+            return None, ""  # the last line of the hunk has no line break
+        if _tally(probe, _OLD, 0, end) != before or _tally(probe, _NEW, 0, end) != after:
+            return None, ""  # one count ran past while the other was being spent
+        at = end
     if lines.startswith("\\", at):  # "\ No newline at end of file" after the last line
         end = lines.find("\n", at)
         at = len(lines) if end < 0 else end + 1
-    if before or after:
-        return None, ""
     return lines[: max(at - 1, 0)], "\n" + lines[at:]
+
+
+_SHORT_HUNK = 2000
+"""Old and new lines a hunk header may claim and still be read line by line (~0.3 µs
+a line)."""
+_NOT_HUNK_LINE = re.compile(r"\n(?![-+ \\])")
+_OLD = ("\n-", "\n ")
+_NEW = ("\n+", "\n ")
+
+
+def _tally(text: AnyStr, kinds: tuple[AnyStr, ...], lo: int, hi: int) -> int:
+    return sum(text.count(kind, lo, hi) for kind in kinds)
+
+
+def _nth(text: AnyStr, kinds: tuple[AnyStr, ...], n: int, lo: int, hi: int) -> int:
+    """Offset of the ``n``-th (from 1) occurrence in text[lo:hi] of any of ``kinds`` —
+    each a line break and the first character of a line — or -1 when there are fewer.
+    ``lo`` is a line break's offset and ``hi`` one's or the end. The range is halved at
+    line breaks (so no occurrence straddles a half) and the halves counted with
+    ``count``: each character is read about twice, and there is no Python step per
+    line."""
+    newline = kinds[0][:1]
+    while hi - lo > 256:
+        mid = text.find(newline, (lo + hi) // 2, hi)
+        if mid < 0:
+            mid = text.rfind(newline, lo + 1, (lo + hi) // 2)
+            if mid < 0:
+                break  # one long line: at most one occurrence, at lo
+        seen = _tally(text, kinds, lo, mid)
+        if seen >= n:
+            hi = mid
+        else:
+            n -= seen
+            lo = mid
+    found = sorted(at for kind in kinds for at in _offsets(text, kind, lo, hi))
+    return found[n - 1] if len(found) >= n else -1
+
+
+def _offsets(text: AnyStr, sub: AnyStr, lo: int, hi: int) -> list[int]:
+    found = []
+    at = text.find(sub, lo, hi)
+    while at >= 0:
+        found.append(at)
+        at = text.find(sub, at + 1, hi)
+    return found
 
 
 def _git_change(patched: PatchedFile, info: list[str], strip: int) -> FileChange:
@@ -588,23 +765,52 @@ def patch_id(diff: str) -> str | None:
     `` header — e.g. the ``-- `` signature — or at a ``commit``/``From`` line with an
     object id. Of several patches in the text, this is the first git would print.
     """
+    return _patch_id(diff, _Steps(None))
+
+
+class _OverBudget(Exception):
+    """A reader was given more lines to read one by one than its budget."""
+
+
+class _Steps:
+    """Lines a reader may still take one by one (None: any number)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int | None) -> None:
+        self.left = left
+
+    def take(self, lines: int = 1) -> None:
+        if self.left is not None:
+            self.left -= lines
+            if self.left < 0:
+                raise _OverBudget
+
+
+def _patch_id(diff: str, steps: _Steps) -> str | None:
+    """:func:`patch_id`, taking a step of ``steps`` for each line read one by one:
+    every line outside hunk bodies, and the few inside that the hunk counts cannot
+    take. Raises :class:`_OverBudget` when they run out."""
     data = _encode(diff)
     # git hashes nothing before the first "diff " line, and every id it prints starts there
     start = 0 if data.startswith(b"diff ") else data.find(b"\ndiff ") + 1
     if start == 0 and not data.startswith(b"diff "):
         return None
-    lines = io.BytesIO(data[start:]).readlines()
+    data = data[start:]
+    cut: set[int] = set()
     if b"\0" in data:
-        lines = [line.split(b"\0", 1)[0] for line in lines]  # git reads each line as a C string
+        data, cut = _without_nul_tails(data)
     before = after = -1
     binary = False
     pre = post = b""
     parts: list[bytes] = []
     total = 0
-    i, n = 0, len(lines)
-    while i < n:
-        line = lines[i]
-        i += 1
+    pos, n = 0, len(data)
+    while pos < n:
+        steps.take()
+        end = data.find(b"\n", pos) + 1 or n
+        line = data[pos : end - 1] if cut and pos in cut else data[pos:end]
+        pos = end
         first = line[0] if line else 0
         if first == 0x5C:  # "\ No newline at end of file", in any language
             if line[1:2] == b" " and len(line) > 12:
@@ -636,7 +842,7 @@ def patch_id(diff: str) -> str | None:
         if before == 0 and after == 0:
             if line.startswith(b"@@ -"):
                 before, after = _hunk_counts(line, before, after)
-                before, after, i, ended = _hunk_body(lines, i, before, after, parts)
+                before, after, pos, ended = _hunk_body(data, pos, before, after, parts, steps, cut)
                 if ended:
                     break
                 continue
@@ -656,17 +862,83 @@ def patch_id(diff: str) -> str | None:
     return (total % _SUM).to_bytes(20, "little").hex()
 
 
+def _without_nul_tails(data: bytes) -> tuple[bytes, set[int]]:
+    """``data`` with every line cut at its first NUL (git reads each line as a C
+    string) but its line break kept, and the offsets of the lines so cut: those are
+    read without their line break, as git reads them."""
+    kept: list[bytes] = []
+    cut: set[int] = set()
+    at = 0
+    for line in io.BytesIO(data).readlines():
+        if b"\0" in line:
+            cut.add(at)
+            line = line.split(b"\0", 1)[0] + b"\n"
+        kept.append(line)
+        at += len(line)
+    return b"".join(kept), cut
+
+
+_FIRST_ALONE = 8
+"""Lines of each hunk read one by one before blocks are counted: most hunks are
+short, and counting a block costs more than reading a few lines."""
+_WINDOW = 1 << 8
+"""Bytes of hunk lines counted at a time at first; doubled while every line counts."""
+_BLOCK_STEPS = 4
+"""Steps a counted block takes: it costs about what reading four lines does."""
+_OLD_LINE = (b"\n-", b"\n ")
+_NEW_LINE = (b"\n+", b"\n ")
+_NOT_COUNTED = re.compile(rb"\n[^-+ ]")  # a "\" line (some are not hashed) or another: commit lines end the patch
+
+
 def _hunk_body(
-    lines: list[bytes], i: int, before: int, after: int, parts: list[bytes]
+    data: bytes, pos: int, before: int, after: int, parts: list[bytes], steps: _Steps, cut: set[int]
 ) -> tuple[int, int, int, bool]:
-    """Hash the hunk lines from ``lines[i]`` on while the counts last: the main loop's
-    rules for lines inside a hunk, hashing a block of lines at a time (whitespace
-    removal and hashing do not care where lines end). Returns the counts, the next
-    line, and whether a commit line ended the patch."""
-    block, n, ended = i, len(lines), False
-    while i < n and before != -1 and (before or after):
-        line = lines[i]
-        first = line[0] if line else 0
+    """Hash the hunk lines from ``data[pos]`` on while the counts last (the loop stops
+    when ``before`` reaches -1, or both reach 0), by the main loop's rules for lines
+    inside a hunk. Returns the counts, where the next line starts, and whether a
+    commit line ended the patch.
+
+    After the first few, ``+``, ``-`` and `` `` lines are taken a block at a time and
+    counted with ``bytes.count``, up to the line where the counts could stop the loop
+    (the ``before``-th old line, or with no old line left the ``after``-th new line:
+    found by :func:`_nth`); a hunk header may claim a billion lines, and a Python step
+    per line was 0.3 µs. Other lines, and old lines once none is left, are read one
+    by one. Each line read alone takes a step, each block :data:`_BLOCK_STEPS`."""
+    n, block, ended = len(data), pos, False
+    first_alone, window = _FIRST_ALONE, _WINDOW
+    while pos < n and before != -1 and (before or after):
+        first = data[pos]
+        if first_alone <= 0 and (first == 0x2B or (before != 0 and first in (0x2D, 0x20))):
+            lo = pos - 1  # the line break before the line: the counted kinds start with one
+            if pos + window >= n:
+                hi = n
+            else:  # the block ends after a whole line
+                hi = data.rfind(b"\n", pos, pos + window) + 1 or data.find(b"\n", pos + window) + 1 or n
+            stop = hi - 1 if data[hi - 1] == 0x0A else hi  # the line break before the first line left out
+            plus, minus, both = data.count(b"\n+", lo, stop), data.count(b"\n-", lo, stop), data.count(b"\n ", lo, stop)
+            if plus + minus + both != data.count(b"\n", lo, stop):
+                stop = _NOT_COUNTED.search(data, lo, hi).start()  # type: ignore[union-attr]
+            if before == 0:
+                stop = min(at for at in (data.find(b"\n-", lo, stop), data.find(b"\n ", lo, stop), stop) if at >= 0)
+            last = -1  # the line that spends a count, when it is in the block
+            if before > 0:
+                last = _nth(data, _OLD_LINE, before, lo, stop)
+            elif before == 0 and after > 0:
+                last = _nth(data, _NEW_LINE, after, lo, stop)
+            if last >= 0:
+                stop = data.find(b"\n", last + 1, stop + 1)
+                if stop < 0:
+                    stop = n
+            plus, minus, both = data.count(b"\n+", lo, stop), data.count(b"\n-", lo, stop), data.count(b"\n ", lo, stop)
+            before -= minus + both
+            after -= plus + both
+            window = window * 2 if stop >= hi - 1 else max(_WINDOW, 2 * (stop - lo))
+            pos = min(stop + 1, n)
+            steps.take(_BLOCK_STEPS)
+            continue
+        first_alone -= 1
+        steps.take()
+        end = data.find(b"\n", pos) + 1 or n
         if first == 0x2D:
             before -= 1
         elif first == 0x2B:
@@ -675,15 +947,16 @@ def _hunk_body(
             before -= 1
             after -= 1
         elif first == 0x5C:
-            if line[1:2] == b" " and len(line) > 12:  # not hashed: close the block before it
-                parts.append(b"".join(lines[block:i]).translate(None, _WHITESPACE))
-                block = i + 1
-        elif first in _HEX_FIRST and _NEXT_COMMIT.match(line):
+            line = data[pos : end - 1] if cut and pos in cut else data[pos:end]
+            if line[1:2] == b" " and len(line) > 12:  # not hashed
+                parts.append(data[block:pos].translate(None, _WHITESPACE))
+                block = end
+        elif first in _HEX_FIRST and _NEXT_COMMIT.match(data, pos):
             ended = True
             break
-        i += 1
-    parts.append(b"".join(lines[block:i]).translate(None, _WHITESPACE))
-    return before, after, i, ended
+        pos = end
+    parts.append(data[block:pos].translate(None, _WHITESPACE))
+    return before, after, pos, ended
 
 
 def _flush(parts: list[bytes]) -> int:

@@ -237,20 +237,66 @@ def test_forwarded_mails_inside_forwarded_mails() -> None:
 
 
 def test_nested_brackets_take_the_whole_bracketed_id() -> None:
-    """public-inbox and b4 read ``<`` to the first ``>``: ``<p1<script>…@evil>`` is
-    ``p1<script``, never the inner ``script``, and never another mail's id."""
+    """``<p1<script>…@evil>`` is the whole bracketed text, ``<``/``>`` counted as they
+    nest: public-inbox's ``<([^>]+)>`` read it as ``p1<script``, which every id of
+    that shape shares."""
     head = HEAD.replace(b"<m1@example.org>", b"<p1<script>alert(1)</script>@evil>")
     extra = b"In-Reply-To: <x<victim@host>>\nReferences: <cover\"><img src=x>@evil> <a@b> <<c@d>\n"
     m = parse_message(mail(extra, head=head))
-    assert m.msgid == "p1<script"
-    assert m.in_reply_to == "x<victim@host"
+    assert m.msgid == "p1<script>alert(1)</script>@evil"
+    assert m.in_reply_to == "x<victim@host>"
     assert m.references == ('cover"', "img src=x", "a@b", "<c@d")
 
 
-@settings(max_examples=500, deadline=None)
+def test_ids_of_the_nested_shape_do_not_collide() -> None:
+    ids = [parse_message(mail(head=HEAD.replace(b"<m1@example.org>", b"<p1<script>%d@evil>" % i))).msgid for i in range(3)]
+    assert len(set(ids)) == 3 and ids[0] == "p1<script>0@evil"
+    reply = parse_message(mail(b"In-Reply-To: <p1<script>1@evil>\nReferences: <p1<script>0@evil> <p1<script>1@evil>\n"))
+    assert reply.in_reply_to == ids[1]
+    assert reply.references == (ids[0], ids[1])
+
+
+@pytest.mark.parametrize(
+    "value, ids",
+    [
+        ("<a<b>c> <d@e>", ["a<b>c", "d@e"]),
+        ("<a<b@c> <d@e>", ["a<b@c> <d@e"]),  # unbalanced: from its "<" to the last ">"
+        ("<<x>", ["<x"]),
+        ("<a@b>> <c@d>", ["a@b", "c@d"]),  # a stray ">" ends nothing
+        ("<> <a@b>", ["a@b"]),
+        ("junk <a@b> more <c@d> tail", ["a@b", "c@d"]),
+        ("<a@b", []),
+        ("", []),
+    ],
+)
+def test_nesting_rule(value: str, ids: list[str]) -> None:
+    assert message_ids(value) == ids
+
+
+@settings(max_examples=2000, deadline=None)
 @given(st.text(alphabet="<>a@ \n", max_size=40))
-def test_message_ids_are_public_inboxs(value: str) -> None:
-    assert message_ids(value) == re.findall(r"<([^>]+)>", value)
+def test_ids_without_nesting_read_as_public_inboxs(value: str) -> None:
+    """Where no id holds a ``<`` (every id of the corpora), the ids are public-inbox's."""
+    old = re.findall(r"<([^>]+)>", value)
+    if not any("<" in found for found in old):
+        assert message_ids(value) == old
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.text(alphabet="<>a@.", min_size=1, max_size=8), max_size=6))
+def test_balanced_ids_read_back_whole(parts: list[str]) -> None:
+    """Any id whose brackets balance (as every depth counts) is read back as written."""
+    ids = [p for p in parts if _balanced(p)]
+    assert message_ids(" ".join(f"<{i}>" for i in ids)) == ids
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += (ch == "<") - (ch == ">")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 # --- linear time: doubling the input at most doubles the CPU ----------------------------------------
@@ -265,6 +311,9 @@ def test_message_ids_are_public_inboxs(value: str) -> None:
         (parse_people, lambda n: "@" * n, 131072),  # groups, over the budget
         (parse_people, lambda n: ", ".join(f"g{i}: a@b;" for i in range(n // 10)), 65536),
         (message_ids, lambda n: "<" * n, 262144),
+        (message_ids, lambda n: "<" * n + ">", 262144),
+        (message_ids, lambda n: "<a<b>" * (n // 5) + ">", 262144),
+        (message_ids, lambda n: "<a@b> " * (n // 6), 262144),
         (_mime._as_stdlib, lambda n: "=?utf-8?q?a?=" * (n // 13), 262144),  # decode_header's joins
         (_mime._as_stdlib, lambda n: "=?utf-8?q?a?= =?utf8?q?b?= x " * (n // 30), 262144),
         (_mime._as_stdlib, lambda n: "=?utf-8?q?a" * (n // 11), 262144),  # the lazy .*? of ecre
