@@ -439,11 +439,11 @@ MAX_UNIDIFF_LINES = 20_000
 ~0.5 µs and any other in ~3.5 µs (every one of its patterns is tried), so of those
 lines at most :data:`MAX_UNIDIFF_OTHER` may be other than hunk lines."""
 MAX_UNIDIFF_OTHER = 4_000
-MAX_PATCH_ID_LINES = 30_000
+MAX_PATCH_ID_LINES = 15_000
 """Steps the patch-id may take (~1 µs each): a line read one by one (those outside
 hunk bodies, the first few of each hunk, and the few inside that the hunk counts
 cannot take) or a block of hunk lines counted (4 steps). The corpora's most: 8,238,
-for a diff of 657 hunks. Past it the patch-id is not given (``patch-id-skipped``): a
+for a diff of 657 hunks; 30,000 let a spliced 0.8 MB diff of renames cost 165 ms. Past it the patch-id is not given (``patch-id-skipped``): a
 patch-id of part of a diff would link revisions and upstream commits that differ."""
 _OTHER_LINE = re.compile(r"\n(?![-+ ])")
 

@@ -515,10 +515,10 @@ def check_records(found: tuple[Trailer, ...]) -> None:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), messages))
 def test_never_raises(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     check_records(parse_trailers(text))
     check_records(find_reply_trailers(text))
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
