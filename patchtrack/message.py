@@ -230,6 +230,8 @@ class Message:
                 "rfc": self.subject.rfc,
                 "resend": self.subject.resend,
                 "reply": list(self.subject.reply),
+                "marker": self.subject.marker,
+                "backport": self.subject.backport,
             },
             "commit_message": self.commit_message,
             "notes": self.notes,

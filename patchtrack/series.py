@@ -457,6 +457,8 @@ class Series:
                 "as_posted": [r.to_dict() for r in self.posted_reviews],
                 "on_list": [r.to_dict() for r in self.list_reviews],
             },
+            "marker": self.head.subject.marker,
+            "backport": self.head.subject.backport,
             "version": self.version,
             "rfc": self.rfc,
             "resend": self.resend,

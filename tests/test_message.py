@@ -173,7 +173,7 @@ def test_json_schema_is_stable() -> None:
         "sender", "author", "to", "cc", "subject", "commit_message", "notes", "base_commit",
         "change_id", "patch_id", "trailers", "fixes", "stable", "diffstat", "problems",
     ]
-    assert set(row["subject"]) == {"raw", "title", "prefixes", "version", "index", "total", "rfc", "resend", "reply"}
+    assert set(row["subject"]) == {"raw", "title", "prefixes", "version", "index", "total", "rfc", "resend", "reply", "marker", "backport"}
     assert set(row["trailers"][0]) == {"key", "value", "name", "email", "comment"}
     assert row["fixes"] == [{"sha": "0123456789ab", "title": "gizmo: core: add runtime PM support"}]
     assert row["stable"] == [{"spec": "6.9+"}]
