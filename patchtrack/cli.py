@@ -24,6 +24,8 @@ from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
+import attrs
+
 from . import __version__
 from ._escape import safe_line, safe_lines
 from ._dates import parse_bound
@@ -573,6 +575,10 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             progress=tick,
             by=args.by,
         )
+    if getattr(args, "scratch", None) is not None:
+        # A mailbox was built into a scratch archive that is gone when the command
+        # ends: its commits name nothing the user has, so the title gives the dates only.
+        report = attrs.evolve(report, coverage=None, start=None, end=None)
     if args.format == "json":
         _write_json(report.to_dict(), out)
     elif args.format == "markdown":
