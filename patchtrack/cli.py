@@ -369,6 +369,7 @@ def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
             )
     scratch = getattr(args, "scratch", None) or contextlib.ExitStack()
     args.scratch = scratch
+    args.from_mailbox = True
     where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="patchtrack-mailbox-")))
     name = Path(args.inbox).name.split(".")[0] or "mailbox"
     with _stage("reading", Path(args.inbox).name):
@@ -575,7 +576,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             progress=tick,
             by=args.by,
         )
-    if getattr(args, "scratch", None) is not None:
+    if getattr(args, "from_mailbox", False):
         # A mailbox was built into a scratch archive that is gone when the command
         # ends: its commits name nothing the user has, so the title gives the dates only.
         report = attrs.evolve(report, coverage=None, start=None, end=None)

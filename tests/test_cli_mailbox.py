@@ -77,7 +77,10 @@ def test_every_verb_reads_a_mailbox(capsys, kind: str, boxes: dict[str, Path], t
     assert code == 0 and json.loads(got) == json.loads(want) and len(json.loads(got)) == 9
     code, report, _ = run(capsys, "report", str(boxes[kind]), "--format", "json")
     assert code == 0 and len(json.loads(report)["series"]) == 9
-    # the scratch archive's commits are gone when the command ends: the report names none
+    # the scratch archive's commits are gone when the command ends: the report names
+    # none (an archive's report names its own)
+    code, archived, _ = run(capsys, "report", str(archive), "--format", "json")
+    assert json.loads(archived)["start"] and json.loads(archived)["start"][:9] in json.loads(archived)["title"]
     got_report = json.loads(report)
     assert got_report["start"] is None and got_report["end"] is None and "epochs" not in got_report["range"]
     assert re.search(r"[0-9a-f]{9}", got_report["title"]) is None and "mail dated 2026-03-02" in got_report["title"]
