@@ -36,12 +36,13 @@ STYLE = (
     f".{SCOPE} td.n,.{SCOPE} th.n{{text-align:right;white-space:nowrap}}"
     f".{SCOPE} table.patches tr:nth-child(even) td{{background:#f3f5f8}}"
     # the patch list's columns by place (a class on every cell was 2 KB of a notebook view)
-    f".{SCOPE} table.patches td:nth-child(1){{min-width:9em}}"
-    f".{SCOPE} table.patches td:nth-child(2){{font-family:monospace;white-space:nowrap}}"
-    f".{SCOPE} table.patches td:nth-child(3){{min-width:12em}}"
-    f".{SCOPE} table.patches td:nth-child(4){{min-width:10em;overflow-wrap:break-word}}"
+    f".{SCOPE} table.patches td:nth-child(1){{min-width:7em}}"
+    f".{SCOPE} table.patches td:nth-child(2){{font-family:monospace;font-size:.9em;min-width:8em}}"
+    f".{SCOPE} table.patches td:nth-child(3){{min-width:11em}}"
+    f".{SCOPE} table.patches td:nth-child(4){{min-width:9em;overflow-wrap:break-word}}"
     f".{SCOPE} div.wide{{overflow-x:auto}}"
     f".{SCOPE} table.patches td:nth-child(n+5):nth-child(-n+6){{text-align:right;white-space:nowrap}}"
+    f".{SCOPE} table.patches td:nth-child(7){{min-width:12em}}"
     f".{SCOPE} td.links a{{white-space:nowrap}}"
     f".{SCOPE} .muted{{color:#666}}"
     f".{SCOPE} svg{{max-width:100%;height:auto}}"
@@ -52,7 +53,7 @@ STYLE = (
 """The CSS of every HTML rendering: each rule is scoped under :data:`SCOPE`."""
 
 PAGE_STYLE = STYLE + (
-    f".{SCOPE}.page{{max-width:72em;margin:2em auto;padding:0 1em}}"
+    f".{SCOPE}.page{{max-width:80em;margin:2em auto;padding:0 1em}}"
     f".{SCOPE} pre{{background:#f6f6f6;padding:1em;overflow-x:auto;white-space:pre-wrap}}"
     f".{SCOPE} section.series{{border-top:1px solid #ccc;margin-top:1.5em}}"
 )
@@ -234,7 +235,7 @@ def _timeline(report: Report) -> str:
     unit, _ = bins(report.per_day)
     total = sum(n for _, n in report.per_day)
     return (f"<h2>Mail per {unit}</h2><p class=muted>All {total} mails of the range, replies too, "
-            f"by the day of their Date: (UTC).</p>{_columns(report.per_day)}")
+            f"by the {unit} of their Date: (UTC).</p>{_columns(report.per_day)}")
 
 
 def _table(rows: tuple[Count, ...], what: str) -> str:
