@@ -97,12 +97,20 @@ def decode_words_reporting(text: str) -> tuple[str, tuple[str, ...]]:
     return (text, ()) if "=?" not in text else _decode_words(text)
 
 
-_PLAIN_NAME = re.compile(r"^[^\"'\\=\s](?:[^\"\\=\s]| (?! ))*$")
+def _plain(name: str) -> bool:
+    """Whether a stripped name needs nothing decoded, unquoted or squeezed: no double
+    quote, backslash or ``=``, no leading single quote, and no blank but single spaces.
+    String operations in C, not the expression it replaces (``_PLAIN_NAME`` in
+    tests/test_identity.py), which took 52 ms for a 400 KB name, a step a character."""
+    return (
+        name[0] != "'" and '"' not in name and "\\" not in name and "=" not in name
+        and name.split(" ") == name.split()
+    )
 
 
 def _clean_name(name: str) -> str:
     name = name.strip()
-    if not name or _PLAIN_NAME.match(name):
+    if not name or _plain(name):
         return name  # the common case: nothing to decode, unquote or squeeze
     name = decode_words(name)
     if len(name) >= 2 and name[0] == name[-1] == '"':
