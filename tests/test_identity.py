@@ -135,12 +135,16 @@ def test_plain_names_are_what_the_expression_matched(text: str) -> None:
         assert _plain(name) == bool(_PLAIN_NAME.match(name)), repr(name)
 
 
-def test_a_long_plain_name_costs_string_operations_only() -> None:
+def test_a_long_plain_name_costs_searches_only() -> None:
     name = "Ann " * 100_000 + "Dev"
     start = time.process_time()
     for _ in range(10):
         assert _plain(name)
-    assert time.process_time() - start < 0.2  # the expression: ~50 ms a call
+    ours = time.process_time() - start
+    start = time.process_time()
+    for _ in range(10):
+        assert _PLAIN_NAME.match(name)
+    assert ours * 3 < time.process_time() - start  # measured: ~10x
 
 
 _LIST_ITEM_BY_CHARACTER = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|<[^>]*>?|\([^)]*\)?|[^,"<(])+')
