@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import patchtrack
-from patchtrack._load import CHUNK, Row, parse_encoded, row_mail
-from patchtrack._load import rows as mail_rows
+from patchtrack._engine._load import CHUNK, Row, parse_encoded, row_mail
+from patchtrack._engine._load import rows as mail_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_read import (  # noqa: E402
@@ -61,7 +61,7 @@ def _replay(rows: list[Row]) -> list[bytes]:
 class _Replaying(ProcessPoolExecutor):
     """A process pool whose workers answer :func:`parse_encoded` chunks with the
     records parsed beforehand (inherited by fork), instead of parsing. A process
-    pool, so it is sent the rows a real one is (see ``patchtrack._load.rows``)."""
+    pool, so it is sent the rows a real one is (see ``patchtrack._engine._load.rows``)."""
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers, mp_context=multiprocessing.get_context("fork"))

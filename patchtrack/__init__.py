@@ -18,8 +18,7 @@ upstream).
 from __future__ import annotations
 
 from ._dates import DateLike
-from ._revs import Position, Segment
-from ._walk import Coverage, Damage, EpochSpan, RawMessage, Unreadable, Walk, WalkStats
+from .archive import Coverage, Damage, EpochSpan, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox

@@ -35,14 +35,14 @@ from typing import Any, TypeVar
 
 import attrs
 
-from . import _codec
+from ._engine import _codec
 from .errors import PatchtrackError
 from .message import Message
 
 __all__ = ["Cache", "CacheError", "CacheInfo", "PruneStats", "default_cache_path", "source_digest", "FINGERPRINT"]
 
 _PARSER_MODULES = (
-    "_codec", "_mime", "_walk", "diff", "identity", "message", "subject", "trailers",
+    "_engine/_codec", "_mime", "archive/_walk", "diff", "identity", "message", "subject", "trailers",
 )
 _SCHEMA = 4  # 4: every row carries a checksum
 _CHUNK = 500  # blob ids per query: SQLite's default limit on host parameters is 999 (older builds)
@@ -302,7 +302,7 @@ class Cache:
         """The cached messages among ``oids``, by blob id (absent ones left out).
 
         ``persons`` interns people and address lists across calls (see
-        :func:`patchtrack._codec.decode`); pass one dict for a whole walk.
+        :func:`patchtrack._engine._codec.decode`); pass one dict for a whole walk.
         """
         found: dict[str, Message] = {}
         if persons is None:
@@ -343,7 +343,7 @@ class Cache:
         self.put_encoded([(m.oid, _codec.encode(m)) for m in messages])
 
     def put_encoded(self, rows: list[tuple[str, bytes]]) -> None:
-        """Store messages already encoded by :func:`patchtrack._codec.encode`, as
+        """Store messages already encoded by :func:`patchtrack._engine._codec.encode`, as
         ``(oid, bytes)`` pairs (what parsing workers send back)."""
         if not rows:
             return
@@ -359,7 +359,7 @@ class Cache:
         self.stats.stored += len(rows)
 
     def get_assembly(self, key: str) -> tuple[bytes, str | None] | None:
-        """A stored whole-archive assembly (see :mod:`patchtrack._index`) and the key
+        """A stored whole-archive assembly (see :mod:`patchtrack._engine._index`) and the key
         of the assembly it is stored as a difference from (``None``: stored whole);
         ``None`` when there is none."""
         row = self._row("SELECT rowid, data, base, sum FROM assembly WHERE key = ?", key)

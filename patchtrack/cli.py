@@ -29,8 +29,8 @@ import attrs
 from . import __version__
 from ._escape import safe_line, safe_lines
 from ._dates import parse_bound
-from ._load import load
-from ._walk import Coverage, Ref, Walk
+from ._engine._load import load
+from .archive import Coverage, Ref, Walk
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox

@@ -11,8 +11,6 @@ over without silently shortening the result raises this.
 
 from __future__ import annotations
 
-import pygit2
-
 __all__ = ["PatchtrackError", "InboxError", "RevisionError", "DamagedArchiveError", "UnreadableError"]
 
 
@@ -50,28 +48,3 @@ class UnreadableError(DamagedArchiveError):
 
     def __reduce__(self) -> tuple[type[UnreadableError], tuple[str, str, str]]:
         return type(self), (self.oid, self.reason, self.detail)
-
-
-GIT_ERRORS: tuple[type[Exception], ...] = (pygit2.GitError, KeyError, ValueError, OSError)
-"""What pygit2 raises reading a damaged archive: ``GitError`` (corrupt data, an
-unreadable file), ``KeyError`` (its ``NotFoundError``: an object or ref that is not
-there), ``ValueError`` (a malformed id), ``OSError``. Every place that reads the
-archive catches these and turns them into the exceptions above, or into counted
-problems, through :func:`unreadable` and :func:`git_message`."""
-
-
-def git_message(exc: BaseException) -> str:
-    """libgit2's message for ``exc``, on one line."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return " ".join(text.split()) or type(exc).__name__
-
-
-def unreadable(exc: BaseException, oid: object, kind: str) -> UnreadableError:
-    """The :class:`UnreadableError` for ``exc``, raised reading object ``oid`` (a
-    ``kind``: ``blob``, ``tree``, ``commit``): ``missing-<kind>`` when the object is
-    not in the object store, ``corrupt-<kind>`` when it is and cannot be read."""
-    if isinstance(exc, UnreadableError):
-        return exc
-    if isinstance(exc, KeyError):
-        return UnreadableError(str(oid), f"missing-{kind}")
-    return UnreadableError(str(oid), f"corrupt-{kind}", git_message(exc))

@@ -13,26 +13,40 @@ Three layouts are read:
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
-from pathlib import Path
 
 import attrs
-import pygit2
 
-from ._dates import DateLike, parse_bound
+from ._dates import DateLike
+from ._engine._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
+from ._engine._load import check_workers, load_messages, usable_cpus
+from ._engine._reassemble import assemble_stored, reassemble
 from ._find import find_series
-from ._revs import Position, Segment, damage_text, plan_after_tips, plan_range, resolve
-from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
-from ._reassemble import assemble_stored, reassemble
-from ._load import check_workers, load_messages, usable_cpus
-from ._walk import Coverage, Damage, EpochSpan, RawMessage, Ref, Unreadable, Walk, WalkStats, spans_of, utc
+from .archive import (
+    Coverage,
+    Cursor,
+    Damage,
+    Epoch,
+    EpochSpan,
+    Position,
+    RawMessage,
+    Ref,
+    Segment,
+    Source,
+    Unreadable,
+    Walk,
+    WalkStats,
+    bounds,
+    open_source,
+    raise_damage,
+    spans_of,
+    utc,
+)
 from .cache import Cache
-from .errors import GIT_ERRORS, DamagedArchiveError, InboxError, RevisionError, git_message
+from .errors import RevisionError
 from .identity import DomainMap, Mailmap
 from .message import UNREADABLE, Message
 from .report import Report, build_report
@@ -49,105 +63,6 @@ BY = ("arrival", "date")
 """What ``since``/``until`` compare, for ``by=``: a mail's arrival (its commit time,
 the default) or its ``Date:`` header."""
 
-Cursor = Mapping[int, str] | Mapping[str, str]
-"""A cursor from :meth:`Inbox.tips`: epoch number (or its string, as JSON gives it
-back) → tip commit."""
-
-_EPOCH_DIR = re.compile(r"^(\d+)\.git$")
-_EPOCH_SUFFIX = re.compile(r"^(?P<name>.+?)\.(?P<n>\d+)\.git$")
-_V1_FANOUT = re.compile(r"^[0-9a-f]{2}$")
-_OPEN = pygit2.enums.RepositoryOpenFlag.NO_SEARCH
-_TIP_REFS = ("refs/heads/master", "refs/heads/main", "HEAD")
-
-
-@attrs.frozen
-class Epoch:
-    """One git repository of an archive. v1 archives have a single epoch, number 0."""
-
-    number: int
-    path: Path
-
-
-class _OpenEpoch:
-    """An epoch with its repository open, or ``repo`` ``None`` and ``error`` saying
-    why it cannot be opened."""
-
-    def __init__(self, epoch: Epoch, repo: pygit2.Repository | None, error: str | None = None) -> None:
-        self.number = epoch.number
-        self.epoch = epoch
-        self.repo = repo
-        self.error = error
-
-    def read_tip(self) -> pygit2.Oid | None:
-        """The tip commit, read afresh; ``None`` for an epoch with no commits yet.
-
-        Raises :class:`DamagedArchiveError` (the reason, without the path) when the
-        epoch cannot be opened, a tip ref cannot be read or names a commit that is
-        missing or unreadable, or there is no tip ref but the object store holds
-        objects: an epoch public-inbox created and has not written to yet has
-        neither."""
-        repo = self.repo
-        if repo is None:
-            raise DamagedArchiveError(self.error or "cannot be opened")
-        for name in _TIP_REFS:
-            try:
-                target = repo.lookup_reference(name).resolve().target
-            except KeyError:  # no such ref (or a symbolic ref to none)
-                continue
-            except GIT_ERRORS as exc:
-                raise DamagedArchiveError(f"cannot read {name}: {git_message(exc)}") from None
-            try:
-                return repo[target].peel(pygit2.Commit).id
-            except GIT_ERRORS as exc:
-                what = "missing" if isinstance(exc, KeyError) else f"unreadable ({git_message(exc)})"
-                raise DamagedArchiveError(f"{name} names commit {target}, which is {what}") from None
-        if _holds_objects(self.epoch.path):
-            raise DamagedArchiveError(
-                f"no {_TIP_REFS[0]} (nor {', '.join(_TIP_REFS[1:])}), yet its object store holds "
-                "objects: its refs are lost"
-            )
-        return None
-
-
-class _View:
-    """An epoch as one call sees it: its tip read once, or why it cannot be read
-    (the :class:`~patchtrack._revs.EpochRepo` that planning takes)."""
-
-    __slots__ = ("number", "repo", "tip", "damage", "path")
-
-    def __init__(self, epoch: _OpenEpoch) -> None:
-        self.number = epoch.number
-        self.path = str(epoch.epoch.path)
-        self.tip: pygit2.Oid | None = None
-        self.damage: str | None = None
-        try:
-            self.tip = epoch.read_tip()
-        except DamagedArchiveError as exc:
-            self.damage = str(exc)
-        self.repo: pygit2.Repository = epoch.repo  # type: ignore[assignment]  # None only when damaged
-
-
-def _holds_objects(path: Path) -> bool:
-    """Whether the git directory ``path`` stores any object (a pack, or a loose
-    object): listing its object folders, not reading them."""
-    objects = path / "objects"
-    try:
-        with os.scandir(objects) as entries:
-            for entry in entries:
-                if entry.name == "pack":
-                    with os.scandir(entry.path) as packs:
-                        if any(p.name.endswith(".pack") for p in packs):
-                            return True
-                elif len(entry.name) == 2 and _V1_FANOUT.match(entry.name) and entry.is_dir():
-                    with os.scandir(entry.path) as loose:
-                        if any(True for _ in loose):
-                            return True
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise DamagedArchiveError(f"cannot list its objects: {exc.strerror}") from None
-    return False
-
 
 class Inbox:
     """A public-inbox archive opened for reading. Make one with :func:`open_inbox`.
@@ -161,110 +76,41 @@ class Inbox:
 
     def __init__(
         self,
-        path: Path,
-        layout: str,
-        name: str,
-        epochs: list[_OpenEpoch],
+        source: Source,
         *,
         cache: Cache | None = None,
         workers: int | None = None,
         executor: Executor | None = None,
-        epoch_dir: Path | None = None,
     ) -> None:
-        self.path = path
-        self.layout = layout
-        self.name = name
+        self._source = source
+        self.path = source.path
+        self.layout = source.layout
+        self.name = source.name
         self.cache = cache
         self.workers = workers if workers is not None else usable_cpus()
         self.executor = executor
-        self._epochs = epochs
-        self._by_number = {e.number: e for e in epochs}
-        self._epoch_dir = epoch_dir  # a v2 inbox's git/, where new epochs appear
-
-    def _rescan(self) -> None:
-        """Open the epochs a v2 inbox gained since (public-inbox starts
-        ``git/N+1.git`` when an epoch is full), and try again those that could
-        not be opened."""
-        if self._epoch_dir is None:
-            return
-        try:
-            found = _epoch_dirs(self._epoch_dir)
-        except OSError as exc:
-            raise DamagedArchiveError(f"{self._epoch_dir}: cannot list the epochs: {exc.strerror}") from None
-        if len(found) == len(self._epochs) and all(e.repo is not None for e in self._epochs):
-            return
-        newest = found[-1][0] if found else -1
-        for number, child in found:
-            known = self._by_number.get(number)
-            if known is None or known.repo is None:
-                epoch = _open_epoch(number, child, opening=False)
-                if epoch.repo is None and number == newest and _being_created(child):
-                    self._by_number.pop(number, None)
-                    continue  # public-inbox is creating it: the next call looks again
-                self._by_number[number] = epoch
-        self._epochs = [self._by_number[n] for n in sorted(self._by_number)]
-
-    def _repo(self, number: int) -> pygit2.Repository:
-        repo = self._by_number[number].repo
-        if repo is None:  # a plan never walks an epoch that cannot be opened
-            raise DamagedArchiveError(f"epoch {number} cannot be opened")
-        return repo
-
-    def _views(self) -> list[_View]:
-        """Every epoch with its tip read once, for one call."""
-        self._rescan()
-        return [_View(e) for e in self._epochs]
-
-    def __repr__(self) -> str:
-        return f"<Inbox {self.name!r} {self.layout} epochs={[e.number for e in self._epochs]}>"
 
     @property
     def epochs(self) -> tuple[Epoch, ...]:
         """The archive's epochs in numeric order."""
-        self._rescan()
-        return tuple(e.epoch for e in self._epochs)
+        return self._source.epochs
+
+    def __repr__(self) -> str:
+        return f"<Inbox {self.name!r} {self.layout} epochs={[e.number for e in self.epochs]}>"
 
     def tips(self) -> dict[int, str]:
-        """Current tip commit of every non-empty epoch: a cursor for :meth:`walk`.
-
-        Save it (it is JSON-ready once keys become strings, and accepted back either
-        way) and pass it as ``walk(after=...)`` to read only mail that arrived since.
-        Raises :class:`DamagedArchiveError` when an epoch's tip cannot be read: a
-        cursor without it would forget that epoch.
-        """
-        views = self._views()
-        broken = [v for v in views if v.damage]
-        if broken:
-            raise DamagedArchiveError(f"{damage_text(broken)}: no cursor can be taken")
-        return {v.number: str(v.tip) for v in views if v.tip is not None}
+        """Current tip commit of every non-empty epoch: a cursor for :meth:`walk`
+        (see :meth:`patchtrack.archive.Source.tips`)."""
+        return self._source.tips()
 
     def raw(self, oid: str) -> bytes:
-        """The stored bytes of the mail whose blob id is ``oid`` (a :class:`Message`'s
-        ``oid``), from whichever epoch holds it. Raises :class:`InboxError` when no
-        epoch does, :class:`DamagedArchiveError` when it cannot be read."""
-        unsearched = []
-        for e in self._epochs:
-            if e.repo is None:
-                unsearched.append(e)
-                continue
-            try:
-                obj = e.repo.get(oid)
-                if isinstance(obj, pygit2.Blob):
-                    return obj.data
-            except ValueError:  # pygit2's InvalidSpecError, AmbiguousError too
-                raise InboxError(f"{oid}: not a blob id") from None
-            except GIT_ERRORS as exc:
-                raise DamagedArchiveError(
-                    f"{oid}: cannot be read in epoch {e.number} ({e.epoch.path}): {git_message(exc)}"
-                ) from None
-        if unsearched:
-            where = ", ".join(f"{e.number} ({e.epoch.path}: {e.error})" for e in unsearched)
-            raise DamagedArchiveError(f"{oid}: not found, and epochs {where} could not be searched")
-        raise InboxError(f"{oid}: no mail with this blob id in {self.name}")
+        """The stored bytes of the mail whose blob id is ``oid`` (see
+        :meth:`patchtrack.archive.Source.raw`)."""
+        return self._source.raw(oid)
 
     def resolve(self, rev: str) -> Position:
         """Resolve a revision (``ed37f1cc5``, ``HEAD~2``) to its epoch and full commit id."""
-        return resolve(self._views(), rev)
+        return self._source.resolve(rev)
 
     def walk(
         self,
@@ -275,36 +121,10 @@ class Inbox:
         after: Cursor | None = None,
         dedupe: bool = True,
     ) -> Walk:
-        """Iterate over the stored mails in ``range``, oldest first.
+        """Iterate over the stored mails in ``range``, oldest first (see
+        :meth:`patchtrack.archive.Source.walk`)."""
+        return self._source.walk(range, since=since, until=until, after=after, dedupe=dedupe)
 
-        ``range`` is git's syntax (``A..B``, ``A..``, ``..B``, ``X``, ``X^!``; ids may
-        be abbreviated) read across epochs the public-inbox way; ``None`` is the whole
-        archive. ``since``/``until`` keep commits whose arrival time is within the
-        bounds (inclusive). ``after`` is a cursor from :meth:`tips`: walk only what
-        arrived since. With ``dedupe`` (the default) a blob delivered again is yielded
-        once and counted in ``stats.duplicates``.
-
-        The range is resolved now: a bad revision or cursor raises
-        :class:`RevisionError` here, before any mail is read. Damage never raises:
-        a mail that cannot be read is counted in ``stats.unreadable`` and named in
-        ``walk.unreadable``; an epoch that cannot be read, or history cut by a
-        missing commit, is skipped and named in ``walk.damage``, the rest is read.
-        """
-        if after is not None and range:
-            raise RevisionError("give either a range or a cursor (after=), not both")
-        lo, hi = _bounds(since, until)
-        views = self._views()
-        plan = plan_after_tips(views, after) if after is not None else plan_range(views, range)
-        return Walk(
-            self._repo,
-            plan,
-            layout=self.layout,
-            since=lo,
-            until=hi,
-            dedupe=dedupe,
-            paths={v.number: v.path for v in views},
-            cursor=after is not None,
-        )
 
     def messages(
         self,
@@ -344,7 +164,7 @@ class Inbox:
         on ``Date:``) and the window's bounds."""
         if by not in BY:
             raise RevisionError(f"by={by!r}: since/until compare 'arrival' or 'date'")
-        lo, hi = _bounds(since, until)
+        lo, hi = bounds(since, until)
         if by == "date":
             return self.walk(range, after=after), lo, hi
         return self.walk(range, since=since, until=until, after=after), lo, hi
@@ -444,7 +264,7 @@ class Inbox:
         A mail is in a date window when its first delivery is. A range or a cursor
         is walked on its own (a short walk). With a cache, the whole archive's
         assembly is stored under the archive's state, and a later call on the same
-        state decodes only the series it returns (see :mod:`patchtrack._index`).
+        state decodes only the series it returns (see :mod:`patchtrack._engine._index`).
         With ``by="date"``, the selection's mails are kept by their ``Date:``.
         Returns the range resolved as well."""
         selected, lo, hi = self._select(range, since, until, after, by)  # raises now if bad
@@ -452,7 +272,7 @@ class Inbox:
         # a range's own deliveries (a mail delivered again inside it counts there)
         where = {str(r[0]): (r[2], r[3], r[4]) for r in selected.refs() if not r[5]} if by_range else None
         inside = set(where) if where is not None else None
-        _raise_damage(selected)
+        raise_damage(selected)
         covered = attrs.evolve(selected.coverage, since=utc(lo), until=utc(hi), by=by)
         on_date = by == "date" and (lo is not None or hi is not None)
         dated = not by_range and not on_date and (lo is not None or hi is not None)
@@ -492,7 +312,7 @@ class Inbox:
             found.append(message)
             if progress is not None and len(found) % 500 == 0:
                 progress(len(found))
-        _raise_damage(whole)
+        raise_damage(whole)
         if progress is not None:
             progress(len(found))
         everything, index, state = assemble_stored(found, deliveries)
@@ -516,13 +336,13 @@ class Inbox:
 
     def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State, Stored] | None:
         """The assembly of the archive as it is now, from the newest stored one of an
-        earlier state of it (see :mod:`patchtrack._reassemble`): only mail that
+        earlier state of it (see :mod:`patchtrack._engine._reassemble`): only mail that
         arrived since is walked, and parsed when the cache lacks it. ``None`` when no
         stored state is an earlier state of this archive. Returns the stored
         assembly it was extended from as well."""
         for stored_key, saved in cache.assembly_bases(assembly_scope(self.layout)):
             before = {int(n): commit for n, commit in json.loads(saved).items()}
-            if not self._grew_from(before, tips):
+            if not self._source.grew_from(before, tips):
                 continue
             stored = load(cache, stored_key, state=True)
             if stored is None or stored.state is None:
@@ -536,31 +356,12 @@ class Inbox:
                 if not ref[5] and oid not in base.deliveries and oid not in deliveries:
                     deliveries[oid] = (ref[2], ref[3], ref[4])
                     refs.append(ref)
-            _raise_damage(since)
+            raise_damage(since)
             new = list(load_messages(iter(refs), cache=cache, executor=self.executor, workers=self.workers))
             grown = reassemble(base, stored.state, new, deliveries, cache)
             return None if grown is None else (*grown, stored)
         return None
 
-    def _grew_from(self, before: Mapping[int, str], tips: Mapping[int, str]) -> bool:
-        """Whether the archive now is ``before`` with mail appended: every epoch
-        kept, only the last one grown (by descendants of its old tip), new epochs
-        after it — so walking what arrived since extends the old walk order."""
-        if not before:
-            return False
-        last = max(before)
-        for number, commit in before.items():
-            now = tips.get(number)
-            if now is None or (now != commit and number != last):
-                return False
-            if now != commit:
-                repo = self._by_number[number].repo
-                try:
-                    if repo is None or not repo.descendant_of(now, commit):
-                        return False
-                except GIT_ERRORS:
-                    return False
-        return all(number > last for number in tips if number not in before)
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
@@ -601,17 +402,6 @@ class Inbox:
         return self._whole[1]
 
 
-def _bounds(since: DateLike | None, until: DateLike | None) -> tuple[float | None, float | None]:
-    """``since``/``until`` as POSIX seconds (inclusive), or :class:`RevisionError`."""
-    try:
-        lo = parse_bound(since, upper=False) if since is not None else None
-        hi = parse_bound(until, upper=True) if until is not None else None
-    except ValueError as exc:
-        raise RevisionError(str(exc)) from None
-    if lo is not None and hi is not None and lo > hi:
-        raise RevisionError(f"reversed dates: since {since} is after until {until}")
-    return lo, hi
-
 
 def within_dates(messages: Iterable[Message], lo: float | None, hi: float | None) -> Iterator[Message]:
     """The ``messages`` whose ``Date:`` lies within ``lo``..``hi`` (POSIX seconds,
@@ -624,16 +414,11 @@ def within_dates(messages: Iterable[Message], lo: float | None, hi: float | None
             yield m
 
 
-def _raise_damage(walk: Walk) -> None:
-    if walk.damage:
-        raise DamagedArchiveError("; ".join(map(str, walk.damage)))
-
-
 def _checked(messages: Iterator[Message], walk: Walk) -> Iterator[Message]:
     """``messages``, then :class:`DamagedArchiveError` if the walk could not reach
     part of the archive."""
     yield from messages
-    _raise_damage(walk)
+    raise_damage(walk)
 
 
 def open_inbox(
@@ -663,7 +448,7 @@ def open_inbox(
     """
     if workers is not None:
         workers = check_workers(workers)
-    inbox = _open(path)
+    inbox = Inbox(open_source(path))
     inbox.cache = Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache
     if workers is not None:
         inbox.workers = workers
@@ -671,152 +456,3 @@ def open_inbox(
     return inbox
 
 
-def _open(path: str | os.PathLike[str]) -> Inbox:
-    try:
-        return _open_path(path)
-    except OSError as exc:  # the path itself, or a folder of it, cannot be read
-        raise InboxError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def _open_path(path: str | os.PathLike[str]) -> Inbox:
-    root = Path(path).expanduser()
-    if not root.exists():
-        raise InboxError(f"{path}: no such file or directory")
-    if not root.is_dir():
-        raise InboxError(f"{path}: not a directory")
-    with os.scandir(root):  # raises when the folder cannot be listed (permission denied)
-        pass
-    root = root.resolve()
-    if root.name == "all.git" and (root.parent / "git").is_dir():
-        root = root.parent
-    if (root / "git").is_dir():
-        return _open_v2(root)
-    repo = _open_repo(root, str(path))
-    try:
-        tip = _OpenEpoch(Epoch(0, root), repo).read_tip()
-    except DamagedArchiveError as exc:
-        raise DamagedArchiveError(f"{path}: {exc}") from None
-    if tip is None:
-        raise InboxError(f"{path}: empty repository, not a public-inbox archive")
-    layout = _sniff_layout(repo, str(path), tip)
-    if layout is None:
-        raise DamagedArchiveError(f"{path}: its newest commits cannot be read, so neither can its layout")
-    if layout == "v1":
-        name = root.name.removesuffix(".git")
-        return Inbox(root, "v1", name, [_OpenEpoch(Epoch(0, root), repo)])
-    number, name = 0, root.name.removesuffix(".git")
-    if m := _EPOCH_SUFFIX.match(root.name):  # a clone named like lore's: list.vger.kernel.org.0.git
-        number, name = int(m["n"]), m["name"]
-    elif m := _EPOCH_DIR.match(root.name):  # git/N.git inside a v2 inbox
-        number = int(m[1])
-        if root.parent.name == "git":
-            name = root.parent.parent.name
-    return Inbox(root, "v2", name, [_OpenEpoch(Epoch(number, root), repo)])
-
-
-def _epoch_dirs(git: Path) -> list[tuple[int, Path]]:
-    """A v2 inbox's epoch repositories (``git/0.git``, …) by number."""
-    found = []
-    for child in git.iterdir():
-        m = _EPOCH_DIR.match(child.name)
-        if m and child.is_dir():
-            found.append((int(m.group(1)), child))
-    return sorted(found)
-
-
-def _open_v2(root: Path) -> Inbox:
-    found = _epoch_dirs(root / "git")
-    if not found:
-        raise InboxError(f"{root}: a v2 inbox needs epochs git/0.git, git/1.git, …; found none")
-    epochs = [_open_epoch(number, child, opening=True) for number, child in found]
-    if len(epochs) > 1 and epochs[-1].repo is None and _being_created(found[-1][1]):
-        epochs.pop()
-    return Inbox(root, "v2", root.name, epochs, epoch_dir=root / "git")
-
-
-def _being_created(path: Path) -> bool:
-    """Whether an epoch folder that is no git repository yet is one public-inbox is
-    creating (it holds no object), rather than a damaged one."""
-    try:
-        return not _holds_objects(path)
-    except DamagedArchiveError:
-        return False
-
-
-def _open_epoch(number: int, path: Path, *, opening: bool) -> _OpenEpoch:
-    """One epoch of a v2 inbox, opened and checked to hold v2 commits (if any yet):
-    both when the inbox is opened and when an epoch appears later.
-
-    An epoch that cannot be opened, or whose history cannot be read, is kept with
-    its damage (the walks report it). One that holds something else than v2 mail
-    makes the inbox no archive (:class:`InboxError`) when ``opening``; an epoch like
-    that appearing later is kept as damaged."""
-    try:
-        repo = _open_repo(path, str(path))
-    except (InboxError, DamagedArchiveError) as exc:
-        return _OpenEpoch(Epoch(number, path), None, _reason(exc, path))
-    epoch = _OpenEpoch(Epoch(number, path), repo)
-    try:
-        tip = epoch.read_tip()
-    except DamagedArchiveError:
-        return epoch  # the walks say so
-    try:
-        if tip is not None and _sniff_layout(repo, str(path), tip) == "v1":
-            raise InboxError(f"{path}: not a public-inbox v2 epoch")
-    except InboxError as exc:
-        if opening:
-            raise
-        return _OpenEpoch(Epoch(number, path), None, _reason(exc, path))
-    return epoch
-
-
-def _reason(exc: Exception, path: Path) -> str:
-    return str(exc).removeprefix(f"{path}: ")
-
-
-def _open_repo(path: Path, shown: str) -> pygit2.Repository:
-    try:
-        return pygit2.Repository(str(path), _OPEN)
-    except GIT_ERRORS as exc:
-        if _looks_like_git(path):
-            raise DamagedArchiveError(f"{shown}: a git repository that cannot be opened: {git_message(exc)}") from None
-        raise InboxError(f"{shown}: not a git repository, nor a public-inbox directory") from None
-
-
-def _looks_like_git(path: Path) -> bool:
-    """Whether ``path`` holds two of a bare repository's parts (``HEAD``,
-    ``objects/``, ``refs/``, ``packed-refs``): a damaged repository, not some folder."""
-    parts = ((path / "HEAD").is_file(), (path / "objects").is_dir(), (path / "refs").is_dir(), (path / "packed-refs").is_file())
-    return sum(parts) >= 2
-
-
-def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: int = 50) -> str | None:
-    """``v2`` or ``v1``, from the first commits (newest first) that hold a mail;
-    ``None`` when damage leaves no commit to tell by. Raises :class:`InboxError`
-    for commits of another kind."""
-    damaged = False
-    try:
-        walker = repo.walk(tip, pygit2.enums.SortMode.NONE)
-        walker.simplify_first_parent()
-        for commit in itertools.islice(walker, depth):
-            try:
-                names = [entry.name for entry in commit.tree]
-            except GIT_ERRORS:
-                damaged = True  # a tree missing or corrupt: the walk names it; look further down
-                continue
-            if not names:
-                continue  # a purge artefact: look further down
-            if len(names) == 1 and names[0] in ("m", "d"):
-                return "v2"
-            if all(_V1_FANOUT.match(n or "") for n in names):
-                return "v1"
-            damaged = False
-            break
-    except GIT_ERRORS:
-        return None  # history cut before any commit told
-    if damaged:
-        return None
-    raise InboxError(
-        f"{shown}: not a public-inbox archive (commits hold neither a single 'm'/'d' "
-        "blob (v2) nor sha1 fan-out directories (v1))"
-    )

@@ -12,18 +12,19 @@ Parsing never raises: a mail that is broken in any way becomes a ``Message`` who
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 import threading
 from datetime import datetime
 from typing import Any
 
 import attrs
-import pygit2
 import zstandard
 
 from ._dates import mail_date
 from ._mime import split_mail
-from ._walk import RawMessage
+from .archive import RawMessage
 from .diff import Diffstat, diff_start, read_diff
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
@@ -271,6 +272,12 @@ class Message:
         }
 
 
+def blob_id(data: bytes) -> str:
+    """The git blob id of ``data`` (what ``git hash-object`` prints): a mail read
+    from a file is keyed as the archive would key it."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 def parse_message(raw: bytes | RawMessage) -> Message:
     """Parse one mail (raw bytes, or a :class:`RawMessage` from a walk). Never raises.
 
@@ -280,7 +287,7 @@ def parse_message(raw: bytes | RawMessage) -> Message:
     if isinstance(raw, RawMessage):
         data, oid, commit, epoch, fallback = raw.data, raw.oid, raw.commit, raw.epoch, raw.time
     else:
-        data, oid, commit, epoch, fallback = bytes(raw), str(pygit2.hash(bytes(raw))), None, None, None
+        data, oid, commit, epoch, fallback = bytes(raw), blob_id(bytes(raw)), None, None, None
     try:
         return _parse(data, oid, commit, epoch, fallback)
     except Exception as exc:  # noqa: BLE001 - a mail is data: never let one stop a walk

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import attrs
 
-from ._walk import Coverage
+from .archive import Coverage
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot, organisation_domain, plain_name
 from ._escape import safe_line, safe_lines
 from ._report_html import to_html, to_markdown

@@ -45,7 +45,7 @@ import pygit2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patchtrack import _codec  # noqa: E402
+from patchtrack._engine import _codec# noqa: E402
 from patchtrack.message import Message, parse_message  # noqa: E402
 
 # --- hostile pieces ---------------------------------------------------------------------

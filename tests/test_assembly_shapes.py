@@ -19,9 +19,9 @@ import pytest
 
 from conftest import MAILS
 from patchtrack import Message, assemble, build_inbox, open_inbox, thread
-from patchtrack import _codec, _index
-from patchtrack._index import Assembly, State
-from patchtrack._reassemble import assemble_stored, reassemble
+from patchtrack._engine import _codec, _index
+from patchtrack._engine._index import Assembly, State
+from patchtrack._engine._reassemble import assemble_stored, reassemble
 from patchtrack.cache import Cache
 from patchtrack.revisions import first_revision, last_revision
 from patchtrack.series import MAX_TOTAL, format_counters
@@ -248,7 +248,7 @@ def test_ordinary_gaps_keep_their_list_of_counters() -> None:
 def test_an_assembly_stored_under_another_layout_is_assembled_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stored series rows and link keys of another :data:`~patchtrack._index.LAYOUT`
+    """Stored series rows and link keys of another :data:`~patchtrack._engine._index.LAYOUT`
     (before this one, rows held every missing counter) are never decoded: the key
     differs, the assembly is made again and stored beside."""
     inbox_path = build_inbox(MAILS, tmp_path / "inbox")

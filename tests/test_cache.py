@@ -15,7 +15,7 @@ import pytest
 
 import patchtrack
 from conftest import MAILS
-from patchtrack import _codec, _load
+from patchtrack._engine import _codec, _load
 from patchtrack.builder import V2Writer, mail_meta
 from patchtrack.cache import Cache, CacheError
 
@@ -108,7 +108,7 @@ def test_a_cache_of_the_previous_layout_is_started_again(v2: Path, tmp_path: Pat
 
 
 def test_fingerprint_covers_the_parser_sources() -> None:
-    assert set(patchtrack.cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_codec"}
+    assert set(patchtrack.cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_engine/_codec"}
     assert len(patchtrack.cache.FINGERPRINT) == 16
 
 

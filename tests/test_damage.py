@@ -24,7 +24,7 @@ import pytest
 
 import patchtrack
 from conftest import CORPUS, MAILS, first_deliveries, git, git_messages
-from patchtrack import _load
+from patchtrack._engine import _load
 from patchtrack.cli import main
 from patchtrack.errors import DamagedArchiveError, InboxError, UnreadableError
 
@@ -406,14 +406,14 @@ def test_unreadable_inbox_directory_is_one_line_exit_2(
 def test_unreadable_epoch_directory_is_damage(inbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An epoch that cannot be listed (permission denied, simulated: see above)."""
     readable = listing(inbox, 0, 2)
-    real = patchtrack.inbox.pygit2.Repository
+    real = patchtrack.archive._source.pygit2.Repository
 
     def denied(path: str, *args: Any) -> Any:
         if Path(path) == epoch(inbox, 1):
-            raise patchtrack.inbox.pygit2.GitError(f"failed to resolve path '{path}': Permission denied")
+            raise patchtrack.archive._source.pygit2.GitError(f"failed to resolve path '{path}': Permission denied")
         return real(path, *args)
 
-    monkeypatch.setattr(patchtrack.inbox.pygit2, "Repository", denied)
+    monkeypatch.setattr(patchtrack.archive._source.pygit2, "Repository", denied)
     walk = patchtrack.open_inbox(inbox).walk()
     assert [(r.commit, r.oid) for r in walk] == readable
     assert [d.epoch for d in walk.damage] == [1] and "Permission denied" in walk.damage[0].reason
@@ -585,7 +585,7 @@ def test_cli_workers_are_capped_at_usable_cpus(
 _ORPHAN_SCRIPT = """
 import os, sys, time
 import patchtrack
-from patchtrack import _load
+from patchtrack._engine import _load
 _load.CHUNK = 3
 _load.usable_cpus = lambda: 2
 for n, m in enumerate(patchtrack.open_inbox(sys.argv[1], workers=2).messages()):

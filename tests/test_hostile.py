@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from conftest import CORPUS, ROOT
 from fuzz import strings
-from patchtrack import _codec, _mime, identity, subject
+from patchtrack._engine import _codec
+from patchtrack import _mime, identity, subject
 from patchtrack.identity import parse_people, parse_person
 from patchtrack.message import MAX_HEADER, Message, message_ids, parse_message
 from patchtrack.trailers import find_reply_trailers, parse_trailers

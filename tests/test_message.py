@@ -288,7 +288,7 @@ def test_body_is_kept_packed_and_read_back_exactly(text: str) -> None:
 
     import zstandard
 
-    from patchtrack import _codec
+    from patchtrack._engine import _codec
 
     m = Message("0" * 40, None, None, "x@y", None, "other", parse_message(b"").subject, None, None, body=text)
     assert m.body == text

@@ -13,7 +13,7 @@ import pytest
 
 import patchtrack
 from conftest import MAILS, git
-from patchtrack import _revs
+from patchtrack.archive import _revs
 from patchtrack.cli import main
 from patchtrack.errors import RevisionError
 

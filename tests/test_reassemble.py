@@ -1,4 +1,4 @@
-"""Re-assembly after new mail (:mod:`patchtrack._reassemble`) gives what a full
+"""Re-assembly after new mail (:mod:`patchtrack._engine._reassemble`) gives what a full
 assembly of the new archive state gives: the same stored series rows, deliveries and
 state. Checked on every split of the fixture traffic, on new mail dated anywhere in
 the past (random subsets), on the corpora, and through :class:`patchtrack.Inbox`
@@ -14,8 +14,8 @@ import pytest
 
 import patchtrack
 from conftest import MAILS
-from patchtrack._index import Assembly, State
-from patchtrack._reassemble import assemble_stored, reassemble
+from patchtrack._engine._index import Assembly, State
+from patchtrack._engine._reassemble import assemble_stored, reassemble
 from patchtrack.builder import V2Writer, mail_meta
 from patchtrack.cache import Cache
 
@@ -77,7 +77,7 @@ def test_fixture_traffic_has_series_to_get_wrong(traffic: _Archive) -> None:
 def ways(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """How each re-assembly linked: True when the new links were grown into the
     stored forest, False when the whole forest was linked again."""
-    from patchtrack import _reassemble
+    from patchtrack._engine import _reassemble
 
     seen: list[bool] = []
     grown = _reassemble._grown
@@ -185,7 +185,7 @@ def test_weekly_growth_is_stored_as_differences(mails: list[bytes], tmp_path: Pa
     up to MAX_DELTAS in a row, then whole again; the assemblies a kept one builds on
     stay stored however many newer ones are kept, and every answer equals a fresh
     assembly's."""
-    from patchtrack import _index
+    from patchtrack._engine import _index
 
     writer = _writer_with(tmp_path / "inbox", mails[:10])
     cache = Cache(tmp_path / "c.sqlite")

@@ -15,7 +15,8 @@ from typing import Protocol
 import attrs
 import pygit2
 
-from .errors import GIT_ERRORS, DamagedArchiveError, RevisionError, git_message
+from ..errors import DamagedArchiveError, RevisionError
+from ._git import GIT_ERRORS, git_message
 
 __all__ = ["Segment", "Position", "plan_range", "plan_after_tips", "resolve", "MAX_RANGE"]
 

@@ -17,14 +17,14 @@ from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._dates import zone
-from .diff import Diffstat, FileChange
-from .identity import Person
-from .message import Message
-from .revisions import LinkKey
-from .series import Followup, Patch, RevisionLink, Series
-from .subject import Subject
-from .trailers import Trailer
+from .._dates import zone
+from ..diff import Diffstat, FileChange
+from ..identity import Person
+from ..message import Message
+from ..revisions import LinkKey
+from ..series import Followup, Patch, RevisionLink, Series
+from ..subject import Subject
+from ..trailers import Trailer
 
 __all__ = [
     "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "series_previous",

@@ -11,7 +11,7 @@ archive state decodes the series it shows and their earlier revisions, nothing e
 
 With it is stored a :class:`State` (each message's threading skeleton, the reply
 forest, each series' link key and group span): after new mail, the newest stored
-state of which the archive grew is extended by :mod:`patchtrack._reassemble` instead
+state of which the archive grew is extended by :mod:`patchtrack._engine._reassemble` instead
 of assembling everything again. The extended state is stored as its difference from
 the one it grew from (a week of mail changes a few hundred of an archive's entries;
 writing all of them again cost more than extending it), up to :data:`MAX_DELTAS`
@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 
 from . import _codec
 from ._load import rebind
-from .cache import FINGERPRINT, Cache, source_digest
-from .message import Message
-from .series import GroupKey, Series
+from ..cache import FINGERPRINT, Cache, source_digest
+from ..message import Message
+from ..series import GroupKey, Series
 
 __all__ = [
     "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT",
@@ -39,10 +39,10 @@ MAX_DELTAS = 4
 """Stored differences in a row before an assembly is stored whole again: each one
 costs a load a few milliseconds, and keeps the assemblies it builds on stored."""
 
-_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_index", "_reassemble")
+_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_engine/_index", "_engine/_reassemble")
 
 LAYOUT = 2
-"""The layout of a stored series row and link key (:mod:`patchtrack._codec`), part of
+"""The layout of a stored series row and link key (:mod:`patchtrack._engine._codec`), part of
 every stored assembly's key, so that rows of another layout are never read (they are
 assembled again). 2: a series keeps ``missing_ranges`` and ``problems``, a key its
 ``writers`` and ``people``."""
@@ -81,7 +81,7 @@ GroupSpan = tuple[GroupKey, float | None, float | None]
 
 class State:
     """What re-assembling an archive state after new mail starts from (see
-    :mod:`patchtrack._reassemble`): every message's skeleton, the reply forest's
+    :mod:`patchtrack._engine._reassemble`): every message's skeleton, the reply forest's
     parents and kept copies, and each series' link key and group span, by row."""
 
     def __init__(

@@ -1,6 +1,6 @@
 """After new mail: assemble again only what the new mail can change.
 
-A whole-archive assembly (:mod:`patchtrack._index`) is a pure function of the set of
+A whole-archive assembly (:mod:`patchtrack._engine._index`) is a pure function of the set of
 messages, but most of it is local. New mail can change
 
 * **reply trees**: those holding an id the new mail names or is, those whose parent
@@ -20,7 +20,7 @@ messages, but most of it is local. New mail can change
 Everything else is the stored assembly, unchanged and undecoded. The result equals
 a full assembly of the new archive state (tests/test_reassemble.py checks it on
 every split point of the fixtures and on the corpora). :func:`state_of` makes the
-:class:`~patchtrack._index.State` a full assembly stores.
+:class:`~patchtrack._engine._index.State` a full assembly stores.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ import attrs
 from . import _codec
 from ._index import Assembly, Delivery, GroupSpan, Skeleton, State
 from ._load import rebind
-from .cache import Cache
-from .message import Message
-from .revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
-from .series import (
+from ..cache import Cache
+from ..message import Message
+from ..revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
+from ..series import (
     UNTHREADED_WINDOW, GroupKey, Series, build_series, filed_under, fragments, group_key, group_series, series_members,
 )
-from .thread import Threads, arrival_key, chain, forest, grow_forest, root_finder, thread
+from ..thread import Threads, arrival_key, chain, forest, grow_forest, root_finder, thread
 
 __all__ = ["assemble_stored", "reassemble", "state_of", "skeleton_of"]
 

@@ -28,11 +28,12 @@ from typing import Any, SupportsIndex
 import attrs
 
 from . import _codec
-from ._walk import Readable, Ref, raw_from, raw_message, read_stored, report_unreadable, stored_at
-from .cache import Cache
-from .errors import GIT_ERRORS, UnreadableError, unreadable
-from .message import UNREADABLE, Message, parse_message
-from .subject import parse_subject
+from ..archive import Readable, Ref, raw_from, raw_message, read_stored, report_unreadable, stored_at
+from ..cache import Cache
+from ..archive import GIT_ERRORS, unreadable
+from ..errors import UnreadableError
+from ..message import UNREADABLE, Message, parse_message
+from ..subject import parse_subject
 
 __all__ = ["load", "load_messages", "parse_encoded", "rebind", "usable_cpus", "check_workers", "problem_message"]
 
@@ -105,7 +106,7 @@ def parse_encoded(rows: list[Row]) -> list[bytes]:
     Both ways the data is plain: tuples pickle in half the time of the
     :class:`~patchtrack.RawMessage` records they become here, and encoded messages cross a
     process boundary several times faster than pickled records (see
-    :mod:`patchtrack._codec`). A row that names a git directory instead of carrying
+    :mod:`patchtrack._engine._codec`). A row that names a git directory instead of carrying
     the mail is read here, in the worker (see :func:`rows`). Whatever a row raises
     comes back as that mail's problem record (:func:`problem_message`), never as
     an exception that would lose the chunk."""

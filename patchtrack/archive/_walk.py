@@ -19,7 +19,8 @@ import attrs
 import pygit2
 
 from ._revs import Segment
-from .errors import GIT_ERRORS, UnreadableError, git_message, unreadable
+from ..errors import UnreadableError
+from ._git import GIT_ERRORS, git_message, unreadable
 
 __all__ = [
     "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage", "spans_of",

@@ -1,0 +1,40 @@
+"""The git edge: public-inbox archives as stored, and the walks over them.
+
+Everything that reads an archive's repositories lives here (with upstream tracking
+and the builder, the only code that imports pygit2): the layouts (:class:`Source`:
+a v2 inbox, one epoch clone, v1), revision ranges across epochs, the walk
+(:class:`Walk` → :class:`RawMessage`), and pygit2's exceptions mapped to
+patchtrack's in one place (:mod:`patchtrack.archive._git`).
+"""
+
+from __future__ import annotations
+
+from ._git import GIT_ERRORS, git_message, unreadable
+from ._revs import Position, Segment
+from ._source import Cursor, Epoch, Source, bounds, open_source, raise_damage
+from ._walk import (
+    Coverage,
+    Damage,
+    EpochSpan,
+    RawMessage,
+    Readable,
+    Ref,
+    Unreadable,
+    Walk,
+    WalkStats,
+    raw_from,
+    raw_message,
+    read_stored,
+    report_unreadable,
+    short,
+    spans_of,
+    stored_at,
+    utc,
+)
+
+__all__ = [
+    "GIT_ERRORS", "git_message", "unreadable", "Position", "Segment", "Cursor", "Epoch", "Source", "bounds",
+    "open_source", "raise_damage", "Coverage", "Damage", "EpochSpan", "RawMessage", "Readable", "Ref", "Unreadable",
+    "Walk", "WalkStats", "raw_from", "raw_message", "read_stored", "report_unreadable", "short", "spans_of",
+    "stored_at", "utc",
+]
