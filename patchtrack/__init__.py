@@ -18,7 +18,7 @@ upstream).
 from __future__ import annotations
 
 from ._dates import DateLike
-from .archive import Coverage, Damage, EpochSpan, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
+from .archive import Coverage, Damage, Delivery, EpochSpan, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox
@@ -28,9 +28,10 @@ from .errors import DamagedArchiveError, InboxError, PatchtrackError, RevisionEr
 from .export import rows, to_pandas
 from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
+from .lists import Archive, Selection, open_archive
 from .mbox import MboxError, read_mbox
 from .message import Message, parse_message
-from .report import Report, build_report
+from .report import ListCount, Report, build_report
 from .revisions import link_revisions
 from .series import Followup, Patch, RevisionLink, Series, group_series
 from .subject import Subject, parse_subject
@@ -41,10 +42,12 @@ from .upstream import SeriesTrack, Upstream, UpstreamError, track
 __version__ = "0.1.0"
 
 __all__ = [
+    "Archive",
     "Cache",
     "CacheError",
     "Coverage",
     "Damage",
+    "Delivery",
     "EpochSpan",
     "DamagedArchiveError",
     "DateLike",
@@ -57,6 +60,7 @@ __all__ = [
     "Inbox",
     "InboxError",
     "Link",
+    "ListCount",
     "Mailmap",
     "MboxError",
     "Message",
@@ -69,6 +73,7 @@ __all__ = [
     "RevisionError",
     "RevisionLink",
     "Segment",
+    "Selection",
     "Series",
     "SeriesTrack",
     "StableRequest",
@@ -93,6 +98,7 @@ __all__ = [
     "group_series",
     "is_bot",
     "link_revisions",
+    "open_archive",
     "open_inbox",
     "parse_message",
     "read_mbox",

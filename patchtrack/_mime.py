@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import attrs
 
-__all__ = ["Headers", "MailParts", "decode_words", "split_mail", "text_codec"]
+__all__ = ["Headers", "MailParts", "decode_words", "header_value", "split_mail", "text_codec"]
 
 WANTED = (
     "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
@@ -84,6 +84,17 @@ def split_mail(raw: bytes) -> MailParts:
         if params.get("format", "").lower() == "flowed":
             text = unflow(text, params.get("delsp", "").lower() == "yes", problems)
     return MailParts(headers, text, tuple(dict.fromkeys(problems)))
+
+
+def header_value(raw: bytes, name: str) -> str:
+    """The first value of header ``name`` (lower case) of the mail ``raw``, read as
+    :func:`split_mail` reads it, without decoding the body; ``""`` when absent."""
+    if raw.startswith(b"From ") and b"\n" in raw:
+        raw = raw[raw.index(b"\n") + 1 :]
+    if b"\0" in raw:
+        raw = raw.replace(b"\0", b"")
+    head, _ = _split_at_blank_line(raw)
+    return first(_read_headers(head, []), name)
 
 
 def _split_at_blank_line(raw: bytes) -> tuple[bytes, bytes | None]:

@@ -34,9 +34,10 @@ from .archive import Coverage, Ref, Walk
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox
-from .errors import DamagedArchiveError, PatchtrackError
+from .errors import DamagedArchiveError, InboxError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
 from .inbox import BY, Inbox, open_inbox, within_dates
+from .lists import Archive, open_archive
 from .mbox import LINK_MASK, added_trailer_origins, am_marker, am_name, is_mailbox, read_mails
 from .message import UNREADABLE, Message
 from .revisions import strangers
@@ -124,7 +125,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     inbox_opts = _Parser(add_help=False)
-    inbox_opts.add_argument("inbox", metavar="INBOX", help="v2 inbox directory, epoch or v1 repository")
+    inbox_opts.add_argument(
+        "inbox", metavar="INBOX",
+        help="v2 inbox directory, epoch or v1 repository; a mirror of many lists (grokmirror's <list>/git/N.git, "
+        "<list>.N.git clones); or a mailbox",
+    )
+    inbox_opts.add_argument(
+        "--also", metavar="PATH", action="append", default=[],
+        help="another list's archive, read with INBOX as one archive (repeat for more)",
+    )
+    inbox_opts.add_argument(
+        "--list", metavar="NAME", dest="lists", action="append",
+        help="of a mirror: only this list's mail (repeat for more); replies on the other lists still count "
+        "for review state",
+    )
     inbox_opts.add_argument(
         "--cache", metavar="FILE",
         help=f"parsed-message cache (default: {_shown(default_cache_path())})",
@@ -245,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
         "--after-tips later to read only new mail.",
     )
     tips.add_argument("inbox", metavar="INBOX")
+    tips.add_argument("--also", metavar="PATH", action="append", default=[], help="another list's archive")
+    tips.add_argument("--list", metavar="NAME", dest="lists", action="append", help="of a mirror: only this list")
     tips.set_defaults(run=_cmd_tips)
 
     build = sub.add_parser(
@@ -314,6 +330,8 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
     lo_hi = _date_window(args) if on_date else None
     inbox = _open(args)
     after = _after(args)
+    if isinstance(inbox, Archive):
+        return _archive_messages(args, inbox, after, out)
     window = {} if on_date else {"since": args.since, "until": args.until}
     walk = inbox.walk(args.range, after=after, dedupe=not args.no_dedupe, **window)
     mailmap, domain_map = _identities(args)
@@ -332,6 +350,51 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _oids(message: Message) -> set[str]:
+    """The blobs of a message: every delivery's (of many lists), else its own."""
+    return {d.oid for d in message.deliveries} or {message.oid}
+
+
+def _lists(inbox: Inbox | Archive, args: argparse.Namespace) -> dict[str, Any]:
+    """``lists=`` for a call on an archive of many lists (``--list``)."""
+    return {"lists": args.lists} if isinstance(inbox, Archive) else {}
+
+
+def _archive_messages(args: argparse.Namespace, archive: Archive, after: Any, out: TextIO) -> int:
+    """``messages`` of many lists: ``--raw`` gives every delivery (with its
+    ``list``); otherwise each distinct mail once, the storage fields its first
+    delivery's, with ``lists`` and every ``deliveries``."""
+    mailmap, domain_map = _identities(args)
+    fmt = args.format or ("text" if out.isatty() else "jsonl")
+    if args.raw:
+        walk = archive.walk(args.range, since=args.since, until=args.until, after=after, lists=args.lists)
+        rows: Iterable[dict[str, Any]] = ({**_raw_row(ref), "list": name} for name, ref in walk.refs())
+        _write_rows(rows, fmt, out, parsed=False)
+        for one in walk.walks.values():
+            _report_walk(one)
+    else:
+        found = archive.messages(
+            args.range, since=args.since, until=args.until, after=after, by=args.by, lists=args.lists
+        )
+        rows = (_delivered_row(m, mailmap, domain_map) for m in found)
+        _write_rows(rows, fmt, out)
+    _report_cache(archive)
+    return 0
+
+
+def _delivered_row(message: Message, mailmap: Mailmap | None, domain_map: DomainMap | None) -> dict[str, Any]:
+    first = message.deliveries[0]
+    row: dict[str, Any] = {"oid": message.oid, "commit": first.commit, "epoch": first.epoch,
+                           "time": first.time.isoformat(), "list": first.list}
+    row.update(message.to_dict())
+    row["lists"] = list(message.lists)
+    row["deliveries"] = [d.to_dict() for d in message.deliveries]
+    if mailmap is not None or domain_map is not None:
+        row["author"] = _person_row(message.author, mailmap, domain_map)
+        row["sender"] = _person_row(message.sender, mailmap, domain_map)
+    return row
+
+
 def _date_window(args: argparse.Namespace) -> tuple[float | None, float | None]:
     """``--since``/``--until`` as POSIX seconds, read as the library reads them."""
     try:
@@ -344,7 +407,7 @@ def _date_window(args: argparse.Namespace) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def _open(args: argparse.Namespace) -> Inbox:
+def _open(args: argparse.Namespace) -> Inbox | Archive:
     """The inbox named on the command line, with its cache (on by default). Its
     ``--workers`` is capped at the usable cores by the library."""
     if args.workers is not None and args.workers < 1:
@@ -353,14 +416,14 @@ def _open(args: argparse.Namespace) -> Inbox:
     return _open_input(args, cache)
 
 
-def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
+def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox | Archive:
     """The archive INBOX names — or, when it names mail (an mbox, ``.gz`` too, a
     maildir, a ``lei q`` result, a folder of ``*.patch``/``*.eml`` files), an archive
     built from it in a scratch directory that lives as long as the command: so every
     verb reads a mailbox the way it reads an archive. Its blobs are the mails' bytes,
     so a second run on the same mailbox is served from the cache."""
     if not is_mailbox(args.inbox):
-        return open_inbox(args.inbox, cache=cache, workers=args.workers)
+        return _open_archive(args, cache)
     for given, what in ((getattr(args, "range", None), "a range"), (getattr(args, "after_tips", None), "--after-tips")):
         if given:
             raise _UsageError(
@@ -383,6 +446,23 @@ def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox:
     return open_inbox(built, cache=cache, workers=args.workers)
 
 
+def _open_archive(args: argparse.Namespace, cache: Cache | None) -> Inbox | Archive:
+    """One archive as an :class:`Inbox`; a mirror of many lists, several paths
+    (``--also``) or a ``--list`` choice as an :class:`Archive`."""
+    if not args.also and not args.lists:
+        try:
+            return open_inbox(args.inbox, cache=cache, workers=args.workers)
+        except InboxError as exc:
+            try:
+                archive = open_archive(args.inbox, cache=cache, workers=args.workers)
+            except InboxError:
+                raise exc from None
+    else:
+        archive = open_archive([args.inbox, *args.also], cache=cache, workers=args.workers)
+    archive.tips(args.lists)  # an unknown --list is one line now, before any work
+    return archive
+
+
 def _identities(args: argparse.Namespace) -> tuple[Mailmap | None, DomainMap | None]:
     mailmap = Mailmap.parse(_read(args.mailmap)) if args.mailmap else None
     domain_map = DomainMap.parse(_read(args.domain_map)) if args.domain_map else None
@@ -396,8 +476,13 @@ def _shown(path: os.PathLike[str]) -> str:
 
 
 def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
-    tips = open_inbox(args.inbox).tips()  # a damaged epoch raises: never a cursor without it
-    out.write(json.dumps({str(k): v for k, v in tips.items()}, indent=2) + "\n")
+    args.workers = None
+    opened = _open_archive(args, None)  # a damaged epoch raises: never a cursor without it
+    if isinstance(opened, Archive):
+        nested = {name: {str(k): v for k, v in t.items()} for name, t in opened.tips(args.lists).items()}
+        out.write(json.dumps(nested, indent=2) + "\n")
+    else:
+        out.write(json.dumps({str(k): v for k, v in opened.tips().items()}, indent=2) + "\n")
     return 0
 
 
@@ -423,9 +508,18 @@ def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
             if args.inboxes:
                 keep = set()
                 for name in args.inboxes:
-                    walk = _open_input(argparse.Namespace(inbox=name, workers=1, scratch=args.scratch), None).walk()
-                    keep.update(str(ref[0]) for ref in walk.refs())
-                    _raise_damage_line(walk)
+                    opened = _open_input(
+                        argparse.Namespace(inbox=name, workers=1, scratch=args.scratch, also=[], lists=None), None
+                    )
+                    if isinstance(opened, Archive):
+                        every = opened.walk()
+                        keep.update(str(ref[0]) for _, ref in every.refs())
+                        walks = list(every.walks.values())
+                    else:
+                        walks = [opened.walk()]
+                        keep.update(str(ref[0]) for ref in walks[0].refs())
+                    for walk in walks:
+                        _raise_damage_line(walk)
             size = cache.info().size
             dropped = cache.prune(keep=keep, older_than=args.older_than * 86400)
             print(f"{PROG}: cache pruned: {dropped.messages} messages, {dropped.assemblies} assemblies dropped, "
@@ -538,7 +632,7 @@ def _cmd_series(args: argparse.Namespace, out: TextIO) -> int:
     with _progress(inbox) as tick:
         found = inbox.series(
             args.range, since=args.since, until=args.until, after=_after(args), progress=tick,
-            unreadable=lost.append, by=args.by, coverage=covered.append,
+            unreadable=lost.append, by=args.by, coverage=covered.append, **_lists(inbox, args),
         )
     if args.format in ("json", "jsonl"):
         rows = []
@@ -575,6 +669,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             upstream=Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache) if args.upstream else None,
             progress=tick,
             by=args.by,
+            **_lists(inbox, args),
         )
     if getattr(args, "from_mailbox", False):
         # A mailbox was built into a scratch archive that is gone when the command
@@ -681,14 +776,18 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     if args.by != "arrival":
         raise _UsageError("--by date: track selects mail by arrival only")
     inbox = _open(args)
-    selected = inbox.walk(args.range, since=args.since, until=args.until, after=_after(args))
+    after = _after(args)
+    if isinstance(inbox, Archive):
+        refs = inbox.walk(args.range, since=args.since, until=args.until, after=after, lists=args.lists).refs()
+        selected_oids = {str(ref[0]) for _, ref in refs}
+    else:
+        selected_oids = {str(ref[0]) for ref in inbox.walk(args.range, since=args.since, until=args.until, after=after).refs() if not ref[5]}
     upstream = Upstream.index(args.upstream, args.upstream_range, cache=inbox.cache)
     lost: list[Message] = []
     with _progress(inbox) as tick:
         everything = inbox.series(progress=tick, unreadable=lost.append)  # all of them: later revisions count
-    if args.range or args.since or args.until or args.after_tips:
-        inside = {str(ref[0]) for ref in selected.refs() if not ref[5]}
-        chosen = {s.id for s in everything if any(m.oid in inside for m in s.messages)}
+    if args.range or args.since or args.until or args.after_tips or (isinstance(inbox, Archive) and args.lists):
+        chosen = {s.id for s in everything if any(_oids(m) & selected_oids for m in s.messages)}
     else:
         chosen = {s.id for s in everything}
     tracks = [t for t in track(everything, upstream) if t.series.id in chosen]
@@ -718,7 +817,7 @@ def _cmd_track(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _report_cache(inbox: Inbox) -> None:
+def _report_cache(inbox: Inbox | Archive) -> None:
     """A ``note:`` for what the cache found damaged and rebuilt (the run's output is
     right all the same: damaged entries are parsed again)."""
     cache = inbox.cache
@@ -752,7 +851,7 @@ def _stage(name: str, what: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
+def _progress(inbox: Inbox | Archive) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on stderr while the archive is read, parsed and assembled —
     only on a terminal. Its label names the stage: ``reading`` while the mails are
     counted, ``parsing`` as they are parsed (or read from the cache), ``assembling``
@@ -778,7 +877,7 @@ def _progress(inbox: Inbox) -> Iterator[Callable[[int], None] | None]:
         yield tick
 
 
-def _summary(inbox: Inbox, what: str) -> None:
+def _summary(inbox: Inbox | Archive, what: str) -> None:
     """The command's summary line on stderr (before its notes): what it found, and
     where the parsed mail came from."""
     stats = inbox.cache.stats if inbox.cache is not None else None
@@ -827,7 +926,7 @@ def _series_text(s: Series, mailmap: Mailmap | None = None, domain_map: DomainMa
     return safe_lines(lines) + "\n\n"
 
 
-def _after(args: argparse.Namespace) -> dict[str, str] | None:
+def _after(args: argparse.Namespace) -> dict[str, Any] | None:
     """The ``--after-tips`` cursor, read from its file (the library checks its shape).
     With ``--update-tips``, a missing file is a first run: an empty cursor, after
     which everything is new."""
@@ -861,7 +960,9 @@ def _update_tips(args: argparse.Namespace, coverage: Coverage, out: TextIO) -> N
     if not args.update_tips:
         return
     out.flush()
-    tips = {str(n): commit for n, commit in coverage.tips}
+    tips: dict[str, Any] = {str(n): commit for n, commit in coverage.tips}
+    if coverage.lists:  # many lists: list → epoch → commit, as ``patchtrack tips`` of a mirror prints
+        tips = {name: {str(n): commit for n, commit in c.tips} for name, c in coverage.lists}
     path = os.path.abspath(args.after_tips)
     folder = os.path.dirname(path)
     try:
@@ -890,7 +991,10 @@ def _update_tips(args: argparse.Namespace, coverage: Coverage, out: TextIO) -> N
             os.fsync(folder_fd)
         finally:
             os.close(folder_fd)
-    saved = ", ".join(f"epoch {n} at {c[:9]}" for n, c in tips.items()) or "no epoch"
+    if coverage.lists:
+        saved = ", ".join(f"{name} epoch {n} at {c[:9]}" for name, t in tips.items() for n, c in t.items()) or "no epoch"
+    else:
+        saved = ", ".join(f"epoch {n} at {c[:9]}" for n, c in tips.items()) or "no epoch"
     print(f"{PROG}: cursor {args.after_tips} updated: {saved}", file=sys.stderr)
 
 

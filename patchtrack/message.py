@@ -23,8 +23,8 @@ import attrs
 import zstandard
 
 from ._dates import mail_date
-from ._mime import split_mail
-from .archive import RawMessage
+from ._mime import header_value, split_mail
+from .archive import Delivery, RawMessage
 from .diff import Diffstat, diff_start, read_diff
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
@@ -41,7 +41,7 @@ from .trailers import (
     stable_requests,
 )
 
-__all__ = ["Message", "parse_message", "KINDS", "UNREADABLE"]
+__all__ = ["Message", "parse_message", "message_id_of", "KINDS", "UNREADABLE"]
 
 KINDS = ("patch", "cover", "reply", "pull", "other")
 """The kinds of mail: a patch, a series' cover letter (``0/N``), a reply, a pull
@@ -158,6 +158,18 @@ class Message:
     diffstat: Diffstat | None = None
     patch_id: str | None = None
     problems: tuple[str, ...] = ()
+    deliveries: tuple[Delivery, ...] = attrs.field(default=(), repr=False)
+    """Every delivery of this mail in the archive of many lists it was read from
+    (:func:`patchtrack.open_archive`), oldest first: the list, epoch, commit,
+    arrival and blob of each copy. The content fields are the first delivery's copy.
+    Empty for a mail read from one inbox or a mailbox: there ``commit`` and
+    ``epoch`` say where it was stored."""
+
+    @property
+    def lists(self) -> tuple[str, ...]:
+        """The lists that carried this mail (of an archive of many lists), in order
+        of first arrival."""
+        return tuple(dict.fromkeys(d.list for d in self.deliveries))
 
     @property
     def body(self) -> str:
@@ -276,6 +288,14 @@ def blob_id(data: bytes) -> str:
     """The git blob id of ``data`` (what ``git hash-object`` prints): a mail read
     from a file is keyed as the archive would key it."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def message_id_of(data: bytes) -> str:
+    """The Message-ID :func:`parse_message` reads from the stored mail ``data`` (``""``
+    when it has none), reading only its headers: how copies of one mail on several
+    lists are matched before any is parsed."""
+    value = header_value(data, "message-id")
+    return _first_id(value[:MAX_HEADER])
 
 
 def parse_message(raw: bytes | RawMessage) -> Message:

@@ -30,7 +30,7 @@ from .message import UNREADABLE, Message
 from .revisions import first_revision
 from .series import Series, is_series_mail
 
-__all__ = ["Count", "Report", "build_report", "lore_link", "safe_line", "safe_lines", "series_lines", "status_line"]
+__all__ = ["Count", "ListCount", "Report", "build_report", "lore_link", "safe_line", "safe_lines", "series_lines", "status_line"]
 
 REVIEWERS_LISTED = 5
 """Review tags a patch-list line names per source; the commit-message section names all."""
@@ -49,6 +49,16 @@ class Count:
     an organisation a domain map named (then ``label`` is its name)."""
     personal: bool = False
     """In the domain ranking: a free-mail domain (:data:`PERSONAL_DOMAINS`)."""
+
+
+@attrs.frozen
+class ListCount:
+    """One list's share of a report of several lists: the mails of the range it
+    carried, and how many of them are counted (patches and cover letters)."""
+
+    list: str
+    mails: int
+    counted: int
 
 
 @attrs.frozen
@@ -87,6 +97,13 @@ class Report:
     dates: tuple[datetime, datetime] | None = None
     """The earliest and latest ``Date:`` of the range's mails (replies too; mails
     that could not be read left out), or ``None`` when none has one."""
+    lists: tuple[ListCount, ...] = ()
+    """Of an archive of many lists (:meth:`patchtrack.Archive.report`): per list
+    selected, the mails of the range it carried. Each mail is counted once in the
+    report however many lists carried it, and in each list's row here."""
+    also_from: tuple[str, ...] = ()
+    """The archive's other lists, whose mail (replies, reviews, revisions) the
+    series' review state and status were also read from."""
 
     @property
     def lost_line(self) -> str | None:
@@ -128,6 +145,8 @@ class Report:
             "counted": COUNTED,
             "counted_messages": self.counted,
             "unreadable_messages": self.unreadable,
+            **({"lists": [attrs.asdict(c) for c in self.lists]} if self.lists else {}),
+            **({"review_also_from": list(self.also_from)} if self.also_from else {}),
             "domains": [_domain_row(c) for c in self.domains],
             "contributors": [{"contributor": c.label, "count": c.count} for c in self.contributors],
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
@@ -143,6 +162,7 @@ class Report:
         terminal (see :func:`safe_line`)."""
         out = [self.span[:1].upper() + self.span[1:], self.title, ""]
         out += [f"Counted: {self.counted} {COUNTED}.", ""]
+        out += [line for line in self.lists_lines()]
         if self.lost_line:
             out += [self.lost_line, ""]
         out += [f"Top {len(self.domains)} contributor email domains (by author)", ""]
@@ -160,6 +180,17 @@ class Report:
         for block in self.blocks():
             out += [*block, "-" * 70, ""]
         return safe_lines(out).rstrip() + "\n"
+
+    def lists_lines(self) -> list[str]:
+        """The per-list breakdown and where review state was read, as text lines
+        (with a blank line after), or none for a report of one inbox."""
+        out = []
+        if len(self.lists) > 1:
+            out.append("Per list (a mail several lists carried counts in each): " + ", ".join(
+                f"{c.list} {c.mails} mails, {c.counted} counted" for c in self.lists) + ".")
+        if self.also_from:
+            out.append("Review state and revisions also read from: " + ", ".join(self.also_from) + ".")
+        return [*out, ""] if out else []
 
     def to_markdown(self) -> str:
         """The report as GitHub-flavoured Markdown; mail text is escaped (it cannot
@@ -380,6 +411,8 @@ def build_report(
     include_bots: bool = False,
     merge_names: bool = True,
     upstream: Mapping[str, str] | None = None,
+    lists: Sequence[str] = (),
+    also_from: Sequence[str] = (),
 ) -> Report:
     """The report over ``messages`` (the mails of the range), listing the ``series``
     that have a patch or cover letter among them (``series`` are assembled from the
@@ -392,8 +425,11 @@ def build_report(
     ``coverage`` is the range the messages were walked from (``Walk.coverage``): the
     title names its commits; without it, the title gives the mails' ``Date:`` span
     alone."""
-    lists = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
-    list_name = lists.most_common(1)[0][0] if lists else list_name
+    ids = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
+    if len(lists) > 1:
+        list_name = ", ".join(lists)
+    elif ids:
+        list_name = ids.most_common(1)[0][0]
     counted = [m for m in messages if is_series_mail(m)]
     authors = [(m.author or m.sender, m) for m in counted]
     mapped = [(mailmap.map(a) if mailmap else a, m) for a, m in authors if a is not None]
@@ -421,6 +457,11 @@ def build_report(
         statuses=tuple(status_line(s, by_id) for s in listed),
         upstream=tuple(upstream.get(s.id) for s in listed) if upstream is not None else (),
         unreadable=sum(m.problems[0].startswith(UNREADABLE) for m in messages if m.problems),
+        lists=tuple(
+            ListCount(name, sum(name in m.lists for m in messages), sum(name in m.lists for m in counted))
+            for name in lists
+        ),
+        also_from=tuple(also_from),
     )
 
 

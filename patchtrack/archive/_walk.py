@@ -23,7 +23,7 @@ from ..errors import UnreadableError
 from ._git import GIT_ERRORS, git_message, unreadable
 
 __all__ = [
-    "RawMessage", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage", "spans_of",
+    "RawMessage", "Delivery", "WalkStats", "Walk", "Ref", "Unreadable", "Damage", "EpochSpan", "Coverage", "spans_of",
     "raw_from", "raw_message", "stored_at", "read_stored", "report_unreadable",
 ]
 
@@ -40,6 +40,7 @@ class RawMessage:
     ``time`` is the commit time: when the mail arrived at the archive (its ``Date:``
     header is the next stage's business). ``deleted`` marks a removal commit (``d``
     in v2, a deleted path in v1); ``data`` is then the mail that was removed.
+    ``list`` names the list in a walk of many (:meth:`patchtrack.Archive.walk`).
     """
 
     oid: str
@@ -48,6 +49,7 @@ class RawMessage:
     time: datetime
     data: bytes = attrs.field(repr=False)
     deleted: bool = False
+    list: str | None = None
 
     @property
     def size(self) -> int:
@@ -63,7 +65,26 @@ class RawMessage:
             "time": self.time.isoformat(),
             "size": self.size,
             "deleted": self.deleted,
+            **({"list": self.list} if self.list is not None else {}),
         }
+
+
+@attrs.frozen
+class Delivery:
+    """Where and when a mail arrived: the ``list`` (its name in an archive of many
+    lists), the ``epoch`` and ``commit`` that stored it, the commit ``time`` (UTC),
+    and the blob ``oid`` that list stored — lists add their own ``List-*`` headers
+    and footers, so the copies of one mail are different blobs."""
+
+    list: str
+    epoch: int
+    commit: str
+    time: datetime
+    oid: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the time in ISO 8601, UTC)."""
+        return {"list": self.list, "epoch": self.epoch, "commit": self.commit, "time": self.time.isoformat(), "oid": self.oid}
 
 
 @attrs.frozen
@@ -180,26 +201,39 @@ class Coverage:
     until: datetime | None = None
     by: str = "arrival"
     cursor: bool = False
+    lists: tuple[tuple[str, Coverage], ...] = ()
+    """Of an archive of many lists (:class:`patchtrack.Archive`): each selected
+    list's own coverage, by name. For one list the fields above are its own too;
+    for several, ``spans``, ``after`` and ``tips`` are empty."""
 
     @property
     def start(self) -> str | None:
-        """The commit that delivered the first mail (full id), or ``None``: no mail."""
+        """The commit that delivered the first mail (full id), or ``None``: no mail
+        (or several lists: see ``lists``)."""
         return self.spans[0].first if self.spans else None
 
     @property
     def end(self) -> str | None:
-        """The commit that delivered the last mail (full id), or ``None``: no mail."""
+        """The commit that delivered the last mail (full id), or ``None``: no mail
+        (or several lists)."""
         return self.spans[-1].last if self.spans else None
 
     @property
     def mails(self) -> int:
-        """How many mails the selection holds (removals not counted)."""
-        return sum(s.mails for s in self.spans)
+        """How many deliveries the selection holds (removals not counted): of
+        several lists, a mail each list carried counts in each."""
+        return sum(c.mails for _, c in self.lists) if self.lists else sum(s.mails for s in self.spans)
 
     def words(self) -> str:
         """The range in words, as a report's title gives it: ``from ed37f1cc5 to
         131572024``, per epoch when there are several (``from … to … in epoch 0,
-        … in epoch 1``), then the date window and the cursor; or what was empty."""
+        … in epoch 1``), then the date window and the cursor; or what was empty.
+        Of several lists, each list's range after its name (``in linux-pwm from …
+        to …; in linux-gpio from … to …``), then the window."""
+        if len(self.lists) > 1:
+            parts = [f"in {name} {attrs.evolve(c, since=None, until=None).words()}" for name, c in self.lists]
+            extra = self.filters()
+            return "; ".join(parts) + (f" ({extra})" if extra else "")
         if len(self.spans) == 1:
             text = f"from {short(self.spans[0].first)} to {short(self.spans[0].last)}"
         elif self.spans:
@@ -220,7 +254,7 @@ class Coverage:
         """The window and the cursor in words (``arrived after the saved tips
         0a1b2c3d4; arrived 2025-01-01 00:00 to 2025-01-31 23:59:59 UTC``), or ``""``."""
         parts = []
-        if self.cursor:
+        if self.cursor and len(self.lists) < 2:  # several lists: each list's words say it
             saved = ", ".join(short(c) for _, c in self.after)
             parts.append(f"arrived after the saved tips {saved}" if saved else "arrived since no saved tips: all of it")
         if self.since or self.until:
@@ -245,6 +279,7 @@ class Coverage:
             "until": self.until.isoformat() if self.until else None,
             "by": self.by,
             "cursor": self.cursor,
+            **({"lists": {name: c.to_dict() for name, c in self.lists}} if self.lists else {}),
         }
 
 

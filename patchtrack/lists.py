@@ -1,0 +1,517 @@
+"""Many lists as one archive: a lore mirror, or inboxes named one by one.
+
+Kernel patches are cross-posted: one mail reaches several lists, and each list's
+archive stores its own copy (its own ``List-*`` headers and footers make the copies
+different blobs). :func:`open_archive` opens the inboxes of many lists as one
+:class:`Archive`; its walk takes every list's mail in arrival order, and its
+messages are each distinct mail once — a :class:`~patchtrack.Message` whose
+``deliveries`` name every list, epoch, commit and blob that carried it. Copies are
+matched by Message-ID before any is parsed, so a mail delivered to k lists is
+parsed once. Threads, series, reviews and revisions are assembled over every list:
+a review given on one list reaches the patch posted to two.
+
+Which copies are one mail: the k-th copy of a Message-ID on one list and the k-th
+on another (within one list, two mails sharing a Message-ID — a ``RESEND`` with the
+old id — are two mails, as an inbox of that list alone shows them). The content
+kept is the first delivery's (earliest arrival; ties by list name).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from ._dates import DateLike
+from ._engine._load import check_workers, load, rebind, usable_cpus
+from ._find import find_series
+from .archive import (
+    Coverage,
+    Damage,
+    RawMessage,
+    raw_from,
+    report_unreadable,
+    Delivery,
+    Ref,
+    Source,
+    Walk,
+    bounds,
+    open_sources,
+    raise_damage,
+    spans_of,
+    utc,
+)
+from .assemble import assemble
+from .cache import Cache
+from .errors import InboxError, RevisionError, UnreadableError
+from .identity import DomainMap, Mailmap
+from .inbox import BY, Inbox, within_dates
+from .message import UNREADABLE, Message, message_id_of
+from .report import Report, build_report
+from .revisions import last_revision
+from .series import Series
+from .upstream import Upstream, track
+
+__all__ = ["Archive", "Selection", "open_archive"]
+
+ListCursor = Mapping[str, Mapping[int, str] | Mapping[str, str]]
+"""A cursor of an archive of many lists: list name → that list's tips (epoch → commit)."""
+
+
+@attrs.frozen
+class Selection:
+    """What a call reads, checked once: a git ``range`` (applied in each list: give it
+    with one list), arrival or ``Date:`` bounds, a cursor from :meth:`Archive.tips`
+    (``after``), and the ``lists`` (``None``: all). Made by :meth:`Archive.select`,
+    which raises :class:`RevisionError`/:class:`InboxError` for a bad one."""
+
+    range: str | None = None
+    since: DateLike | None = None
+    until: DateLike | None = None
+    after: ListCursor | None = None
+    by: str = "arrival"
+    lists: tuple[str, ...] = ()
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.lo is not None or self.hi is not None
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the selection is less than every mail of its lists."""
+        return self.range is not None or self.after is not None or self.windowed
+
+
+class Archive:
+    """The inboxes of many lists read as one. Make one with :func:`open_archive`.
+
+    ``lists`` are the list names; :meth:`inbox` is one list alone (an
+    :class:`~patchtrack.Inbox`, exactly as :func:`~patchtrack.open_inbox` opens it).
+    Every reading method takes ``lists=`` (names; ``None``: all) besides the range
+    arguments of :meth:`Inbox.messages <patchtrack.Inbox.messages>`."""
+
+    def __init__(
+        self,
+        sources: Mapping[str, Source],
+        *,
+        cache: Cache | None = None,
+        workers: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self._sources = dict(sorted(sources.items()))
+        self.cache = cache
+        self.workers = workers if workers is not None else usable_cpus()
+        self.executor = executor
+
+    @property
+    def lists(self) -> tuple[str, ...]:
+        """The list names, sorted."""
+        return tuple(self._sources)
+
+    @property
+    def name(self) -> str:
+        """The list names, joined: how a report of all of them is titled."""
+        return ", ".join(self._sources)
+
+    @property
+    def sources(self) -> Mapping[str, Source]:
+        """Each list's archive (:class:`patchtrack.archive.Source`), by name."""
+        return dict(self._sources)
+
+    def __repr__(self) -> str:
+        return f"<Archive lists={list(self.lists)}>"
+
+    def inbox(self, name: str) -> Inbox:
+        """The list ``name`` alone, sharing this archive's cache and executor."""
+        self._names([name])
+        return Inbox(self._sources[name], cache=self.cache, workers=self.workers, executor=self.executor)
+
+    def tips(self, lists: Iterable[str] | None = None) -> dict[str, dict[int, str]]:
+        """Every list's tips (epoch → commit): the cursor for ``after=``; save it as
+        JSON and pass it back to read only what arrived since, in every list."""
+        return {name: self._sources[name].tips() for name in self._names(lists)}
+
+    def _names(self, lists: Iterable[str] | None) -> tuple[str, ...]:
+        if lists is None:
+            return self.lists
+        if isinstance(lists, str):
+            lists = [lists]
+        names = tuple(dict.fromkeys(lists))
+        unknown = [n for n in names if n not in self._sources]
+        if unknown:
+            raise InboxError(f"no list {', '.join(map(repr, unknown))} in this archive (lists: {', '.join(self.lists)})")
+        return tuple(sorted(names))
+
+    def select(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: ListCursor | None = None,
+        by: str = "arrival",
+        lists: Iterable[str] | None = None,
+    ) -> Selection:
+        """A :class:`Selection`, checked: known lists, dates that parse and are in
+        order, ``by`` one of :data:`~patchtrack.inbox.BY`, a range or a cursor (not
+        both). Revisions are resolved when walked, before any mail is read."""
+        names = self._names(lists)
+        if by not in BY:
+            raise RevisionError(f"by={by!r}: since/until compare 'arrival' or 'date'")
+        if after is not None and range:
+            raise RevisionError("give either a range or a cursor (after=), not both")
+        if after is not None:
+            stray = [n for n in after if n not in self._sources]
+            if stray:
+                raise RevisionError(f"the cursor names lists this archive lacks: {', '.join(map(str, stray))}")
+        lo, hi = bounds(since, until)
+        return Selection(range, since, until, after, by, names, lo, hi)
+
+    def _walks(self, sel: Selection, names: Sequence[str]) -> dict[str, Walk]:
+        """One walk per list, all resolved before any is read (a bad revision
+        raises here, naming its list when there are several)."""
+        walks = {}
+        arrival = sel.by == "arrival"
+        for name in names:
+            after = (sel.after or {}).get(name, {}) if sel.after is not None else None
+            try:
+                walks[name] = self._sources[name].walk(
+                    sel.range, since=sel.since if arrival else None, until=sel.until if arrival else None, after=after
+                )
+            except RevisionError as exc:
+                raise RevisionError(f"{name}: {exc}" if len(names) > 1 else str(exc)) from None
+        return walks
+
+    def walk(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: ListCursor | None = None,
+        lists: Iterable[str] | None = None,
+    ) -> ListsWalk:
+        """Every selected list's stored mails in ``range``, merged by arrival: each
+        delivery once (a :class:`RawMessage` whose ``list`` names its list; copies
+        of one mail on several lists are several records here, and one message in
+        :meth:`messages`). Removals are left out. Arguments as :meth:`messages`."""
+        sel = self.select(range, since=since, until=until, after=after, lists=lists)
+        pairs, walks = self.walk_refs(sel)
+        return ListsWalk(pairs, walks)
+
+    def walk_refs(self, sel: Selection) -> tuple[list[tuple[str, Ref]], dict[str, Walk]]:
+        """The references of ``sel`` in every list it names, merged by arrival (ties:
+        list name, then each list's own order), removals left out; and the walks."""
+        walks = self._walks(sel, sel.lists)
+        streams = [_keyed(i, name, walk) for i, (name, walk) in enumerate(walks.items())]
+        return [(name, ref) for _, _, _, name, ref in heapq.merge(*streams)], walks
+
+    def messages(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: ListCursor | None = None,
+        by: str = "arrival",
+        lists: Iterable[str] | None = None,
+    ) -> Iterator[Message]:
+        """Each distinct mail of the selection once, in order of first arrival, with
+        every delivery of it in the selection (``Message.deliveries``).
+
+        The arguments are :meth:`Inbox.messages <patchtrack.Inbox.messages>`', per
+        list (``after`` is a cursor from :meth:`tips`), and ``lists``. Raises as it
+        does: bad revisions at the call, :class:`DamagedArchiveError` after every
+        readable message when part of a list's archive cannot be read."""
+        sel = self.select(range, since=since, until=until, after=after, by=by, lists=lists)
+        found, walks = self._gathered(sel)
+        for walk in walks.values():
+            raise_damage(walk)
+        if sel.by == "date" and sel.windowed:
+            found = list(within_dates(found, sel.lo, sel.hi))
+        return iter(found)
+
+    def _gathered(self, sel: Selection) -> tuple[list[Message], dict[str, Walk]]:
+        pairs, walks = self.walk_refs(sel)
+        return gather(pairs, cache=self.cache, executor=self.executor, workers=self.workers), walks
+
+    def series(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: ListCursor | None = None,
+        by: str = "arrival",
+        lists: Iterable[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+        unreadable: Callable[[Message], None] | None = None,
+        coverage: Callable[[Coverage], None] | None = None,
+    ) -> list[Series]:
+        """The series with mail in the selection, assembled from every list of the
+        archive (so a review or a revision on another list counts). As
+        :meth:`Inbox.series <patchtrack.Inbox.series>`; ``coverage`` gets the
+        selection resolved, its ``lists`` one :class:`Coverage` per list."""
+        sel = self.select(range, since=since, until=until, after=after, by=by, lists=lists)
+        chosen, everything, covered = self._assembled(sel, progress, history=False)
+        if coverage is not None:
+            coverage(covered)
+        if unreadable is not None:
+            for message in chosen:
+                if message.problems and message.problems[0].startswith(UNREADABLE):
+                    unreadable(message)
+        return everything
+
+    def report(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: ListCursor | None = None,
+        by: str = "arrival",
+        lists: Iterable[str] | None = None,
+        top: int = 15,
+        mailmap: Mailmap | None = None,
+        domain_map: DomainMap | None = None,
+        include_bots: bool = False,
+        merge_names: bool = True,
+        upstream: Upstream | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Report:
+        """The "mailing list update" of the selection: each mail counted once however
+        many of the selected lists carried it, with a per-list breakdown
+        (``Report.lists``). Review state and revisions come from every list of the
+        archive; when that is more than the selected lists, the report says so
+        (``Report.also_from``)."""
+        sel = self.select(range, since=since, until=until, after=after, by=by, lists=lists)
+        messages, series, covered = self._assembled(sel, progress, history=True)
+        return build_report(
+            ", ".join(sel.lists),
+            messages,
+            series,
+            coverage=covered,
+            top=top,
+            mailmap=mailmap,
+            domain_map=domain_map,
+            include_bots=include_bots,
+            merge_names=merge_names,
+            upstream={t.series.id: t.state for t in track(series, upstream)} if upstream is not None else None,
+            lists=sel.lists,
+            also_from=tuple(n for n in self.lists if n not in sel.lists),
+        )
+
+    def _assembled(
+        self, sel: Selection, progress: Callable[[int], None] | None, *, history: bool
+    ) -> tuple[list[Message], list[Series], Coverage]:
+        """The selection's messages, and the series (with ``history``: every series)
+        assembled from the whole archive, and the selection resolved.
+
+        A message is in the selection when one of its deliveries is: on a selected
+        list, within the range, cursor or arrival window (or, ``by="date"``, with
+        its ``Date:`` in the window)."""
+        selected = self._walks(sel, sel.lists)
+        inside: set[tuple[str, str]] = set()
+        where: dict[str, dict[str, tuple[str, int, int]]] = {}
+        for name, walk in selected.items():
+            spans = where[name] = {}
+            for ref in walk.refs():
+                if not ref[5]:
+                    inside.add((name, str(ref[0])))
+                    spans.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))
+            raise_damage(walk)
+        whole = Selection(lists=self.lists)
+        found, walks = self._gathered(whole)
+        for walk in walks.values():
+            raise_damage(walk)
+        if progress is not None:
+            progress(len(found))
+        messages = [m for m in found if any((d.list, d.oid) in inside for d in m.deliveries)]
+        if sel.by == "date" and sel.windowed:
+            messages = list(within_dates(messages, sel.lo, sel.hi))
+        everything = list(assemble(found))
+        lists_covered = []
+        for name, walk in selected.items():
+            chosen = {d.oid for m in messages for d in m.deliveries if d.list == name}
+            base = attrs.evolve(walk.coverage, since=utc(sel.lo), until=utc(sel.hi), by=sel.by)
+            lists_covered.append((name, attrs.evolve(base, spans=spans_of(where[name], chosen))))
+        one = lists_covered[0][1] if len(lists_covered) == 1 else None
+        covered = attrs.evolve(one, lists=tuple(lists_covered)) if one is not None else Coverage(
+            spans=(), since=utc(sel.lo), until=utc(sel.hi), by=sel.by, cursor=sel.after is not None,
+            lists=tuple(lists_covered),
+        )
+        if history or not sel.narrowed and sel.lists == self.lists:
+            return messages, everything, covered
+        keep = {m.oid for m in messages}
+        return messages, [s for s in everything if any(m.oid in keep for m in s.messages)], covered
+
+    _whole: tuple[dict[str, dict[int, str]], list[Series]] | None = None
+
+    def newest(self, series: Series, *, same_author: bool = False) -> Series:
+        """The newest revision of ``series`` in any list (see
+        :meth:`Inbox.newest <patchtrack.Inbox.newest>`)."""
+        return last_revision(series, {s.id: s for s in self._everything(None, None)}, same_author=same_author)
+
+    def _everything(
+        self, progress: Callable[[int], None] | None, unreadable: Callable[[Message], None] | None
+    ) -> list[Series]:
+        tips = self.tips()
+        if self._whole is None or self._whole[0] != tips:
+            self._whole = (tips, self.series(progress=progress, unreadable=unreadable))
+        return self._whole[1]
+
+    def find(
+        self,
+        msgid: str,
+        *,
+        progress: Callable[[int], None] | None = None,
+        unreadable: Callable[[Message], None] | None = None,
+    ) -> Series | None:
+        """The series holding the mail ``msgid`` in any list (see
+        :meth:`Inbox.find <patchtrack.Inbox.find>`)."""
+        return find_series(self._everything(progress, unreadable), msgid)
+
+
+class ListsWalk(Iterator[RawMessage]):
+    """A walk of many lists (:meth:`Archive.walk`): its records, and each list's
+    own :class:`~patchtrack.Walk` (``walks``: stats, coverage, damage)."""
+
+    def __init__(self, pairs: list[tuple[str, Ref]], walks: dict[str, Walk]) -> None:
+        self.walks = walks
+        self._pairs = pairs
+        self._it = self._run()
+
+    def refs(self) -> list[tuple[str, Ref]]:
+        """The (list, reference) pairs, read no mail."""
+        return self._pairs
+
+    def _run(self) -> Iterator[RawMessage]:
+        for name, ref in self._pairs:
+            try:
+                data = ref[1].data
+            except UnreadableError as exc:
+                report_unreadable(ref, exc)
+                continue
+            yield attrs.evolve(raw_from(str(ref[0]), ref[2], ref[3], ref[4], data), list=name)
+
+    def __next__(self) -> RawMessage:
+        return next(self._it)
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        return tuple(d for walk in self.walks.values() for d in walk.damage)
+
+
+def gather(
+    pairs: Sequence[tuple[str, Ref]],
+    *,
+    cache: Cache | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
+) -> list[Message]:
+    """The distinct mails of ``pairs`` (list name, reference; in arrival order), each
+    once with its deliveries, in order of first delivery; each parsed once.
+
+    Copies are matched by blob id, then by Message-ID (see the module's docstring):
+    a copy the cache has gives its Message-ID decoded, any other has its headers
+    read here (~2 % of parsing it). Only the first copy of each mail is parsed —
+    through :func:`patchtrack._engine._load.load`, so on the executor or pool."""
+    persons: dict[Any, Any] = {}
+    known: dict[str, Message] = {}
+    if cache is not None:
+        oids = list(dict.fromkeys(str(ref[0]) for _, ref in pairs))
+        for at in range(0, len(oids), 1000):
+            known.update(cache.get_many(oids[at : at + 1000], persons))
+    several = len({name for name, _ in pairs}) > 1
+    groups: list[list[tuple[str, Ref]]] = []
+    group_of: dict[str, int] = {}
+    slots: dict[str, list[int]] = {}
+    copies: Counter[tuple[str, str]] = Counter()
+    ids: list[str] = []
+    for name, ref in pairs:
+        oid = str(ref[0])
+        g = group_of.get(oid)
+        if g is None:
+            msgid = ""
+            if several:
+                cached = known.get(oid)
+                msgid = cached.msgid if cached is not None else _scanned(ref)
+            g = -1
+            if msgid:
+                k = copies[msgid, name]
+                ours = slots.setdefault(msgid, [])
+                if k < len(ours):
+                    g = ours[k]
+            if g < 0:
+                g = len(groups)
+                groups.append([])
+                ids.append(msgid)
+                if msgid:
+                    slots[msgid].append(g)
+            group_of[oid] = g
+        if ids[g]:
+            copies[ids[g], name] += 1
+        groups[g].append((name, ref))
+    todo = [group[0][1] for group in groups if str(group[0][1][0]) not in known]
+    if cache is not None:  # the load looks the mails to parse up again: count each miss once, as a parse
+        cache.stats.misses -= len(group_of) - sum(oid in known for oid in group_of)
+    parsed = {str(ref[0]): m for ref, m in load(iter(todo), cache=cache, executor=executor, workers=workers)}
+    out = []
+    for group in groups:
+        name, ref = group[0]
+        oid = str(ref[0])
+        first = known.get(oid)
+        message = parsed[oid] if first is None else rebind(first, ref[2], ref[3], ref[4])
+        deliveries = tuple(Delivery(n, r[3], r[2], datetime.fromtimestamp(r[4], timezone.utc), str(r[0])) for n, r in group)
+        out.append(attrs.evolve(message, deliveries=deliveries))
+    return out
+
+
+def _keyed(i: int, name: str, walk: Walk) -> Iterator[tuple[int, int, int, str, Ref]]:
+    """A list's references with their merge key: arrival, the list's place, its own order."""
+    for n, ref in enumerate(walk.refs()):
+        if not ref[5]:
+            yield ref[4], i, n, name, ref
+
+
+def _scanned(ref: Ref) -> str:
+    """The Message-ID of a reference's mail, from its headers; ``""`` when it cannot
+    be read (the load makes its problem record and counts it)."""
+    try:
+        return message_id_of(ref[1].data)
+    except UnreadableError:
+        return ""
+
+
+def open_archive(
+    where: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Mapping[str, str | os.PathLike[str]],
+    *,
+    cache: Cache | str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> Archive:
+    """Open the inboxes of many lists as one :class:`Archive`.
+
+    ``where`` is a mirror root (every inbox under it is found: grokmirror's
+    ``<list>/git/<N>.git``, clones named ``<list>.<N>.git`` — one list however many
+    epochs it is cloned in —, v1), one inbox, a sequence of inbox paths, or a
+    mapping of list name → path. Lists are named as
+    :func:`patchtrack.archive.open_sources` says. ``cache``, ``workers`` and
+    ``executor`` are :func:`~patchtrack.open_inbox`'s."""
+    if workers is not None:
+        workers = check_workers(workers)
+    sources = open_sources(where)
+    return Archive(
+        sources,
+        cache=Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache,
+        workers=workers,
+        executor=executor,
+    )
