@@ -18,7 +18,7 @@ upstream).
 from __future__ import annotations
 
 from ._dates import DateLike
-from .archive import Coverage, Damage, Delivery, EpochSpan, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
+from .archive import Coverage, Damage, Delivery, EpochSpan, Selection, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
 from .demo import build_demo_inbox
@@ -28,7 +28,7 @@ from .errors import DamagedArchiveError, InboxError, PatchtrackError, RevisionEr
 from .export import rows, to_pandas
 from .identity import DomainMap, Mailmap, Person, is_bot, parse_person, same_person
 from .inbox import Epoch, Inbox, open_inbox
-from .lists import Archive, Selection, open_archive
+from .lists import Archive, open_archive
 from .mbox import MboxError, read_mbox
 from .message import Message, parse_message
 from .report import ListCount, Report, build_report

@@ -13,19 +13,16 @@ Three layouts are read:
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
-import attrs
-
 from ._dates import DateLike
-from ._engine._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
 from ._engine._load import check_workers, load_messages, usable_cpus
-from ._engine._reassemble import assemble_stored, reassemble
+from ._engine._whole import assembled, selected_walk, within_dates
 from ._find import find_series
 from .archive import (
+    BY,
     Coverage,
     Cursor,
     Damage,
@@ -33,20 +30,17 @@ from .archive import (
     EpochSpan,
     Position,
     RawMessage,
-    Ref,
     Segment,
+    Selection,
     Source,
     Unreadable,
     Walk,
     WalkStats,
-    bounds,
     open_source,
     raise_damage,
-    spans_of,
-    utc,
+    selection,
 )
 from .cache import Cache
-from .errors import RevisionError
 from .identity import DomainMap, Mailmap
 from .message import UNREADABLE, Message
 from .report import Report, build_report
@@ -56,12 +50,8 @@ from .upstream import Upstream, track
 
 __all__ = [
     "Epoch", "Inbox", "open_inbox", "RawMessage", "Walk", "WalkStats", "Segment", "Position", "Unreadable", "Damage",
-    "Coverage", "EpochSpan", "BY",
+    "Coverage", "EpochSpan", "BY", "within_dates",
 ]
-
-BY = ("arrival", "date")
-"""What ``since``/``until`` compare, for ``by=``: a mail's arrival (its commit time,
-the default) or its ``Date:`` header."""
 
 
 class Inbox:
@@ -152,22 +142,31 @@ class Inbox:
         (an epoch, history cut by a missing commit), every readable message is
         yielded first, then :class:`DamagedArchiveError` is raised.
         """
-        walk, lo, hi = self._select(range, since, until, after, by)
+        sel = self.select(range, since=since, until=until, after=after, by=by)
+        walk = selected_walk(self._source, sel)
         found = load_messages(walk.refs(), cache=self.cache, executor=self.executor, workers=self.workers)
-        on_date = by == "date" and (lo is not None or hi is not None)
-        return _checked(within_dates(found, lo, hi) if on_date else found, walk)
+        return _checked(within_dates(found, sel.lo, sel.hi) if sel.on_date else found, walk)
 
-    def _select(
-        self, range: str | None, since: DateLike | None, until: DateLike | None, after: Cursor | None, by: str
-    ) -> tuple[Walk, float | None, float | None]:
-        """The walk of a selection (windowed by arrival, or whole when the window is
-        on ``Date:``) and the window's bounds."""
-        if by not in BY:
-            raise RevisionError(f"by={by!r}: since/until compare 'arrival' or 'date'")
-        lo, hi = bounds(since, until)
-        if by == "date":
-            return self.walk(range, after=after), lo, hi
-        return self.walk(range, since=since, until=until, after=after), lo, hi
+    def select(
+        self,
+        range: str | None = None,
+        *,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        after: Cursor | None = None,
+        by: str = "arrival",
+    ) -> Selection:
+        """The :class:`~patchtrack.archive.Selection` these arguments make, checked
+        (:class:`RevisionError` for a bad one; revisions are resolved when walked)."""
+        return selection(range, since=since, until=until, after=after, by=by)
+
+    def _assembled(
+        self, sel: Selection, progress: Callable[[int], None] | None, *, history: bool
+    ) -> tuple[list[Message], list[Series], Coverage]:
+        return assembled(
+            self._source, sel, cache=self.cache, executor=self.executor, workers=self.workers,
+            progress=progress, history=history,
+        )
 
     def series(
         self,
@@ -197,7 +196,8 @@ class Inbox:
         :class:`Coverage`: the commits walked, the window; its ``tips`` are the
         cursor that continues exactly after this call).
         """
-        messages, found, covered = self._assembled(range, since, until, after, progress, history=False, by=by)
+        sel = self.select(range, since=since, until=until, after=after, by=by)
+        messages, found, covered = self._assembled(sel, progress, history=False)
         if coverage is not None:
             coverage(covered)
         if unreadable is not None:
@@ -231,7 +231,8 @@ class Inbox:
         ``by`` is :meth:`messages`'. The report's title and ``coverage`` give the range
         resolved — the commits walked, the window, the cursor — never as typed.
         Raises :class:`DamagedArchiveError` as :meth:`series` does."""
-        messages, series, covered = self._assembled(range, since, until, after, progress, history=True, by=by)
+        sel = self.select(range, since=since, until=until, after=after, by=by)
+        messages, series, covered = self._assembled(sel, progress, history=True)
         return build_report(
             self.name.split(".")[0],
             messages,
@@ -244,124 +245,6 @@ class Inbox:
             merge_names=merge_names,
             upstream={t.series.id: t.state for t in track(series, upstream)} if upstream is not None else None,
         )
-
-    def _assembled(
-        self,
-        range: str | None,
-        since: DateLike | None,
-        until: DateLike | None,
-        after: Cursor | None,
-        progress: Callable[[int], None] | None,
-        *,
-        history: bool,
-        by: str = "arrival",
-    ) -> tuple[list[Message], list[Series], Coverage]:
-        """The mails of a selection (in walk order) and the series with mail among
-        them, assembled from the whole archive — with ``history``, also every other
-        revision those series link to (a report names when a series was first seen,
-        and which revision landed upstream).
-
-        A mail is in a date window when its first delivery is. A range or a cursor
-        is walked on its own (a short walk). With a cache, the whole archive's
-        assembly is stored under the archive's state, and a later call on the same
-        state decodes only the series it returns (see :mod:`patchtrack._engine._index`).
-        With ``by="date"``, the selection's mails are kept by their ``Date:``.
-        Returns the range resolved as well."""
-        selected, lo, hi = self._select(range, since, until, after, by)  # raises now if bad
-        by_range = range is not None or after is not None
-        # a range's own deliveries (a mail delivered again inside it counts there)
-        where = {str(r[0]): (r[2], r[3], r[4]) for r in selected.refs() if not r[5]} if by_range else None
-        inside = set(where) if where is not None else None
-        raise_damage(selected)
-        covered = attrs.evolve(selected.coverage, since=utc(lo), until=utc(hi), by=by)
-        on_date = by == "date" and (lo is not None or hi is not None)
-        dated = not by_range and not on_date and (lo is not None or hi is not None)
-        cache = self.cache
-        tips = self.tips()
-        key = assembly_key(self.layout, tips) if cache is not None else ""
-        stored = load(cache, key) if cache is not None else None
-        index = stored.assembly if stored is not None else None
-        if cache is not None and index is None and (grown := self._reassembled(cache, tips)) is not None:
-            index, state, base = grown
-            self._store(cache, key, tips, index, state, base)
-            cache.stats.assemblies_updated += 1
-        if cache is not None and index is not None:
-            chosen: set[str] | None = index.arrived(lo, hi) if dated else inside
-            candidates = index.messages(chosen, cache) if on_date else None
-            if candidates is not None:
-                chosen = {m.oid for m in within_dates(candidates, lo, hi)}
-            if not on_date or candidates is not None:
-                picks = index.touching(chosen)
-                kept = index.selection(chosen, index.with_history(picks) if history else picks, cache)
-                if kept is not None:
-                    if progress is not None:
-                        progress(len(index.deliveries))
-                    spans = spans_of(where if where is not None else index.deliveries, chosen)
-                    return (*kept, attrs.evolve(covered, spans=spans))
-        deliveries: dict[str, tuple[str, int, int]] = {}
-
-        def tap(refs: Iterator[Ref]) -> Iterator[Ref]:
-            for ref in refs:
-                if not ref[5]:
-                    deliveries.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))  # the first delivery
-                yield ref
-
-        found: list[Message] = []
-        whole = self.walk()
-        for message in load_messages(tap(whole.refs()), cache=cache, executor=self.executor, workers=self.workers):
-            found.append(message)
-            if progress is not None and len(found) % 500 == 0:
-                progress(len(found))
-        raise_damage(whole)
-        if progress is not None:
-            progress(len(found))
-        everything, index, state = assemble_stored(found, deliveries)
-        if cache is not None:
-            self._store(cache, key, tips, index, state)
-        chosen = arrived(deliveries, lo, hi) if dated else inside
-        if on_date:
-            chosen = {m.oid for m in within_dates(found, lo, hi) if chosen is None or m.oid in chosen}
-        covered = attrs.evolve(covered, spans=spans_of(where if where is not None else deliveries, chosen))
-        messages = found if chosen is None else [m for m in found if m.oid in chosen]
-        if chosen is None or history:
-            return messages, list(everything), covered
-        return messages, [s for s in everything if any(m.oid in chosen for m in s.messages)], covered
-
-    def _store(
-        self, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State, base: Stored | None = None
-    ) -> None:
-        """Keep an archive state's assembly, with what extending it later needs (as
-        its difference from ``base``, the stored one it extends, when there is one)."""
-        store(cache, key, assembly_scope(self.layout), json.dumps(tips), index, state, base)
-
-    def _reassembled(self, cache: Cache, tips: dict[int, str]) -> tuple[Assembly, State, Stored] | None:
-        """The assembly of the archive as it is now, from the newest stored one of an
-        earlier state of it (see :mod:`patchtrack._engine._reassemble`): only mail that
-        arrived since is walked, and parsed when the cache lacks it. ``None`` when no
-        stored state is an earlier state of this archive. Returns the stored
-        assembly it was extended from as well."""
-        for stored_key, saved in cache.assembly_bases(assembly_scope(self.layout)):
-            before = {int(n): commit for n, commit in json.loads(saved).items()}
-            if not self._source.grew_from(before, tips):
-                continue
-            stored = load(cache, stored_key, state=True)
-            if stored is None or stored.state is None:
-                continue
-            base = stored.assembly
-            deliveries: dict[str, tuple[str, int, int]] = {}
-            refs = []
-            since = self.walk(after=before)
-            for ref in since.refs():
-                oid = str(ref[0])
-                if not ref[5] and oid not in base.deliveries and oid not in deliveries:
-                    deliveries[oid] = (ref[2], ref[3], ref[4])
-                    refs.append(ref)
-            raise_damage(since)
-            new = list(load_messages(iter(refs), cache=cache, executor=self.executor, workers=self.workers))
-            grown = reassemble(base, stored.state, new, deliveries, cache)
-            return None if grown is None else (*grown, stored)
-        return None
-
 
     def __iter__(self) -> Iterator[RawMessage]:
         """Every message of the archive: ``iter(inbox.walk())``."""
@@ -401,17 +284,6 @@ class Inbox:
             self._whole = (tips, self.series(progress=progress, unreadable=unreadable))
         return self._whole[1]
 
-
-
-def within_dates(messages: Iterable[Message], lo: float | None, hi: float | None) -> Iterator[Message]:
-    """The ``messages`` whose ``Date:`` lies within ``lo``..``hi`` (POSIX seconds,
-    inclusive; ``None``: open)."""
-    for m in messages:
-        if m.date is None:
-            continue
-        when = m.date.timestamp()
-        if (lo is None or when >= lo) and (hi is None or when <= hi):
-            yield m
 
 
 def _checked(messages: Iterator[Message], walk: Walk) -> Iterator[Message]:

@@ -35,13 +35,14 @@ from .archive import (
     Coverage,
     Damage,
     RawMessage,
+    Selection,
+    selection,
     raw_from,
     report_unreadable,
     Delivery,
     Ref,
     Source,
     Walk,
-    bounds,
     open_sources,
     raise_damage,
     spans_of,
@@ -51,43 +52,17 @@ from .assemble import assemble
 from .cache import Cache
 from .errors import InboxError, RevisionError, UnreadableError
 from .identity import DomainMap, Mailmap
-from .inbox import BY, Inbox, within_dates
+from .inbox import Inbox, within_dates
 from .message import UNREADABLE, Message, message_id_of
 from .report import Report, build_report
 from .revisions import last_revision
 from .series import Series
 from .upstream import Upstream, track
 
-__all__ = ["Archive", "Selection", "open_archive"]
+__all__ = ["Archive", "ListsWalk", "open_archive"]
 
 ListCursor = Mapping[str, Mapping[int, str] | Mapping[str, str]]
 """A cursor of an archive of many lists: list name → that list's tips (epoch → commit)."""
-
-
-@attrs.frozen
-class Selection:
-    """What a call reads, checked once: a git ``range`` (applied in each list: give it
-    with one list), arrival or ``Date:`` bounds, a cursor from :meth:`Archive.tips`
-    (``after``), and the ``lists`` (``None``: all). Made by :meth:`Archive.select`,
-    which raises :class:`RevisionError`/:class:`InboxError` for a bad one."""
-
-    range: str | None = None
-    since: DateLike | None = None
-    until: DateLike | None = None
-    after: ListCursor | None = None
-    by: str = "arrival"
-    lists: tuple[str, ...] = ()
-    lo: float | None = None
-    hi: float | None = None
-
-    @property
-    def windowed(self) -> bool:
-        return self.lo is not None or self.hi is not None
-
-    @property
-    def narrowed(self) -> bool:
-        """Whether the selection is less than every mail of its lists."""
-        return self.range is not None or self.after is not None or self.windowed
 
 
 class Archive:
@@ -160,32 +135,26 @@ class Archive:
         by: str = "arrival",
         lists: Iterable[str] | None = None,
     ) -> Selection:
-        """A :class:`Selection`, checked: known lists, dates that parse and are in
-        order, ``by`` one of :data:`~patchtrack.inbox.BY`, a range or a cursor (not
-        both). Revisions are resolved when walked, before any mail is read."""
+        """A :class:`~patchtrack.archive.Selection`, checked: known lists, dates that
+        parse and are in order, ``by`` one of :data:`~patchtrack.archive.BY`, a range
+        or a cursor (not both), a cursor of this archive's lists. Revisions are
+        resolved when walked, before any mail is read."""
         names = self._names(lists)
-        if by not in BY:
-            raise RevisionError(f"by={by!r}: since/until compare 'arrival' or 'date'")
-        if after is not None and range:
-            raise RevisionError("give either a range or a cursor (after=), not both")
+        sel = selection(range, since=since, until=until, after=after, by=by, lists=names)
         if after is not None:
             stray = [n for n in after if n not in self._sources]
             if stray:
                 raise RevisionError(f"the cursor names lists this archive lacks: {', '.join(map(str, stray))}")
-        lo, hi = bounds(since, until)
-        return Selection(range, since, until, after, by, names, lo, hi)
+        return sel
 
     def _walks(self, sel: Selection, names: Sequence[str]) -> dict[str, Walk]:
         """One walk per list, all resolved before any is read (a bad revision
         raises here, naming its list when there are several)."""
         walks = {}
-        arrival = sel.by == "arrival"
         for name in names:
-            after = (sel.after or {}).get(name, {}) if sel.after is not None else None
+            after = sel.after.get(name, {}) if sel.after is not None else None
             try:
-                walks[name] = self._sources[name].walk(
-                    sel.range, since=sel.since if arrival else None, until=sel.until if arrival else None, after=after
-                )
+                walks[name] = self._sources[name].walk(sel.range, after=after, **sel.walked())
             except RevisionError as exc:
                 raise RevisionError(f"{name}: {exc}" if len(names) > 1 else str(exc)) from None
         return walks
@@ -235,7 +204,7 @@ class Archive:
         found, walks = self._gathered(sel)
         for walk in walks.values():
             raise_damage(walk)
-        if sel.by == "date" and sel.windowed:
+        if sel.on_date:
             found = list(within_dates(found, sel.lo, sel.hi))
         return iter(found)
 
@@ -328,14 +297,14 @@ class Archive:
                     inside.add((name, str(ref[0])))
                     spans.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))
             raise_damage(walk)
-        whole = Selection(lists=self.lists)
+        whole = selection(lists=self.lists)
         found, walks = self._gathered(whole)
         for walk in walks.values():
             raise_damage(walk)
         if progress is not None:
             progress(len(found))
         messages = [m for m in found if any((d.list, d.oid) in inside for d in m.deliveries)]
-        if sel.by == "date" and sel.windowed:
+        if sel.on_date:
             messages = list(within_dates(messages, sel.lo, sel.hi))
         everything = list(assemble(found))
         lists_covered = []

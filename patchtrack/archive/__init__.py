@@ -12,6 +12,7 @@ from __future__ import annotations
 from ._git import GIT_ERRORS, git_message, unreadable
 from ._revs import Position, Segment
 from ._mirror import open_sources
+from ._select import BY, Selection, selection
 from ._source import Cursor, Epoch, Source, bounds, open_source, raise_damage
 from ._walk import (
     Coverage,
@@ -36,7 +37,7 @@ from ._walk import (
 
 __all__ = [
     "GIT_ERRORS", "git_message", "unreadable", "Position", "Segment", "Cursor", "Epoch", "Source", "bounds",
-    "open_source", "open_sources", "raise_damage", "Coverage", "Damage", "Delivery", "EpochSpan", "RawMessage", "Readable", "Ref", "Unreadable",
+    "open_source", "open_sources", "raise_damage", "BY", "Selection", "selection", "Coverage", "Damage", "Delivery", "EpochSpan", "RawMessage", "Readable", "Ref", "Unreadable",
     "Walk", "WalkStats", "raw_from", "raw_message", "read_stored", "report_unreadable", "short", "spans_of",
     "stored_at", "utc",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -26,7 +26,7 @@ from .._dates import DateLike, parse_bound
 from ..errors import DamagedArchiveError, InboxError, RevisionError
 from ._git import GIT_ERRORS, git_message
 from ._revs import Position, damage_text, plan_after_tips, plan_range, resolve
-from ._walk import RawMessage, Walk
+from ._walk import Walk
 
 __all__ = ["Epoch", "Source", "Cursor", "open_source", "bounds", "raise_damage"]
 
