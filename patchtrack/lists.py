@@ -208,9 +208,12 @@ class Archive:
             found = list(within_dates(found, sel.lo, sel.hi))
         return iter(found)
 
-    def _gathered(self, sel: Selection) -> tuple[list[Message], dict[str, Walk]]:
+    def _gathered(
+        self, sel: Selection, progress: Callable[[int], None] | None = None
+    ) -> tuple[list[Message], dict[str, Walk]]:
         pairs, walks = self.walk_refs(sel)
-        return gather(pairs, cache=self.cache, executor=self.executor, workers=self.workers), walks
+        found = gather(pairs, cache=self.cache, executor=self.executor, workers=self.workers, progress=progress)
+        return found, walks
 
     def series(
         self,
@@ -298,11 +301,11 @@ class Archive:
                     spans.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))
             raise_damage(walk)
         whole = selection(lists=self.lists)
-        found, walks = self._gathered(whole)
+        found, walks = self._gathered(whole, progress)
         for walk in walks.values():
             raise_damage(walk)
         if progress is not None:
-            progress(len(found))
+            progress(sum(len(m.deliveries) for m in found))  # every delivery done: assembling
         messages = [m for m in found if any((d.list, d.oid) in inside for d in m.deliveries)]
         if sel.on_date:
             messages = list(within_dates(messages, sel.lo, sel.hi))
@@ -385,6 +388,7 @@ def gather(
     cache: Cache | None = None,
     executor: Executor | None = None,
     workers: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Message]:
     """The distinct mails of ``pairs`` (list name, reference; in arrival order), each
     once with its deliveries, in order of first delivery; each parsed once.
@@ -392,7 +396,8 @@ def gather(
     Copies are matched by blob id, then by Message-ID (see the module's docstring):
     a copy the cache has gives its Message-ID decoded, any other has its headers
     read here (~2 % of parsing it). Only the first copy of each mail is parsed —
-    through :func:`patchtrack._engine._load.load`, so on the executor or pool."""
+    through :func:`patchtrack._engine._load.load`, so on the executor or pool.
+    ``progress`` is called with the deliveries done so far, every 500 parsed."""
     persons: dict[Any, Any] = {}
     known: dict[str, Message] = {}
     if cache is not None:
@@ -432,7 +437,12 @@ def gather(
     todo = [group[0][1] for group in groups if str(group[0][1][0]) not in known]
     if cache is not None:  # the load looks the mails to parse up again: count each miss once, as a parse
         cache.stats.misses -= len(group_of) - sum(oid in known for oid in group_of)
-    parsed = {str(ref[0]): m for ref, m in load(iter(todo), cache=cache, executor=executor, workers=workers)}
+    parsed: dict[str, Message] = {}
+    done = len(pairs) - len(todo)  # the copies and the cached mails: no parsing left
+    for ref, m in load(iter(todo), cache=cache, executor=executor, workers=workers):
+        parsed[str(ref[0])] = m
+        if progress is not None and len(parsed) % 500 == 0:
+            progress(done + len(parsed))
     out = []
     for group in groups:
         name, ref = group[0]
