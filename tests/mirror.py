@@ -125,3 +125,67 @@ def small_lists(mails: Sequence[bytes], lists: Mapping[str, Iterable[int]], root
     for name, indexes in lists.items():
         built[name] = build_inbox([mails[i] for i in indexes], root / name)
     return built
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_BRACKETED = re.compile(rb"<\s*([^<>\s]+)\s*>")
+
+
+def header_message_id(raw: bytes) -> str:
+    """The first ``Message-ID:`` of a mail's header, read here with a regular
+    expression (not patchtrack's parser): the id in the first ``<…>``, or the bare
+    value's first word; ``""`` when the header is missing or empty."""
+    header = _HEADER_END.split(raw, maxsplit=1)[0]
+    found = _MESSAGE_ID.search(header)
+    if found is None:
+        return ""
+    value = found[1]
+    if bracketed := _BRACKETED.search(value):
+        return bracketed[1].decode("utf-8", "replace")
+    words = value.split()
+    return words[0].strip(b"<>").decode("utf-8", "replace") if words else ""
+
+
+def stored_mails(repo: Path) -> list[tuple[str, str, str]]:
+    """(commit, blob, Message-ID) of every commit holding ``m`` in ``repo``'s
+    history, oldest first: ``git log`` for the commits, ``git cat-file --batch`` for
+    the bytes, :func:`header_message_id` for the id."""
+    commits = _git("log", "--reverse", "--first-parent", "--format=%H", "HEAD", cwd=repo).split()
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=repo, check=True, capture_output=True,
+        input="".join(f"{c}:m\n" for c in commits).encode(),
+    ).stdout
+    found = []
+    at = 0
+    for commit in commits:
+        line_end = out.index(b"\n", at)
+        fields = out[at:line_end].split()
+        at = line_end + 1
+        if len(fields) == 2 and fields[1] == b"missing":
+            continue  # a removal ('d') or an empty purge commit
+        blob, kind, size = fields[0].decode(), fields[1], int(fields[2])
+        data = out[at:at + size]
+        at += size + 1
+        if kind == b"blob":
+            found.append((commit, blob, header_message_id(data)))
+    return found
+
+
+def union_count(lists: Mapping[str, Sequence[tuple[str, str, str]]]) -> int:
+    """How many distinct mails the lists hold together: for each Message-ID, the
+    most copies (distinct blobs) any one list holds — two different mails with one
+    id on one list (a resend) are two mails, the same mail on two lists one — and
+    every mail without a Message-ID once per distinct blob."""
+    most: dict[str, int] = {}
+    nameless: set[str] = set()
+    for mails in lists.values():
+        copies: dict[str, set[str]] = {}
+        for _commit, blob, msgid in mails:
+            if msgid:
+                copies.setdefault(msgid, set()).add(blob)
+            else:
+                nameless.add(blob)
+        for msgid, blobs in copies.items():
+            most[msgid] = max(most.get(msgid, 0), len(blobs))
+    return sum(most.values()) + len(nameless)
