@@ -132,10 +132,13 @@ def test_names_when_the_folder_gives_none(mails: list[bytes], tmp_path: Path) ->
     by_config = epoch_alone("c", "ignored-c.example.org")
     (by_config / "description").write_text("Linux SPI development, a description in prose\n")
     git("config", "--file", str(by_config / "config"), "publicinbox.linux-iio.address", "linux-iio@vger.kernel.org")
+    by_host = epoch_alone("e", "ignored-e.example.org")
+    (by_host / "description").write_text("linux-can.vger.kernel.org list archive [epoch 0]\n")
     by_list_id = epoch_alone("d", "linux-widget.lists.example.org")
     assert (by_list_id / "description").read_text().startswith("Unnamed repository")  # git's default: no name
     assert {n: s.path for n, s in discover(tmp_path / "m").items()} == {
-        "linux-i2c": single_word, "linux-iio": by_config, "linux-spi": by_description, "linux-widget": by_list_id,
+        "linux-can": by_host, "linux-i2c": single_word, "linux-iio": by_config, "linux-spi": by_description,
+        "linux-widget": by_list_id,
     }
     assert list_name(by_list_id) == "linux-widget"
     assert list_name(open_source(by_description)) == "linux-spi"

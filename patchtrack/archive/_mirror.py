@@ -47,6 +47,7 @@ _CLONE = re.compile(r"^(?P<name>.+?)\.(?P<n>\d+)\.git$")
 _EPOCH = re.compile(r"^(?P<n>\d+)\.git$")
 _EPOCH_NOTE = re.compile(r"\s*\[epoch \d+\]\s*$")
 _ADDRESS = re.compile(r"<?([^\s<>@]+)@[^\s<>@]+\.[^\s<>@]+>?")
+_HOST = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*\.[a-z]{2,}$")
 _LIST_ID = re.compile(rb"<([^<>\s]+)>")
 _NO_NAME = frozenset({"", "git", "all"})
 _GIT_DEFAULT = "Unnamed repository"
@@ -124,7 +125,11 @@ def open_sources(where: Where) -> dict[str, Source]:
     as :func:`~patchtrack.archive.open_source` does."""
     if isinstance(where, (str, os.PathLike)):
         path = _directory(where)
-        if _is_archive(path):
+        try:
+            one = _is_archive(path)
+        except OSError as exc:
+            raise InboxError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        if one:
             return _lists([_open_found(path)])
         return discover(where)
     if isinstance(where, Mapping):
@@ -160,7 +165,9 @@ def list_name(archive: Source | str | os.PathLike[str]) -> str:
 
     1. the ``description`` file (of the inbox folder, then of its newest epoch): an
        address in it (``public inbox for linux-pwm@vger.kernel.org``) gives its local
-       part, a single word its short form; git's default text and prose give nothing;
+       part, a single word or a first word that is a host name
+       (``linux-pwm.vger.kernel.org archive``) its short form; git's default text and
+       prose give nothing;
     2. the repository config: a ``[publicinbox "linux-pwm"]`` section's name;
     3. the ``List-Id`` of the newest mail (``<linux-pwm.vger.kernel.org>`` →
        ``linux-pwm``);
@@ -197,8 +204,12 @@ def _candidates(root: Path, skipped: list[Skipped]) -> Iterator[Path]:
     looks like an archive; folders that cannot be listed are recorded in ``skipped``."""
 
     def visit(folder: Path, depth: int) -> Iterator[Path]:
-        if _is_archive(folder):
-            yield folder
+        try:
+            if _is_archive(folder):
+                yield folder
+                return
+        except OSError as exc:  # a folder that cannot be looked into (permission denied)
+            skipped.append(Skipped(folder, f"cannot read it: {exc.strerror or exc}"))
             return
         if depth == _DEPTH:
             return
@@ -300,10 +311,13 @@ def _from_description(file: Path) -> str:
     line = _EPOCH_NOTE.sub("", text.strip().partition("\n")[0]).strip()
     if not line or line.startswith(_GIT_DEFAULT):
         return ""
+    first = line.split()[0]
     if m := _ADDRESS.search(line):
         name = _short(m[1])
     elif len(line.split()) == 1:
         name = _short(line.removesuffix(".git"))
+    elif _HOST.match(first):  # "linux-pwm.vger.kernel.org list archive"
+        name = _short(first)
     else:
         return ""  # prose ("Linux PWM development") is no list name
     return name if _useful(name) else ""
