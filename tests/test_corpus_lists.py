@@ -22,8 +22,10 @@ import attrs
 import pytest
 
 import patchtrack
-from conftest import CORPUS, BUNDLES
-from mirror import clone_mirror, first_parent_commits, grokmirror_mirror, short_name, split_epochs, stored_mails, union_count
+from conftest import BUNDLES, CORPUS
+from mirror import (
+    clone_mirror, first_parent_commits, grokmirror_mirror, shared_clone, short_name, split_epochs, stored_mails, union_count,
+)
 from patchtrack.archive import discover
 
 pytestmark = pytest.mark.corpus
@@ -234,3 +236,16 @@ def test_all_five_lists_each_mail_once(
         delivered.update((d.list, d.oid) for d in message.deliveries)
     assert count == union_count(mails)
     assert delivered == {(name, blob) for name, ms in mails.items() for _, blob, _ in ms}
+
+
+def test_split_list_as_a_clone_group(mirrors: dict[str, Built], tmp_path: Path) -> None:
+    """The split list's two epochs cloned apart (``linux-fpga.vger.kernel.org.0.git``,
+    ``….1.git``, in different folders): one list, the same walk as its v2 inbox."""
+    inbox = mirrors["split"].root / "lore" / SPLIT
+    for number, folder in ((0, "a"), (1, "b")):
+        shared_clone(inbox / "git" / f"{number}.git", tmp_path / folder / f"{SPLIT}.vger.kernel.org.{number}.git")
+    found = discover(tmp_path)
+    assert list(found) == [SPLIT]
+    assert found[SPLIT].tips() == mirrors["split"].tips[SPLIT]
+    walked = [(r.epoch, r.commit, r.oid) for r in found[SPLIT].walk(dedupe=False)]
+    assert walked == [(r.epoch, r.commit, r.oid) for r in discover(inbox)[SPLIT].walk(dedupe=False)]
