@@ -224,6 +224,7 @@ def test_open_sources_forms(mails: list[bytes], tmp_path: Path) -> None:
     named = open_sources({"pwm": built["linux-pwm"], "gpio": built["linux-gpio"] / "git" / "0.git"})
     assert list(named) == ["gpio", "pwm"] and named["gpio"].name == "gpio"
     assert _walked(named["pwm"]) == _walked(one["linux-pwm"])
+    assert list(open_sources([built["linux-pwm"], built["linux-pwm"] / "all.git"])) == ["linux-pwm"]  # one inbox
     with pytest.raises(InboxError, match="given twice"):
         open_sources({"a": built["linux-pwm"], "b": built["linux-pwm"] / "all.git"})
     with pytest.raises(InboxError, match="not a git repository"):

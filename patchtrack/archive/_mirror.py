@@ -135,7 +135,7 @@ def open_sources(where: Where) -> dict[str, Source]:
     if isinstance(where, Mapping):
         named: dict[str, Source] = {}
         seen: dict[Path, str] = {}
-        for name, given in sorted(where.items()):
+        for name, given in where.items():
             if not isinstance(name, str) or not name:
                 raise InboxError(f"{given}: a list name must be a non-empty string, not {name!r}")
             source = open_source(given)
@@ -146,7 +146,7 @@ def open_sources(where: Where) -> dict[str, Source]:
             named[name] = source
         if not named:
             raise InboxError("no archive given")
-        return named
+        return dict(sorted(named.items()))
     paths = list(where)
     if not paths:
         raise InboxError("no archive given")
@@ -239,10 +239,15 @@ def _open_found(path: Path) -> _Found:
 
 
 def _lists(found: Iterable[_Found]) -> dict[str, Source]:
-    """The archives found, as lists: epochs alone that name the same list grouped into
-    one; two different archives under one name an :class:`InboxError`."""
+    """The archives found, as lists: the same archive found twice once, epochs alone
+    that name the same list grouped into one; two different archives under one name an
+    :class:`InboxError`."""
     groups: dict[str, list[_Found]] = {}
+    opened: set[Path] = set()
     for f in found:
+        if f.path in opened:
+            continue  # the same archive given twice (or by its all.git): one
+        opened.add(f.path)
         groups.setdefault(f.name, []).append(f)
     lists: dict[str, Source] = {}
     for name in sorted(groups):
