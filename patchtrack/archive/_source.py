@@ -465,3 +465,16 @@ def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: i
         "blob (v2) nor sha1 fan-out directories (v1))"
     )
 
+
+
+def open_epochs(name: str, paths: Mapping[int, Path]) -> Source:
+    """One list whose v2 epochs are separate repositories found apart (lore's clones
+    ``<list>.0.git``, ``<list>.1.git``, …): epoch number → path, read as one v2 inbox.
+    No folder is watched for new epochs. Its ``path`` is the lowest epoch's.
+
+    An epoch that cannot be opened is kept with its damage, as in a v2 inbox; one
+    holding something else than v2 mail raises :class:`InboxError`."""
+    if not paths:
+        raise InboxError(f"{name}: no epoch given")
+    epochs = [_open_epoch(number, Path(paths[number]), opening=True) for number in sorted(paths)]
+    return Source(epochs[0].epoch.path, "v2", name, epochs)
