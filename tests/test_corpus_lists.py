@@ -190,7 +190,10 @@ def test_deliveries_are_where_git_has_the_mail(
     lists_of_id: dict[str, set[str]] = {}
     for message in _open(mirrors[layout], cache_path).messages():
         assert message.deliveries, message.msgid
-        assert message.lists == tuple(sorted({d.list for d in message.deliveries}))
+        # the lists in order of first arrival; the deliveries oldest first
+        assert message.lists == tuple(dict.fromkeys(d.list for d in message.deliveries))
+        assert sorted(message.lists) == sorted({d.list for d in message.deliveries})
+        assert [d.time for d in message.deliveries] == sorted(d.time for d in message.deliveries)
         for d in message.deliveries:
             blob, msgid = where[(d.list, d.commit)]
             assert d.oid == blob and d.epoch == epoch_of[(d.list, d.commit)]
