@@ -30,7 +30,7 @@ from . import __version__
 from ._escape import safe_line, safe_lines
 from ._dates import parse_bound
 from ._engine._load import load
-from .archive import Coverage, Ref, Walk
+from .archive import Coverage, Ref, Walk, discover
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
 from .demo import build_demo_inbox
@@ -422,7 +422,7 @@ def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox | Archiv
     built from it in a scratch directory that lives as long as the command: so every
     verb reads a mailbox the way it reads an archive. Its blobs are the mails' bytes,
     so a second run on the same mailbox is served from the cache."""
-    if not is_mailbox(args.inbox):
+    if not is_mailbox(args.inbox) or _mirror(args.inbox):
         return _open_archive(args, cache)
     for given, what in ((getattr(args, "range", None), "a range"), (getattr(args, "after_tips", None), "--after-tips")):
         if given:
@@ -446,6 +446,15 @@ def _open_input(args: argparse.Namespace, cache: Cache | None) -> Inbox | Archiv
     return open_inbox(built, cache=cache, workers=args.workers)
 
 
+def _mirror(path: str) -> bool:
+    """Whether the folder ``path`` (no archive itself) holds the archives of lists:
+    a mirror, not a mailbox."""
+    try:
+        return Path(path).is_dir() and bool(discover(path))
+    except PatchtrackError:
+        return False
+
+
 def _open_archive(args: argparse.Namespace, cache: Cache | None) -> Inbox | Archive:
     """One archive as an :class:`Inbox`; a mirror of many lists, several paths
     (``--also``) or a ``--list`` choice as an :class:`Archive`."""
@@ -458,7 +467,8 @@ def _open_archive(args: argparse.Namespace, cache: Cache | None) -> Inbox | Arch
             except InboxError:
                 raise exc from None
     else:
-        archive = open_archive([args.inbox, *args.also], cache=cache, workers=args.workers)
+        where = [args.inbox, *args.also] if args.also else args.inbox  # one path: an inbox or a mirror
+        archive = open_archive(where, cache=cache, workers=args.workers)
     archive.tips(args.lists)  # an unknown --list is one line now, before any work
     return archive
 

@@ -417,7 +417,9 @@ def build_report(
     """The report over ``messages`` (the mails of the range), listing the ``series``
     that have a patch or cover letter among them (``series`` are assembled from the
     whole archive, so their revisions and status are known). The list's name is the
-    one most mails give in ``List-Id:``, else ``list_name``.
+    one most mails give in ``List-Id:``, else ``list_name``; with ``lists`` (the
+    lists of an archive of many that the report covers: its per-list breakdown),
+    their names. ``also_from`` names the archive's other lists, read for review state.
 
     ``mailmap`` merges one person's addresses, and so (unless ``merge_names`` is
     off) does the same full name; ``domain_map`` names organisations (free-mail
@@ -426,7 +428,7 @@ def build_report(
     title names its commits; without it, the title gives the mails' ``Date:`` span
     alone."""
     ids = Counter(m.list_id.split(".")[0] for m in messages if m.list_id)
-    if len(lists) > 1:
+    if lists:  # an archive of many lists names its lists (a mail's content is one list's copy)
         list_name = ", ".join(lists)
     elif ids:
         list_name = ids.most_common(1)[0][0]

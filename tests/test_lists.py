@@ -213,3 +213,15 @@ def test_cli_reads_several_lists(lists: dict[str, Path], tmp_path: Path, capsys:
     assert capsys.readouterr().out == ""
     assert main(["tips", str(lists["alpha"]), "--also", str(lists["beta"])]) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"alpha", "beta"}
+
+
+def test_cli_reads_a_mirror_root(lists: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = lists["alpha"].parent  # tmp_path: alpha/ and beta/, two v2 inboxes
+    assert main(["report", str(root), "--no-cache", "--workers", "1", "--list", "beta"]) == 0
+    out = capsys.readouterr().out
+    assert "beta mailing list update" in out and "also read from: alpha." in out
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    assert main(["report", str(empty), "--no-cache"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"patchtrack: error: {empty}: no mail: neither a public-inbox archive")
