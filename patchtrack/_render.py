@@ -138,6 +138,7 @@ def byline(s: Series) -> str:
 
 
 def changes(s: Series) -> tuple[int, int]:
+    """The lines the series' patches add and remove."""
     stats = [p.diffstat for p in s.patches if p.diffstat is not None]
     return sum(d.insertions for d in stats), sum(d.deletions for d in stats)
 
@@ -159,6 +160,9 @@ def review(s: Series, most: int | None = None) -> list[str]:
         if named:
             parts.append(f"{source}: " + ", ".join(named))
     return parts
+
+
+# --- text --------------------------------------------------------------------------------
 
 
 def _list_line(status: str, s: Series, list_name: str) -> str:
@@ -224,10 +228,6 @@ def _series_block(status: str, s: Series, list_name: str) -> list[str]:
             out += ["---", *stat]
         out.append("")
     return out
-
-
-
-# --- text --------------------------------------------------------------------------------
 
 
 def series_lines(report: Report) -> list[str]:
@@ -427,9 +427,8 @@ def _domains(report: Report) -> str:
 
 
 # --- the patch list -------------------------------------------------------------------
-# Each cell comes from one small function: the review state (as posted / on the list),
-# the marker as posted and the "sent by" byline are being reworked in report.py, and
-# these are the places that show them.
+# Each cell comes from one small function over the series' words above (marker,
+# byline, changes, review), the same the text and Markdown show.
 
 
 def _anchor(series_id: str) -> str:
@@ -460,8 +459,8 @@ def _review_cell(s: Series) -> str:
 
     mails = [p.message for p in s.patches]
     flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
-    review = "; ".join(review(s, REVIEWERS_LISTED))
-    return "; ".join(_html_text(x) for x in ([review] if review else []) + flags) or '<span class=muted>none</span>'
+    given = "; ".join(review(s, REVIEWERS_LISTED))
+    return "; ".join(_html_text(x) for x in ([given] if given else []) + flags) or '<span class=muted>none</span>'
 
 
 def _revision_link(link: RevisionLink | None, word: str, listed: set[str], list_name: str) -> str:
