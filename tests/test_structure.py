@@ -5,6 +5,8 @@ git edge only."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +176,15 @@ def test_only_the_git_edge_imports_pygit2() -> None:
     users = {name for name in MODULES for _, target, _ in _imports(name) if target.split(".")[0] == "pygit2"}
     assert users, "nothing imports pygit2: the test reads no imports"
     assert {u for u in users if u not in allowed and not u.startswith("patchtrack.archive.")} == set()
+
+
+def test_a_record_module_imported_alone_finds_its_views() -> None:
+    """Importing one record module runs the package's ``__init__``, which imports the
+    renderers: every view is registered before a record can show itself."""
+    code = (
+        "import patchtrack.series as s, patchtrack._views as v\n"
+        "from patchtrack.message import Message\nfrom patchtrack.report import Report\n"
+        "assert {s.Series, Message, Report} <= set(v.html.registry), v.html.registry\n"
+        "assert all(Report in f.registry for f in (v.text, v.markdown, v.page)) and s.Series in v.write_mbox.registry\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PACKAGE.parent)
