@@ -22,9 +22,9 @@ from urllib.parse import quote
 
 import attrs
 
+from . import _views
 from .archive import Coverage
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot, organisation_domain, plain_name
-from . import _views
 from ._escape import safe_line, safe_lines
 from .message import UNREADABLE, Message
 from .revisions import first_revision
