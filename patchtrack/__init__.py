@@ -39,6 +39,10 @@ from .thread import Thread, Threads, thread
 from .trailers import Fixes, Link, StableRequest, Trailer, parse_trailers
 from .upstream import SeriesTrack, Upstream, UpstreamError, track
 
+# The modules that register the records' views (patchtrack._views): records do not
+# import what renders them, and this runs before any module of the package is used.
+from . import _render, mbox  # noqa: F401
+
 __version__ = "0.1.0"
 
 __all__ = [

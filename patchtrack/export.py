@@ -1,4 +1,4 @@
-"""Records → tables for notebooks: pandas data frames and HTML previews.
+"""Records → tables for notebooks: rows and pandas data frames.
 
 ``to_pandas`` needs the optional ``pandas`` extra (``pip install 'patchtrack[pandas]'``);
 everything else here is plain Python. One row per message, per patch, per trailer (a
@@ -9,13 +9,14 @@ typed columns (:data:`COLUMNS`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from html import escape
 from typing import Any
 
-from ._escape import safe_line
+from ._render import changes, message_html, series_html
 from .message import Message
-from .series import Patch, Series
+from .series import Series
 
+# series_html and message_html (the notebook views) live in patchtrack._render; named
+# here too, where they were first.
 __all__ = ["ROWS", "COLUMNS", "rows", "to_pandas", "series_html", "message_html"]
 
 ROWS = ("messages", "patches", "trailers", "series")
@@ -78,9 +79,7 @@ def _review_counts(s: Series) -> dict[str, int]:
 
 
 def _series_row(s: Series) -> dict[str, Any]:
-    from .report import _changes
-
-    plus, minus = _changes(s)
+    plus, minus = changes(s)
     return {
         "series_id": s.id,
         "title": s.title,
@@ -211,70 +210,3 @@ def to_pandas(items: Iterable[Message | Series], kind: str = "messages") -> Any:
         else:
             frame[column] = frame[column].astype(dtype)
     return frame
-
-
-def _lore(list_id: str | None, msgid: str) -> str:
-    """The lore link of a mail of the list ``list_id`` (``all`` when unknown)."""
-    from .report import lore_link
-
-    return lore_link(list_id.split(".")[0] if list_id else "all", msgid)
-
-
-def _tags_cell(found: Iterable[tuple[str, str]]) -> str:
-    return escape("; ".join(sorted({f"{key.removesuffix('-by')} {who}" for key, who in found})))
-
-
-def _posted_review(p: Patch) -> str:
-    """The review tags the patch carried as posted (its own trailers, not its author's)."""
-    return _tags_cell((t.key, t.person.name or t.person.email) for t in p.posted_reviews if t.person is not None)
-
-
-def _list_review(p: Patch) -> str:
-    """The reviews given on the list (unflagged follow-ups)."""
-    return _tags_cell((f.key, f.person.name or f.person.email) for f in p.reviews if f.person is not None)
-
-
-def series_html(s: Series) -> str:
-    """A series for notebooks: one summary line (status, marker, title linked to lore,
-    author, patches, +/- lines, other revisions), then its patches with the review
-    tags they carried as posted and those given on the list. Styles are scoped
-    (:data:`~patchtrack._report_html.SCOPE`)."""
-    from ._report_html import SCOPE, STYLE
-    from .report import _byline, _changes, _marker
-
-    plus, minus = _changes(s)
-    revisions = " ".join(
-        f'<a href="{escape(_lore(s.list_id, link.msgid))}">{word} v{link.version}</a>'
-        for word, link in (("previous", s.previous), ("next", s.next)) if link is not None
-    )
-    head = (
-        f'<p><b>{escape(s.status)}</b> <code>{escape(safe_line(_marker(s)))}</code> '
-        f'<a href="{escape(_lore(s.list_id, s.msgid))}">{escape(safe_line(s.title))}</a> — '
-        f"{escape(safe_line(_byline(s)))}, {len(s.patches)}/{s.total} patches, "
-        f"+{plus}/-{minus} {revisions}</p>"
-    )
-    body = "".join(
-        f'<tr><td class=n>{p.index}</td><td><a href="{escape(_lore(s.list_id, p.msgid))}">'
-        f"{escape(safe_line(p.message.subject.title))}</a></td>"
-        f"<td>{_posted_review(p)}</td><td>{_list_review(p)}</td></tr>"
-        for p in s.patches
-    )
-    table = f"<table><tr><th class=n>#</th><th>patch</th><th>review as posted</th><th>review on the list</th></tr>{body}</table>"
-    return f'<div class="{SCOPE}"><style>{STYLE}</style>{head}<details><summary>{len(s.patches)} patches</summary>{table}</details></div>'
-
-
-def message_html(m: Message) -> str:
-    """A message for notebooks: its fields as a small table, styles scoped."""
-    from ._report_html import SCOPE, STYLE
-
-    fields = [
-        ("subject", m.subject.raw),
-        ("from", str(m.author) if m.author else ""),
-        ("date", m.date.isoformat() if m.date else ""),
-        ("kind", m.kind),
-        ("msgid", m.msgid),
-        ("trailers", ", ".join(f"{t.key}: {t.value}" for t in m.trailers)),
-    ]
-    body = "".join(f"<tr><th>{k}</th><td>{escape(safe_line(v))}</td></tr>" for k, v in fields)
-    link = f'<a href="{escape(_lore(m.list_id, m.msgid))}">lore</a>'
-    return f'<div class="{SCOPE}"><style>{STYLE}</style><table>{body}<tr><th>link</th><td>{link}</td></tr></table></div>'

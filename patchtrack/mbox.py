@@ -5,7 +5,9 @@ am`` applies — each patch's mail rebuilt from its parsed parts (author, date,
 subject, commit message, notes, diff), with the follow-up trailers reviewers gave in
 replies appended to the patch's trailer block the way ``b4 am`` does it (after the
 patch's own trailers, in b4's order — see :func:`am_followups` — none twice), and an
-optional ``Link:``. ``Series.to_mbox`` writes it to a file.
+optional ``Link:``. :func:`write_mbox` writes it to a file (``Series.to_mbox`` is
+this function: it is registered as the series' mbox writer, :mod:`patchtrack._views`,
+since a series does not import this module).
 
 In: :func:`read_mbox` reads an mbox (plain, ``git format-patch`` output, lore's
 mboxrd, gzipped or not) or a maildir into :class:`~patchtrack.message.Message`
@@ -25,19 +27,18 @@ from collections.abc import Iterable, Iterator
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import BinaryIO
 
+from . import _views
 from .errors import PatchtrackError
+from .identity import Person
 from .message import Message, parse_message
-
-if TYPE_CHECKING:
-    from .identity import Person
-    from .series import Followup, Patch, Series
-    from .trailers import Trailer
+from .series import Followup, Patch, Series, format_counters
+from .trailers import Trailer
 
 __all__ = [
     "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailer_origins", "added_trailers", "am_followups", "am_mbox",
-    "am_mail", "am_marker", "am_name", "is_mailbox",
+    "am_mail", "am_marker", "am_name", "is_mailbox", "write_mbox",
     "read_mails", "read_mbox", "split_mbox",
 ]
 
@@ -145,8 +146,6 @@ def am_mbox(
     letter first when ``cover``: apply that with ``git am --empty=drop``), separated the way b4
     separates them. Raises :class:`MboxError` when a patch is missing or has no diff."""
     if not series.complete:
-        from .series import format_counters  # series imports this module
-
         raise MboxError(
             f"series {series.id} ({series.title!r}) misses patch(es) "
             f"{format_counters(series.missing_ranges)} of {series.total}: it cannot be applied whole"
@@ -157,6 +156,29 @@ def am_mbox(
         parts.append(_mail(c, f"{am_marker(series, 0)} {series.title}", c.body.rstrip("\n") + "\n", c.msgid))
     parts += [am_mail(p, series, followups=followups, link=link) for p in series.patches]
     return b"".join(_SEPARATOR + part + (b"" if part.endswith(b"\n") else b"\n") for part in parts)
+
+
+def write_mbox(
+    series: Series,
+    dest: str | os.PathLike[str] | BinaryIO,
+    *,
+    followups: bool = True,
+    link: str | bool = False,
+    cover: bool = False,
+) -> int:
+    """Write :func:`am_mbox` of ``series`` to ``dest`` (a path or a binary file);
+    returns the patches written. ``link=True`` is b4's :data:`LINK_MASK`, a string
+    a mask of its own. What ``Series.to_mbox`` does."""
+    data = am_mbox(series, followups=followups, link=LINK_MASK if link is True else (link or None), cover=cover)
+    if isinstance(dest, (str, os.PathLike)):
+        with open(dest, "wb") as fh:
+            fh.write(data)
+    else:
+        dest.write(data)
+    return len(series.patches)
+
+
+_views.write_mbox.register(Series, write_mbox)
 
 
 def am_marker(series: Series, index: int) -> str:

@@ -22,7 +22,9 @@ from typing import Any
 import attrs
 import zstandard
 
+from . import _views
 from ._dates import mail_date
+from ._escape import repr_title, safe_line
 from ._mime import header_value, split_mail
 from .archive import Delivery, RawMessage
 from .diff import Diffstat, diff_start, read_diff
@@ -206,14 +208,10 @@ class Message:
         """``Link:``/``Closes:`` trailers, with the message-id of lore/msgid links."""
         return links_of(self.trailers)
 
-    def _repr_html_(self) -> str:  # Jupyter
-        from .export import message_html
-
-        return message_html(self)
+    def _repr_html_(self) -> str:  # Jupyter: the view patchtrack._render registers
+        return _views.html(self)
 
     def __repr__(self) -> str:
-        from ._escape import repr_title, safe_line
-
         return f"<Message {self.kind} {repr_title(self.subject.title)} {safe_line(self.msgid)}>"
 
     def to_dict(self) -> dict[str, Any]:

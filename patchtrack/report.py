@@ -22,18 +22,15 @@ from urllib.parse import quote
 
 import attrs
 
+from . import _views
 from .archive import Coverage
 from .identity import PERSONAL_DOMAINS, DomainMap, Mailmap, Person, is_bot, organisation_domain, plain_name
 from ._escape import safe_line, safe_lines
-from ._report_html import to_html, to_markdown
 from .message import UNREADABLE, Message
 from .revisions import first_revision
 from .series import Series, is_series_mail
 
-__all__ = ["Count", "ListCount", "Report", "build_report", "lore_link", "safe_line", "safe_lines", "series_lines", "status_line"]
-
-REVIEWERS_LISTED = 5
-"""Review tags a patch-list line names per source; the commit-message section names all."""
+__all__ = ["COUNTED", "Count", "ListCount", "Report", "build_report", "lore_link", "safe_line", "safe_lines", "status_line"]
 
 COUNTED = "patch and cover-letter mails of the range (not replies), one per mail, by author (in-body From:, else From:)"
 
@@ -114,6 +111,18 @@ class Report:
                 "(missing or corrupt objects).")
 
     @property
+    def lists_lines(self) -> list[str]:
+        """Of an archive of many lists: the per-list breakdown and where review state
+        was read, in words (a line each); none for a report of one inbox."""
+        out = []
+        if len(self.lists) > 1:
+            out.append("Per list (a mail several lists carried counts in each): " + ", ".join(
+                f"{c.list} {c.mails} mails, {c.counted} counted" for c in self.lists) + ".")
+        if self.also_from:
+            out.append("Review state and revisions also read from: " + ", ".join(self.also_from) + ".")
+        return out
+
+    @property
     def span(self) -> str:
         """What the report covers, in words: the commits walked (``from ed37f1cc5 to
         131572024``, per epoch when several), the window and the cursor, then the
@@ -152,61 +161,32 @@ class Report:
             "bots": [{"bot": c.label, "count": c.count} for c in self.bots],
             "per_day": [{"day": day, "messages": n} for day, n in self.per_day],
             "series": [
-                {"status": st, "marker": _marker(s), **({"upstream": up} if self.upstream else {}), **s.to_dict()}
+                {"status": st, "marker": s.head.subject.marker, **({"upstream": up} if self.upstream else {}), **s.to_dict()}
                 for st, up, s in zip(self.statuses, self.upstream or (None,) * len(self.series), self.series)
             ],
         }
 
+    # The renderings live in patchtrack._render, which imports this module: a report
+    # reaches them through the views that module registers (patchtrack._views).
+
     def to_text(self) -> str:
         """The plain-text report, in the reference layout; mail text cannot act on a
         terminal (see :func:`safe_line`)."""
-        out = [self.span[:1].upper() + self.span[1:], self.title, ""]
-        out += [f"Counted: {self.counted} {COUNTED}.", ""]
-        out += [line for line in self.lists_lines()]
-        if self.lost_line:
-            out += [self.lost_line, ""]
-        out += [f"Top {len(self.domains)} contributor email domains (by author)", ""]
-        out += [f"{c.count:>7} {c.label}" for c in self.domains] or ["     (no patch mail in this range)"]
-        out += ["", f"Top {len(self.contributors)} contributors (by author)", ""]
-        out += [f"{c.count:>7}  {c.label}" for c in self.contributors] or ["     (no patch mail in this range)"]
-        if self.bots:
-            out += ["", "Bots (kept out of the rankings above)", ""]
-            out += [f"{c.count:>7}  {c.label}" for c in self.bots]
-        out += ["", "===== Patch list in this time period =====", ""]
-        if not self.series:
-            out.append("No patch or cover letter was posted in this range.")
-        out += series_lines(self)
-        out += ["", "===== Patch commit messages =====", ""]
-        for block in self.blocks():
-            out += [*block, "-" * 70, ""]
-        return safe_lines(out).rstrip() + "\n"
-
-    def lists_lines(self) -> list[str]:
-        """The per-list breakdown and where review state was read, as text lines
-        (with a blank line after), or none for a report of one inbox."""
-        out = []
-        if len(self.lists) > 1:
-            out.append("Per list (a mail several lists carried counts in each): " + ", ".join(
-                f"{c.list} {c.mails} mails, {c.counted} counted" for c in self.lists) + ".")
-        if self.also_from:
-            out.append("Review state and revisions also read from: " + ", ".join(self.also_from) + ".")
-        return [*out, ""] if out else []
+        return _views.text(self)
 
     def to_markdown(self) -> str:
         """The report as GitHub-flavoured Markdown; mail text is escaped (it cannot
         become HTML, a link or a heading) and cannot act on a terminal."""
-        return to_markdown(self)
+        return _views.markdown(self)
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page with its charts."""
-        return to_html(self)
+        return _views.page(self)
 
     def _repr_html_(self) -> str:  # Jupyter
         """The notebook view: a fragment with scoped styles, summary first, the
-        rest folded (:func:`patchtrack._report_html.report_fragment`)."""
-        from ._report_html import report_fragment
-
-        return report_fragment(self)
+        rest folded (:func:`patchtrack._render.report_fragment`)."""
+        return _views.html(self)
 
     def __repr__(self) -> str:
         mails = sum(n for _, n in self.per_day)
@@ -216,20 +196,6 @@ class Report:
         """The resolved range as :meth:`__repr__` shows it: the first and last commits
         (short ids, as the title gives them)."""
         return f"{(self.start or '')[:9]}..{(self.end or '')[:9]}"
-
-    def blocks(self) -> list[list[str]]:
-        """Per series, the lines of its commit-message section."""
-        return [_series_block(status, s, self.list_name) for status, s in zip(self.statuses, self.series)]
-
-
-def series_lines(report: Report) -> list[str]:
-    """One patch-list line per series: status, marker, title, author, size, reviews."""
-    states = report.upstream or (None,) * len(report.series)
-    return [
-        _list_line(status, s, report.list_name) + (f" [{state} upstream]" if state else "")
-        for status, state, s in zip(report.statuses, states, report.series)
-    ]
-
 
 def lore_link(list_name: str, msgid: str) -> str:
     """``https://lore.kernel.org/<list>/<msgid>/``, the id percent-encoded where a URL
@@ -277,120 +243,6 @@ def status_line(series: Series, by_id: dict[str, Series]) -> str:
     if series.next is not None:
         line += f", superseded by v{series.next.version}"
     return line
-
-
-def _marker(s: Series) -> str:
-    """The series' marker as its head mail (cover, else first patch) posted it —
-    ``[PATCH v2 00/12]``, ``[RFC PATCH v4 5/4]``, ``[PATCH AUTOSEL 5.4 14/78]`` —
-    never rebuilt from the parsed fields; ``""`` when that mail had none."""
-    return s.head.subject.marker
-
-
-def _person(p: Person | None) -> str:
-    if p is None:
-        return "unknown"
-    return f"{p.name} <{p.email}>" if p.name else f"<{p.email}>"
-
-
-def _byline(s: Series) -> str:
-    """The patches' author, who sent the series when that is someone else, and how
-    many other people wrote patches of it."""
-    line = _person(s.written_by)
-    if s.sent_by is not None:
-        line += f", sent by {_person(s.sent_by)}"
-    others = len(s.authors) - 1 if s.written_by is not None and s.authors else 0
-    if others > 0:
-        line += f", with {others} other author{'s' if others > 1 else ''}"
-    return line
-
-
-def _changes(s: Series) -> tuple[int, int]:
-    stats = [p.diffstat for p in s.patches if p.diffstat is not None]
-    return sum(d.insertions for d in stats), sum(d.deletions for d in stats)
-
-
-def _review(s: Series, most: int | None = None) -> list[str]:
-    """The review state, as posted and on the list, each a part (none when there is
-    none): ``as posted: Reviewed-by Ann (2 of 3 patches); on the list: Acked-by Bo``.
-    With ``most``, each part names that many people, widest review first, and counts
-    the others (a 37-patch series carried 22 tags as posted)."""
-    parts = []
-    for source, reviews in (("as posted", s.posted_reviews), ("on the list", s.list_reviews)):
-        ranked = sorted(reviews, key=lambda r: -len(r.patches)) if most is not None else list(reviews)
-        named = []
-        for r in ranked[:most]:
-            covers = "" if len(r.patches) >= len(s.patches) else f" ({len(r.patches)} of {len(s.patches)} patches)"
-            named.append(f"{r.key} {plain_name(r.person.name) or r.person.email}{covers}")
-        if most is not None and len(ranked) > most:
-            named.append(f"{len(ranked) - most} more")
-        if named:
-            parts.append(f"{source}: " + ", ".join(named))
-    return parts
-
-
-def _list_line(status: str, s: Series, list_name: str) -> str:
-    plus, minus = _changes(s)
-    line = f"{status}: {' '.join(x for x in (_marker(s), s.title) if x)} — {_byline(s)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
-    mails = [p.message for p in s.patches]
-    flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
-    extra = ["; ".join(_review(s, REVIEWERS_LISTED)) or "no review"]
-    extra += flags
-    if "cover-count-mismatch" in s.problems and s.cover is not None:
-        extra.append(f"cover letter says {s.cover.subject.total} patches")
-    if s.previous is not None:
-        extra.append(f"previous v{s.previous.version}: {lore_link(list_name, s.previous.msgid)}")
-    return line + "".join(f" [{x}]" for x in extra)
-
-
-def _graph(added: int, removed: int, width: int) -> str:
-    total = added + removed
-    if total <= width:
-        return "+" * added + "-" * removed
-    plus = round(added * width / total)
-    return "+" * plus + "-" * (width - plus)
-
-
-def _diffstat(message: Message) -> list[str]:
-    stat = message.diffstat
-    if stat is None:
-        return []
-    width = max((len(f.path) for f in stat.files), default=0)
-    lines = []
-    for f in stat.files:
-        changed = "Bin" if f.binary else f"{f.added + f.removed} {_graph(f.added, f.removed, 40)}"
-        lines.append(f" {f.path:<{width}} | {changed}".rstrip())
-    n = len(stat.files)
-    summary = f" {n} file{'s' if n != 1 else ''} changed"
-    if stat.insertions:
-        summary += f", {stat.insertions} insertion{'s' if stat.insertions != 1 else ''}(+)"
-    if stat.deletions:
-        summary += f", {stat.deletions} deletion{'s' if stat.deletions != 1 else ''}(-)"
-    return lines + [summary]
-
-
-def _markers(message: Message) -> list[str]:
-    found = [f"Fixes: {f.sha[:12]}" + (f' ("{f.title}")' if f.title else "") for f in message.fixes]
-    found += ["Cc: stable" + (f" # {r.spec}" if r.spec else "") for r in message.stable]
-    return found
-
-
-def _series_block(status: str, s: Series, list_name: str) -> list[str]:
-    out = [f"{status}:  {s.title}", f"By: {_byline(s)}"]
-    out += [f"Review {part}" for part in _review(s)]
-    out.append("")
-    mails = ([s.cover] if s.cover is not None else []) + [p.message for p in s.patches]
-    for m in mails:
-        out += [m.subject.raw, f"Author: {_person(m.author)}", f"Link: {lore_link(list_name, m.msgid)}"]
-        out += [f"Marker: {x}" for x in _markers(m)]
-        out.append("")
-        text = m.commit_message if m.kind == "patch" and m.commit_message else m.body
-        lines = (text or "").rstrip().splitlines()
-        out += lines[1:] if m.kind == "patch" and lines else lines  # a patch's first line is its subject
-        stat = _diffstat(m)
-        if stat:
-            out += ["---", *stat]
-        out.append("")
-    return out
 
 
 def _rank(labels: Iterable[str], top: int) -> tuple[Count, ...]:

@@ -41,6 +41,9 @@ from .trailers import msgid_from_url
 __all__ = [
     "EVIDENCE", "OTHER_AUTHOR", "TITLE_WINDOW", "SCAN_LIMIT", "first_revision", "last_revision", "link_revisions",
     "people", "writers", "same_authors", "strangers",
+    # the steps of link_revisions, for re-linking a stored archive after new mail
+    # (patchtrack._engine): the keys linking reads, their index, the links of one
+    "LinkKey", "LinkIndex", "link_keyed", "links", "relinked", "followers", "carry",
 ]
 
 EVIDENCE = ("change-id", "link", "in-reply-to", "patch-id", "title", "content")

@@ -38,6 +38,8 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from . import _views
+from ._escape import repr_title, safe_line
 from .diff import Diffstat
 from .identity import Person, same_person
 from .message import Message
@@ -63,6 +65,14 @@ __all__ = [
     "group_series",
     "series_order",
     "is_series_mail",
+    # the steps of group_series, for re-assembling a stored archive after new mail
+    # (patchtrack._engine): a fragment's group key, where it is filed, building series
+    "GroupKey",
+    "group_key",
+    "filed_under",
+    "fragments",
+    "series_members",
+    "build_series",
 ]
 
 VIAS = ("reply", "thread", "cover", "carried")
@@ -135,8 +145,6 @@ class Followup:
         return not self.flagged and self.trailer.key in REVIEW_KEYS
 
     def __repr__(self) -> str:
-        from ._escape import safe_line
-
         who = self.person.email if self.person else self.trailer.value
         return f"<Followup {safe_line(self.key)} {safe_line(who)} via {self.via}{' flagged' if self.flagged else ''}>"
 
@@ -185,8 +193,6 @@ class Patch:
         return tuple(f for f in self.followups if f.is_review)
 
     def __repr__(self) -> str:
-        from ._escape import repr_title, safe_line
-
         return f"<Patch {self.index} {repr_title(self.message.subject.title)} {safe_line(self.msgid)}>"
 
     @property
@@ -268,8 +274,6 @@ class RevisionLink:
         return next((s for s in within if s.id == self.id), None)
 
     def __repr__(self) -> str:
-        from ._escape import safe_line
-
         when = f" {self.date.date().isoformat()}" if self.date else ""
         return f"<RevisionLink v{self.version} {self.id[:8]} {safe_line(self.msgid)}{when}>"
 
@@ -406,14 +410,10 @@ class Series:
         """This series as the target of a revision link."""
         return RevisionLink(self.id, self.version, self.msgid, self.first_date)
 
-    def _repr_html_(self) -> str:  # Jupyter
-        from .export import series_html
-
-        return series_html(self)
+    def _repr_html_(self) -> str:  # Jupyter: the view patchtrack._render registers
+        return _views.html(self)
 
     def __repr__(self) -> str:
-        from ._escape import repr_title
-
         return f"<Series v{self.version} {repr_title(self.title)} {len(self.patches)}/{self.total} {self.status} {self.id[:8]}>"
 
     def to_mbox(
@@ -432,17 +432,9 @@ class Series:
         is a mask (``%s`` or ``{msgid}``). ``cover`` puts the cover letter first
         (then apply with ``git am --empty=drop``: git stops on a mail without a diff). ``dest`` is a path or a binary file. Raises
         :class:`~patchtrack.mbox.MboxError` when a patch is missing. See
-        :mod:`patchtrack.mbox`.
+        :mod:`patchtrack.mbox` (which writes it: :func:`~patchtrack.mbox.write_mbox`).
         """
-        from .mbox import LINK_MASK, am_mbox
-
-        data = am_mbox(self, followups=followups, link=LINK_MASK if link is True else (link or None), cover=cover)
-        if isinstance(dest, (str, os.PathLike)):
-            with open(dest, "wb") as fh:
-                fh.write(data)
-        else:
-            dest.write(data)
-        return len(self.patches)
+        return _views.write_mbox(self, dest, followups=followups, link=link, cover=cover)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields with the documented names (``docs/series.md``)."""

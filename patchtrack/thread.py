@@ -17,7 +17,11 @@ import attrs
 
 from .message import Message
 
-__all__ = ["Thread", "Threads", "thread", "arrival_key", "forest", "grow_forest"]
+__all__ = [
+    "Thread", "Threads", "thread", "arrival_key", "forest", "grow_forest",
+    # what re-threading a stored archive after new mail reads (patchtrack._engine)
+    "chain", "root_finder",
+]
 
 
 def arrival_key(message: Message) -> tuple[float, str, str]:

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import MAILS
 from patchtrack import Message, assemble, build_inbox, open_inbox, thread
-from patchtrack._engine import _codec, _index
+from patchtrack._engine import _series_codec
 from patchtrack._engine._index import Assembly, State
 from patchtrack._engine._reassemble import assemble_stored, reassemble
 from patchtrack.cache import Cache
@@ -208,7 +208,7 @@ def test_a_huge_total_is_kept_as_ranges_and_flagged() -> None:
     record = series.to_dict()
     assert record["missing_ranges"] == [[2, 999_999]] and record["problems"] == ["implausible-total"]
     assert len(json.dumps(record)) < 20_000
-    assert len(marshal.dumps(_codec.encode_series(series))) < 1_000  # what the cache stores of it
+    assert len(marshal.dumps(_series_codec.encode_series(series))) < 1_000  # what the cache stores of it
 
 
 def test_a_hundred_huge_totals_take_what_a_hundred_mails_take() -> None:
@@ -238,7 +238,7 @@ def test_ordinary_gaps_keep_their_list_of_counters() -> None:
     assert series.missing == (2, 4, 5, 6, 7) and series.missing_ranges == ((2, 2), (4, 7))
     assert series.problems == () and format_counters(series.missing_ranges) == "2,4-7"
     assert series.to_dict()["missing"] == [2, 4, 5, 6, 7]
-    again = _codec.decode_series(_codec.encode_series(series), {m.oid: m for m in series.messages}, {})
+    again = _series_codec.decode_series(_series_codec.encode_series(series), {m.oid: m for m in series.messages}, {})
     assert again == series
 
 
@@ -248,7 +248,7 @@ def test_ordinary_gaps_keep_their_list_of_counters() -> None:
 def test_an_assembly_stored_under_another_layout_is_assembled_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stored series rows and link keys of another :data:`~patchtrack._engine._index.LAYOUT`
+    """Stored series rows and link keys of another :data:`~patchtrack._engine._series_codec.LAYOUT`
     (before this one, rows held every missing counter) are never decoded: the key
     differs, the assembly is made again and stored beside."""
     inbox_path = build_inbox(MAILS, tmp_path / "inbox")
@@ -256,7 +256,7 @@ def test_an_assembly_stored_under_another_layout_is_assembled_again(
     first = open_inbox(inbox_path, cache=cache, workers=1).series()
     assert open_inbox(inbox_path, cache=cache, workers=1).series() == first
     assert cache.stats.assemblies_read == 1
-    monkeypatch.setattr(_index, "LAYOUT", _index.LAYOUT + 1)
+    monkeypatch.setattr(_series_codec, "LAYOUT", _series_codec.LAYOUT + 1)
     again = open_inbox(inbox_path, cache=cache, workers=1).series()
     assert again == first and cache.stats.assemblies_read == 1  # built, not read
     assert open_inbox(inbox_path, cache=cache, workers=1).series() == first

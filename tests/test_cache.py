@@ -15,7 +15,7 @@ import pytest
 
 import patchtrack
 from conftest import MAILS
-from patchtrack._engine import _codec, _load
+from patchtrack._engine import _cache, _codec, _load
 from patchtrack.builder import V2Writer, mail_meta
 from patchtrack.cache import Cache, CacheError
 
@@ -108,8 +108,46 @@ def test_a_cache_of_the_previous_layout_is_started_again(v2: Path, tmp_path: Pat
 
 
 def test_fingerprint_covers_the_parser_sources() -> None:
-    assert set(patchtrack.cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_engine/_codec"}
+    assert set(_cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_engine/_codec"}
     assert len(patchtrack.cache.FINGERPRINT) == 16
+
+
+def test_the_message_and_series_codecs_have_fingerprints_of_their_own() -> None:
+    """Messages are stored under the parser and message codec's source, assemblies
+    under the series codec and the assembling code's: neither list holds the other's
+    codec, so changing how series are stored leaves the parsed mails valid."""
+    assert "_engine/_series_codec" in _cache._ASSEMBLY_MODULES and "_engine/_codec" in _cache._PARSER_MODULES
+    assert not set(_cache._PARSER_MODULES) & set(_cache._ASSEMBLY_MODULES)
+    assert len(patchtrack.cache.SERIES_FINGERPRINT) == 16 and patchtrack.cache.SERIES_FINGERPRINT != patchtrack.cache.FINGERPRINT
+
+
+def _rows(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+def test_another_series_codec_drops_the_assemblies_and_keeps_the_messages(
+    v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.sqlite"
+    with Cache(path) as cache:
+        first = patchtrack.open_inbox(v2, cache=cache, workers=1).series()
+    stored = _rows(path, "message")
+    assert stored > 0 and _rows(path, "assembly") == 1 and _rows(path, "assembly_state") == 1
+
+    monkeypatch.setattr(_cache, "SERIES_FINGERPRINT", "another-series-codec")
+    with Cache(path) as cache:
+        assert len(cache) == stored and _rows(path, "assembly") == 0 and _rows(path, "assembly_state") == 0
+        assert patchtrack.open_inbox(v2, cache=cache, workers=1).series() == first
+        assert cache.stats.misses == 0 and cache.stats.hits > 0  # every mail read back, none parsed
+        assert cache.stats.assemblies_read == 0  # assembled again, and stored
+    assert _rows(path, "assembly") == 1
+
+    monkeypatch.setattr(_cache, "FINGERPRINT", "another-message-codec")
+    with Cache(path) as cache:
+        assert len(cache) == 0 and _rows(path, "assembly") == 0
+        assert patchtrack.open_inbox(v2, cache=cache, workers=1).series() == first
+        assert cache.stats.hits == 0 and cache.stats.stored == stored
 
 
 def test_cached_blob_in_another_delivery_takes_that_commit(mails: list[bytes], tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ def test_a_damaged_row_is_a_miss_counted_deleted_and_parsed_again(gizmo: Path, t
     rows = {oid: db.execute("SELECT data, sum FROM message WHERE oid = ?", (oid,)).fetchone() for oid in oids}
     db.close()
     data, stored = rows[oids[0]]
-    from patchtrack.cache import _message_sum
+    from patchtrack._engine._cache import _message_sum
 
     # a byte changed (the checksum kept); a field of another type; no checksum; bytes
     # that pass their checksum but do not decode; a row stored under another blob id

@@ -22,7 +22,7 @@ import pytest
 import patchtrack
 from conftest import CORPUS, _messages_of, _series_of
 from patchtrack.identity import organisation_domain, parse_people, parse_person, plain_name
-from patchtrack.report import series_lines
+from patchtrack._render import series_lines
 from patchtrack.trailers import parse_trailers
 
 DIFF = "---\n f | 2 +-\n\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-{old}\n+{new}\n"

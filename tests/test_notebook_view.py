@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import patchtrack
-from patchtrack import _report_html, parse_message
+from patchtrack import _render, parse_message
 from patchtrack.export import COLUMNS
 
 from test_report_browser import probe
@@ -75,14 +75,14 @@ def test_views_leave_a_sibling_cell_alone(demo, demo_report: patchtrack.Report, 
 
 def test_styles_are_scoped() -> None:
     """Every CSS rule of the views is under the one class their root carries."""
-    rules = re.findall(r"([^{}]+)\{[^{}]*\}", re.sub(r"@media[^{]*\{", "", _report_html.STYLE))
+    rules = re.findall(r"([^{}]+)\{[^{}]*\}", re.sub(r"@media[^{]*\{", "", _render.STYLE))
     selectors = [sel.strip() for rule in rules for sel in rule.split(",")]
-    assert selectors and all(sel.startswith(f".{_report_html.SCOPE}") for sel in selectors), selectors
+    assert selectors and all(sel.startswith(f".{_render.SCOPE}") for sel in selectors), selectors
 
 
 def test_report_view_summary_first_and_folded(demo_report: patchtrack.Report) -> None:
     view = demo_report._repr_html_()
-    assert view.startswith(f'<div class="{_report_html.SCOPE}"><style>')
+    assert view.startswith(f'<div class="{_render.SCOPE}"><style>')
     text = re.sub(r"<style>.*?</style>", "", view)
     first = re.sub(r"<[^>]+>", "", text[: text.index("<details")])
     assert first.startswith(demo_report.title) and f"{len(demo_report.series)} series" in first
@@ -99,7 +99,7 @@ def test_report_view_of_200_mails_is_small(corpus_clones: dict[str, Path]) -> No
     assert sum(n for _, n in report.per_day) == 200 and len(report.series) >= 20
     view = report._repr_html_()
     assert len(view.encode()) <= 20_000 < len(report.to_html().encode())
-    assert all(escape(s.title) in view for s in report.series[: _report_html.FRAGMENT_ROWS])
+    assert all(escape(s.title) in view for s in report.series[: _render.FRAGMENT_ROWS])
 
 
 # --- short reprs ------------------------------------------------------------------------

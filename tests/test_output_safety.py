@@ -20,6 +20,7 @@ import pytest
 
 import patchtrack
 from conftest import ROOT, git_env
+from patchtrack import _render
 from patchtrack._escape import md_code_block, md_inline
 from patchtrack.cli import main
 from patchtrack.report import lore_link, safe_line, safe_lines
@@ -202,7 +203,7 @@ def test_markdown_report_renders_no_mail_markup(capsys, inbox: Path) -> None:  #
     codes = re.findall(r"<pre><code>(.*?)</code></pre>", html, re.DOTALL)
     from html import unescape
 
-    assert [unescape(c) for c in codes] == [safe_lines(b) + "\n" for b in report.blocks()]
+    assert [unescape(c) for c in codes] == [safe_lines(b) + "\n" for b in _render.blocks(report)]
 
 
 def test_markdown_without_a_renderer() -> None:

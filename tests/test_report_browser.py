@@ -26,10 +26,10 @@ import pytest
 import patchtrack
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
-DOMAIN_BAR = (0x44, 0x77, 0xAA)  # _report_html: the top-domains bars
-DAY_BAR = (0x66, 0xAA, 0x55)  # _report_html: the mail-over-time columns
-AXIS = (0x33, 0x33, 0x33)  # _report_html: the chart's axes
-PLOT = 160  # _report_html: the height of the mail-over-time plot, in pixels
+DOMAIN_BAR = (0x44, 0x77, 0xAA)  # _render: the top-domains bars
+DAY_BAR = (0x66, 0xAA, 0x55)  # _render: the mail-over-time columns
+AXIS = (0x33, 0x33, 0x33)  # _render: the chart's axes
+PLOT = 160  # _render: the height of the mail-over-time plot, in pixels
 LORE = "https://lore.kernel.org/"
 
 

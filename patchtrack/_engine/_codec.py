@@ -1,36 +1,30 @@
-"""A compact, fast encoding of :class:`~patchtrack.message.Message` (and of the
-structure of a :class:`~patchtrack.series.Series`) for the cache.
+"""A compact, fast encoding of :class:`~patchtrack.message.Message` for the cache
+(a series' structure has its own codec, :mod:`._series_codec`).
 
 ``pickle`` of a frozen slotted attrs graph costs ~140 µs per kernel mail to load
 (every nested record goes through a Python ``__setstate__``); flattening the record
 into tuples of str/int and using :mod:`marshal` loads in a fraction of that. The
 body and the diff are stored as the message keeps them: the body packed, the diff
 as its offset in the body. The
-layout is positional, so any change to the records or to this module changes
-:data:`FINGERPRINT` (see :mod:`patchtrack.cache`) and invalidates cached entries.
+layout is positional, so any change to the records or to this module changes the
+messages' fingerprint (:data:`._cache.FINGERPRINT`) and invalidates cached entries.
 """
 
 from __future__ import annotations
 
 import marshal
 from datetime import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from .._dates import zone
 from ..diff import Diffstat, FileChange
 from ..identity import Person
 from ..message import Message
-from ..revisions import LinkKey
-from ..series import Followup, Patch, RevisionLink, Series
 from ..subject import Subject
 from ..trailers import Trailer
 
-__all__ = [
-    "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "series_previous",
-    "relink_row",
-    "encode_key", "decode_key", "patch_oids", "Interned",
-]
+__all__ = ["encode", "decode", "Interned", "interner", "person_row", "date_row", "row_date"]
 
 Interned = dict[Any, Any]
 """Records already built during one load (see :func:`decode`)."""
@@ -38,11 +32,13 @@ Interned = dict[Any, Any]
 _MARSHAL_VERSION = 4
 
 
-def _person(p: Person | None) -> tuple[str, str] | None:
+def person_row(p: Person | None) -> tuple[str, str] | None:
+    """A person as the codecs store one: ``(name, email)``."""
     return None if p is None else (p.name, p.email)
 
 
-def _date(d: datetime | None) -> tuple[int, ...] | None:
+def date_row(d: datetime | None) -> tuple[int, ...] | None:
+    """A date as the codecs store one: its fields and UTC offset in seconds (``-1``: naive)."""
     if d is None:
         return None
     offset = d.utcoffset()
@@ -57,14 +53,14 @@ def encode(m: Message) -> bytes:
     s = m.subject
     stat = m.diffstat
     row: tuple[Any, ...] = (
-        m.oid, m.commit, m.epoch, m.msgid, _date(m.date), m.kind,
+        m.oid, m.commit, m.epoch, m.msgid, date_row(m.date), m.kind,
         (s.raw, s.title, s.prefixes, s.version, s.version_inferred, s.index, s.total,
          s.rfc, s.resend, s.reply, s.tags, s.marker, s.backport),
-        _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
-        tuple(map(_person, m.to)), tuple(map(_person, m.cc)),
+        person_row(m.sender), person_row(m.author), m.in_reply_to, m.references, m.list_id,
+        tuple(map(person_row, m.to)), tuple(map(person_row, m.cc)),
         m._body, m.commit_message, m.notes, m._diff, m.base_commit, m.change_id,
         m.prerequisites,
-        tuple((t.key, t.value, _person(t.person), t.comment, t.raw) for t in m.trailers),
+        tuple((t.key, t.value, person_row(t.person), t.comment, t.raw) for t in m.trailers),
         None if stat is None else (
             tuple((f.path, f.old_path, f.added, f.removed, f.binary, f.status) for f in stat.files),
             stat.insertions, stat.deletions,
@@ -74,7 +70,7 @@ def encode(m: Message) -> bytes:
     return marshal.dumps(row, _MARSHAL_VERSION)
 
 
-def _interner(persons: Interned) -> Callable[[tuple[str, str] | None], Person | None]:
+def interner(persons: Interned) -> Callable[[tuple[str, str] | None], Person | None]:
     """``(name, email)`` → the one :class:`Person` for it in ``persons``."""
 
     def person(p: tuple[str, str] | None) -> Person | None:
@@ -105,7 +101,7 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
     if persons is None:
         persons = {}
 
-    person = _interner(persons)
+    person = interner(persons)
     same = persons.setdefault
 
     def people(group: tuple[tuple[str, str], ...]) -> tuple[Person, ...]:
@@ -125,7 +121,7 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
     if subject is None:
         subject = persons[subj] = Subject(*subj)
     return Message(
-        oid, commit, epoch, same(msgid, msgid), _datetime(date), kind, subject, person(sender), person(author),
+        oid, commit, epoch, same(msgid, msgid), row_date(date), kind, subject, person(sender), person(author),
         in_reply_to and same(in_reply_to, in_reply_to), tuple([same(r, r) for r in references]),
         list_id and same(list_id, list_id), people(to), people(cc),
         body, commit_message, notes, diff, base_commit, change_id, prerequisites,
@@ -137,118 +133,8 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
     )
 
 
-# --- series: the structure, with messages by blob id -----------------------------------
-
-
-def _link(link: RevisionLink | None) -> tuple[Any, ...] | None:
-    return None if link is None else (link.id, link.version, link.msgid, _date(link.date))
-
-
-def encode_series(s: Series) -> tuple[Any, ...]:
-    """``s`` as marshal-ready tuples; its messages are named by blob id (they are
-    stored, and decoded, as messages)."""
-    return (
-        s.id, s.title, _person(s.author), _person(s.sender), s.version, s.rfc, s.resend,
-        s.cover.oid if s.cover is not None else None,
-        tuple(
-            (p.index, p.message.oid, tuple(
-                ((f.trailer.key, f.trailer.value, _person(f.trailer.person), f.trailer.comment, f.trailer.raw),
-                 f.from_msgid, _person(f.sender), _date(f.date), f.via, f.flagged)
-                for f in p.followups
-            ))
-            for p in s.patches
-        ),
-        s.total, s.missing_ranges, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
-        s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
-        s.evidence, s.problems,
-    )
-
-
-def relink_row(
-    row: tuple[Any, ...],
-    previous: RevisionLink | None,
-    next: RevisionLink | None,
-    status: str,
-    evidence: tuple[str, ...],
-) -> tuple[Any, ...]:
-    """An encoded series with new links and status (:func:`patchtrack.revisions.links`):
-    what an assembly keeps of a series whose content did not change."""
-    return row[:17] + (status, _link(previous), _link(next), evidence) + row[21:]
-
-
-def encode_key(k: LinkKey) -> tuple[Any, ...]:
-    """What revision linking reads of a series (see :class:`LinkKey`), marshal-ready."""
-    return (
-        k.id, k.order, k.version, k.resend, _date(k.first_date), _person(k.author), k.change_id, k.title,
-        k.authors, k.patch_titles, k.files, k.patch_ids, k.msgids, k.linked, k.parents, k.msgid,
-        tuple(map(_person, k.writers)), tuple(map(_person, k.people)), k.backport,
-    )
-
-
-def decode_key(row: tuple[Any, ...], messages: Callable[[], list[str]], persons: Interned) -> LinkKey:
-    """The :class:`LinkKey` :func:`encode_key` wrote; ``messages`` gives its patches'
-    commit messages, if its words are needed."""
-    (sid, order, version, resend, first, author, change_id, title, authors, patch_titles, files,
-     patch_ids, msgids, linked, parents, msgid, writers, people, backport) = row
-    person = _interner(persons)
-    return LinkKey(
-        sid, order, version, resend, _datetime(first), person(author), change_id, title,
-        authors, patch_titles, files, patch_ids, msgids, linked, parents, msgid,
-        tuple(p for p in map(person, writers) if p), tuple(p for p in map(person, people) if p), messages,
-        backport,
-    )
-
-
-def patch_oids(row: tuple[Any, ...]) -> list[str]:
-    """The blob ids of an encoded series' patches, in order."""
-    return [oid for _, oid, _ in row[8]]
-
-
-def series_oids(row: tuple[Any, ...]) -> tuple[str, ...]:
-    """The blob ids of every message an encoded series holds."""
-    return row[16]
-
-
-def series_links(row: tuple[Any, ...]) -> tuple[str, ...]:
-    """An encoded series' id, then the ids of its previous and next revisions
-    (those it has)."""
-    return (row[0], *(link[0] for link in (row[18], row[19]) if link is not None))
-
-
-def series_previous(row: tuple[Any, ...]) -> tuple[str | None, tuple[str, ...]]:
-    """An encoded series' previous revision's id (``None`` without one) and the
-    evidence for it."""
-    return (row[18][0] if row[18] is not None else None), row[20]
-
-
-def decode_series(row: tuple[Any, ...], messages: Mapping[str, Message], persons: Interned) -> Series:
-    """The :class:`Series` :func:`encode_series` wrote; ``messages`` by blob id."""
-    (sid, title, author, sender, version, rfc, resend, cover, patches, total, missing, duplicates,
-     first, last, list_id, change_id, oids, status, previous, next_, evidence, problems) = row
-
-    person = _interner(persons)
-
-    def link(value: tuple[Any, ...] | None) -> RevisionLink | None:
-        return None if value is None else RevisionLink(value[0], value[1], value[2], _datetime(value[3]))
-
-    return Series(
-        id=sid, title=title, author=person(author), sender=person(sender), version=version, rfc=rfc,
-        resend=resend, cover=messages[cover] if cover is not None else None,
-        patches=tuple(
-            Patch(index, messages[oid], tuple(
-                Followup(Trailer(k, v, person(tp), c, r), from_msgid, person(fs), _datetime(fd), via, flagged)
-                for (k, v, tp, c, r), from_msgid, fs, fd, via, flagged in followups
-            ))
-            for index, oid, followups in patches
-        ),
-        total=total, missing_ranges=missing, duplicates=tuple(messages[o] for o in duplicates),
-        first_date=_datetime(first), last_date=_datetime(last), list_id=list_id, change_id=change_id,
-        messages=tuple(messages[o] for o in oids), status=status, previous=link(previous), next=link(next_),
-        evidence=evidence, problems=problems,
-    )
-
-
-def _datetime(fields: tuple[int, ...] | None) -> datetime | None:
+def row_date(fields: tuple[int, ...] | None) -> datetime | None:
+    """The date :func:`date_row` stored."""
     if fields is None:
         return None
     year, month, day, hour, minute, second, microsecond, offset = fields

@@ -25,27 +25,19 @@ import marshal
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from . import _codec
+from . import _codec, _series_codec
 from ._load import rebind
-from ..cache import FINGERPRINT, Cache, source_digest
+from ._cache import FINGERPRINT, SERIES_FINGERPRINT, Cache
 from ..message import Message
 from ..series import GroupKey, Series
 
 __all__ = [
-    "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS", "LAYOUT",
+    "Assembly", "Stored", "State", "arrived", "assembly_key", "assembly_scope", "load", "store", "MAX_DELTAS",
 ]
 
 MAX_DELTAS = 4
 """Stored differences in a row before an assembly is stored whole again: each one
 costs a load a few milliseconds, and keeps the assemblies it builds on stored."""
-
-_ASSEMBLY_MODULES = ("assemble", "revisions", "series", "thread", "_engine/_index", "_engine/_reassemble")
-
-LAYOUT = 2
-"""The layout of a stored series row and link key (:mod:`patchtrack._engine._codec`), part of
-every stored assembly's key, so that rows of another layout are never read (they are
-assembled again). 2: a series keeps ``missing_ranges`` and ``problems``, a key its
-``writers`` and ``people``."""
 
 Delivery = tuple[str, int, int]
 """A message's first delivery in the archive: commit, epoch, arrival (seconds)."""
@@ -60,9 +52,10 @@ def arrived(deliveries: Mapping[str, Delivery], lo: float | None, hi: float | No
 
 
 def assembly_scope(layout: str) -> str:
-    """What assemblies that can stand for one another share: the parser fingerprint,
-    the stored :data:`LAYOUT`, the source of the assembling modules, the archive layout."""
-    return f"{FINGERPRINT}:{LAYOUT}:{source_digest(*_ASSEMBLY_MODULES)}:{layout}"
+    """What assemblies that can stand for one another share: the messages' and the
+    series' fingerprints (the parsing, assembling and storing code), the stored
+    series :data:`~._series_codec.LAYOUT`, the archive layout."""
+    return f"{FINGERPRINT}:{SERIES_FINGERPRINT}:{_series_codec.LAYOUT}:{layout}"
 
 
 def assembly_key(layout: str, tips: Mapping[int, str]) -> str:
@@ -140,7 +133,7 @@ class Assembly:
 
     @classmethod
     def of(cls, series: Iterable[Series], deliveries: dict[str, Delivery]) -> Assembly:
-        return cls([_codec.encode_series(s) for s in series], deliveries)
+        return cls([_series_codec.encode_series(s) for s in series], deliveries)
 
     def encode(self, base: Assembly | None = None) -> bytes:
         """The assembly as bytes; with ``base``, only what differs from ``base``:
@@ -183,11 +176,11 @@ class Assembly:
         """Rows of the series with a message in ``inside`` (``None``: all), in order."""
         if inside is None:
             return list(range(len(self.rows)))
-        return [n for n, row in enumerate(self.rows) if any(o in inside for o in _codec.series_oids(row))]
+        return [n for n, row in enumerate(self.rows) if any(o in inside for o in _series_codec.series_oids(row))]
 
     def with_history(self, picks: Iterable[int]) -> list[int]:
         """``picks`` and every other revision their ``previous``/``next`` links lead to."""
-        by_id = {_codec.series_links(row)[0]: n for n, row in enumerate(self.rows)}
+        by_id = {_series_codec.series_links(row)[0]: n for n, row in enumerate(self.rows)}
         found: set[int] = set()
         todo = list(picks)
         while todo:
@@ -195,7 +188,7 @@ class Assembly:
             if n in found:
                 continue
             found.add(n)
-            todo += [by_id[other] for other in _codec.series_links(self.rows[n])[1:] if other in by_id]
+            todo += [by_id[other] for other in _series_codec.series_links(self.rows[n])[1:] if other in by_id]
         return sorted(found)
 
     def series(self, picks: Iterable[int], cache: Cache) -> list[Series] | None:
@@ -211,13 +204,13 @@ class Assembly:
         ``picks``, decoded once from ``cache`` (a report's series hold most of its
         messages); ``None`` when the cache no longer holds one of them."""
         rows = [self.rows[n] for n in picks]
-        wanted = None if chosen is None else chosen.union(*(_codec.series_oids(row) for row in rows))
+        wanted = None if chosen is None else chosen.union(*(_series_codec.series_oids(row) for row in rows))
         persons: _codec.Interned = {}
         messages = self.messages(wanted, cache, persons)
         if messages is None:
             return None
         by_oid = {m.oid: m for m in messages}
-        series = [_codec.decode_series(row, by_oid, persons) for row in rows]
+        series = [_series_codec.decode_series(row, by_oid, persons) for row in rows]
         return (messages if chosen is None else [m for m in messages if m.oid in chosen]), series
 
     def messages(

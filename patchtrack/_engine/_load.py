@@ -29,7 +29,7 @@ import attrs
 
 from . import _codec
 from ..archive import Readable, Ref, raw_from, raw_message, read_stored, report_unreadable, stored_at
-from ..cache import Cache
+from ._cache import Cache
 from ..archive import GIT_ERRORS, unreadable
 from ..errors import UnreadableError
 from ..message import UNREADABLE, Message, parse_message

@@ -32,10 +32,10 @@ from typing import Any
 
 import attrs
 
-from . import _codec
+from . import _codec, _series_codec
 from ._index import Assembly, Delivery, GroupSpan, Skeleton, State
 from ._load import rebind
-from ..cache import Cache
+from ._cache import Cache
 from ..message import Message
 from ..revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
 from ..series import (
@@ -80,7 +80,7 @@ def state_of(messages: Iterable[Message], threads: Threads, series: Sequence[Ser
         skeleton,
         {one(i, i): one(p, p) for i, p in threads.parents.items()},
         {one(msgid, msgid): m.oid for msgid, m in threads.messages.items()},
-        [_codec.encode_key(k) for k in keys],
+        [_series_codec.encode_key(k) for k in keys],
         [_span(s) for s in series],
     )
 
@@ -172,7 +172,7 @@ def reassemble(
     old, fresh = _Trees(state.parents, state.kept), _Trees(parents, kept)
     rows_of: dict[str, list[int]] = {}  # Message-ID → stored rows holding a copy of it
     for n, row in enumerate(base.rows):
-        for o in _codec.series_oids(row):
+        for o in _series_codec.series_oids(row):
             rows_of.setdefault(state.skeleton[o][1], []).append(n)
     runs = _Runs(state.spans)
     asked: set[tuple[Any, ...]] = set()  # spans whose runs are in the region
@@ -196,7 +196,7 @@ def reassemble(
                 todo += [("old", old.root(i)) for i in fresh.members(item) if i in state.kept]
             elif kind == "row" and item not in rows:
                 rows.add(item)
-                todo += [("old", old.root(state.skeleton[o][1])) for o in _codec.series_oids(base.rows[item])]
+                todo += [("old", old.root(state.skeleton[o][1])) for o in _series_codec.series_oids(base.rows[item])]
         threads = _region(news, fresh, kept, ordered, skeleton, parents, decoded, deliveries, base, cache)
         if threads is None:
             return None
@@ -298,7 +298,7 @@ def _relink(
         return decoded[n]
 
     def texts(n: int) -> list[str]:  # a stored series' commit messages, for its words
-        oids = _codec.patch_oids(base.rows[n])
+        oids = _series_codec.patch_oids(base.rows[n])
         found = cache.get_many(oids, persons)
         if len(found) != len(set(oids)):
             raise _Missing
@@ -306,7 +306,7 @@ def _relink(
 
     # every series' key, in order: stored ones for the rows kept, fresh ones for the region
     entries: list[tuple[LinkKey, int | Series]] = [
-        (_codec.decode_key(state.keys[n], functools.partial(texts, n), persons), n)
+        (_series_codec.decode_key(state.keys[n], functools.partial(texts, n), persons), n)
         for n in range(len(base.rows)) if n not in gone
     ]
     entries += [(LinkKey.of(s, parents), s) for s in built]
@@ -315,7 +315,7 @@ def _relink(
     position = {k.id: p for p, (k, _) in enumerate(entries)}
 
     # linked again: the region's series, and later series the region gives evidence to
-    region = [_codec.decode_key(state.keys[n], functools.partial(texts, n), persons) for n in gone]
+    region = [_series_codec.decode_key(state.keys[n], functools.partial(texts, n), persons) for n in gone]
     region += [k for k, s in entries if isinstance(s, Series)]
     start = min((k.order for k in region), default=None)
     near = _Near(region)
@@ -325,7 +325,7 @@ def _relink(
             if isinstance(origin, Series) or (start is not None and k.order > start and near.related(k)):
                 found = index.previous(p)
             else:  # its previous revision, if any, is stored, not gone: a gone one would make it related
-                before_id, evidence = _codec.series_previous(base.rows[origin])
+                before_id, evidence = _series_codec.series_previous(base.rows[origin])
                 found = None if before_id is None else (position[before_id], evidence)
             if found is not None:
                 previous[p] = found
@@ -336,9 +336,9 @@ def _relink(
         for p, (k, origin) in enumerate(entries):
             before = previous.get(p)
             if isinstance(origin, int):
-                same = _codec.series_previous(base.rows[origin])[0] == (entries[before[0]][0].id if before else None)
+                same = _series_codec.series_previous(base.rows[origin])[0] == (entries[before[0]][0].id if before else None)
                 if same and (before is None or before[0] not in final):
-                    rows.append(_codec.relink_row(base.rows[origin], **links(p, index, previous, following)))
+                    rows.append(_series_codec.relink_row(base.rows[origin], **links(p, index, previous, following)))
                     continue
                 s = _unlinked(stored(origin))
             else:
@@ -348,7 +348,7 @@ def _relink(
                 prev = final[m] if m in final else stored(entries[m][1])  # type: ignore[arg-type]
                 s = carry(s, prev)
             final[p] = relinked(s, p, index, previous, following)
-            rows.append(_codec.encode_series(final[p]))
+            rows.append(_series_codec.encode_series(final[p]))
     except _Missing:
         return None
 
@@ -361,7 +361,7 @@ def _relink(
             skeleton,
             parents,
             kept,
-            [keys[o] if isinstance(o, int) else _codec.encode_key(k) for k, o in entries],
+            [keys[o] if isinstance(o, int) else _series_codec.encode_key(k) for k, o in entries],
             [spans[o] if isinstance(o, int) else fresh_spans[k.id] for k, o in entries],
         ),
     )

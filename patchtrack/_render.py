@@ -1,4 +1,10 @@
-"""Markdown and HTML renderings of a :class:`~patchtrack.report.Report`.
+"""Text, Markdown and HTML renderings of the records: a :class:`~patchtrack.report.Report`
+as text, Markdown, an HTML page and a notebook view, and the notebook views of a
+:class:`~patchtrack.series.Series` and a :class:`~patchtrack.message.Message`.
+
+This module imports the records and they never import it: it registers its
+renderings as the records' views (:mod:`patchtrack._views`), which ``Report.to_text()``,
+``to_markdown()``, ``to_html()`` and every ``_repr_html_`` call.
 
 The HTML page is one file with inline CSS and inline SVG charts (mail over time, top
 domains): no script, no network, readable in any browser. The notebook view
@@ -12,18 +18,25 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from html import escape
-from typing import TYPE_CHECKING
 
+from . import _views
 from ._escape import md_code_block, md_inline, safe_line, safe_lines
+from .identity import Person, plain_name
+from .message import Message
+from .report import COUNTED, Count, Report, lore_link
+from .series import Patch, RevisionLink, Series
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .report import Count, Report
-    from .series import RevisionLink, Series
+__all__ = [
+    "to_text", "to_markdown", "to_html", "report_fragment", "series_html", "message_html",
+    "series_lines", "blocks", "marker", "byline", "changes", "review", "bins",
+    "SCOPE", "STYLE", "PAGE_STYLE", "REVIEWERS_LISTED",
+]
 
-__all__ = ["to_markdown", "to_html", "report_fragment", "bins", "SCOPE", "STYLE", "PAGE_STYLE"]
+REVIEWERS_LISTED = 5
+"""Review tags a patch-list line names per source; the commit-message section names all."""
 
 SCOPE = "patchtrack"
 """The class every HTML rendering's root element carries; every CSS rule is under it."""
@@ -96,11 +109,175 @@ def _linked(escaped: str) -> str:
     return _LORE_URL.sub(lambda m: f'<a href="{m.group()}">{m.group()}</a>', escaped)
 
 
+# --- a series, in words (every rendering shows these) ------------------------------------
+
+
+def marker(s: Series) -> str:
+    """The series' marker as its head mail (cover, else first patch) posted it —
+    ``[PATCH v2 00/12]``, ``[RFC PATCH v4 5/4]``, ``[PATCH AUTOSEL 5.4 14/78]`` —
+    never rebuilt from the parsed fields; ``""`` when that mail had none."""
+    return s.head.subject.marker
+
+
+def _person(p: Person | None) -> str:
+    if p is None:
+        return "unknown"
+    return f"{p.name} <{p.email}>" if p.name else f"<{p.email}>"
+
+
+def byline(s: Series) -> str:
+    """The patches' author, who sent the series when that is someone else, and how
+    many other people wrote patches of it."""
+    line = _person(s.written_by)
+    if s.sent_by is not None:
+        line += f", sent by {_person(s.sent_by)}"
+    others = len(s.authors) - 1 if s.written_by is not None and s.authors else 0
+    if others > 0:
+        line += f", with {others} other author{'s' if others > 1 else ''}"
+    return line
+
+
+def changes(s: Series) -> tuple[int, int]:
+    """The lines the series' patches add and remove."""
+    stats = [p.diffstat for p in s.patches if p.diffstat is not None]
+    return sum(d.insertions for d in stats), sum(d.deletions for d in stats)
+
+
+def review(s: Series, most: int | None = None) -> list[str]:
+    """The review state, as posted and on the list, each a part (none when there is
+    none): ``as posted: Reviewed-by Ann (2 of 3 patches); on the list: Acked-by Bo``.
+    With ``most``, each part names that many people, widest review first, and counts
+    the others (a 37-patch series carried 22 tags as posted)."""
+    parts = []
+    for source, reviews in (("as posted", s.posted_reviews), ("on the list", s.list_reviews)):
+        ranked = sorted(reviews, key=lambda r: -len(r.patches)) if most is not None else list(reviews)
+        named = []
+        for r in ranked[:most]:
+            covers = "" if len(r.patches) >= len(s.patches) else f" ({len(r.patches)} of {len(s.patches)} patches)"
+            named.append(f"{r.key} {plain_name(r.person.name) or r.person.email}{covers}")
+        if most is not None and len(ranked) > most:
+            named.append(f"{len(ranked) - most} more")
+        if named:
+            parts.append(f"{source}: " + ", ".join(named))
+    return parts
+
+
+# --- text --------------------------------------------------------------------------------
+
+
+def _list_line(status: str, s: Series, list_name: str) -> str:
+    plus, minus = changes(s)
+    line = f"{status}: {' '.join(x for x in (marker(s), s.title) if x)} — {byline(s)} ({len(s.patches)} of {s.total} patches, +{plus}/-{minus})"
+    mails = [p.message for p in s.patches]
+    flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
+    extra = ["; ".join(review(s, REVIEWERS_LISTED)) or "no review"]
+    extra += flags
+    if "cover-count-mismatch" in s.problems and s.cover is not None:
+        extra.append(f"cover letter says {s.cover.subject.total} patches")
+    if s.previous is not None:
+        extra.append(f"previous v{s.previous.version}: {lore_link(list_name, s.previous.msgid)}")
+    return line + "".join(f" [{x}]" for x in extra)
+
+
+def _graph(added: int, removed: int, width: int) -> str:
+    total = added + removed
+    if total <= width:
+        return "+" * added + "-" * removed
+    plus = round(added * width / total)
+    return "+" * plus + "-" * (width - plus)
+
+
+def _diffstat(message: Message) -> list[str]:
+    stat = message.diffstat
+    if stat is None:
+        return []
+    width = max((len(f.path) for f in stat.files), default=0)
+    lines = []
+    for f in stat.files:
+        changed = "Bin" if f.binary else f"{f.added + f.removed} {_graph(f.added, f.removed, 40)}"
+        lines.append(f" {f.path:<{width}} | {changed}".rstrip())
+    n = len(stat.files)
+    summary = f" {n} file{'s' if n != 1 else ''} changed"
+    if stat.insertions:
+        summary += f", {stat.insertions} insertion{'s' if stat.insertions != 1 else ''}(+)"
+    if stat.deletions:
+        summary += f", {stat.deletions} deletion{'s' if stat.deletions != 1 else ''}(-)"
+    return lines + [summary]
+
+
+def _markers(message: Message) -> list[str]:
+    found = [f"Fixes: {f.sha[:12]}" + (f' ("{f.title}")' if f.title else "") for f in message.fixes]
+    found += ["Cc: stable" + (f" # {r.spec}" if r.spec else "") for r in message.stable]
+    return found
+
+
+def _series_block(status: str, s: Series, list_name: str) -> list[str]:
+    out = [f"{status}:  {s.title}", f"By: {byline(s)}"]
+    out += [f"Review {part}" for part in review(s)]
+    out.append("")
+    mails = ([s.cover] if s.cover is not None else []) + [p.message for p in s.patches]
+    for m in mails:
+        out += [m.subject.raw, f"Author: {_person(m.author)}", f"Link: {lore_link(list_name, m.msgid)}"]
+        out += [f"Marker: {x}" for x in _markers(m)]
+        out.append("")
+        text = m.commit_message if m.kind == "patch" and m.commit_message else m.body
+        lines = (text or "").rstrip().splitlines()
+        out += lines[1:] if m.kind == "patch" and lines else lines  # a patch's first line is its subject
+        stat = _diffstat(m)
+        if stat:
+            out += ["---", *stat]
+        out.append("")
+    return out
+
+
+def series_lines(report: Report) -> list[str]:
+    """One patch-list line per series: status, marker, title, author, size, reviews."""
+    states = report.upstream or (None,) * len(report.series)
+    return [
+        _list_line(status, s, report.list_name) + (f" [{state} upstream]" if state else "")
+        for status, state, s in zip(report.statuses, states, report.series)
+    ]
+
+
+def blocks(report: Report) -> list[list[str]]:
+    """Per series, the lines of its commit-message section."""
+    return [_series_block(status, s, report.list_name) for status, s in zip(report.statuses, report.series)]
+
+
+def to_text(report: Report) -> str:
+    """The plain-text report, in the reference layout; mail text cannot act on a
+    terminal (see :func:`~patchtrack._escape.safe_line`)."""
+    out = [report.span[:1].upper() + report.span[1:], report.title, ""]
+    out += [f"Counted: {report.counted} {COUNTED}.", ""]
+    if report.lists_lines:
+        out += [*report.lists_lines, ""]
+    if report.lost_line:
+        out += [report.lost_line, ""]
+    out += [f"Top {len(report.domains)} contributor email domains (by author)", ""]
+    out += [f"{c.count:>7} {c.label}" for c in report.domains] or ["     (no patch mail in this range)"]
+    out += ["", f"Top {len(report.contributors)} contributors (by author)", ""]
+    out += [f"{c.count:>7}  {c.label}" for c in report.contributors] or ["     (no patch mail in this range)"]
+    if report.bots:
+        out += ["", "Bots (kept out of the rankings above)", ""]
+        out += [f"{c.count:>7}  {c.label}" for c in report.bots]
+    out += ["", "===== Patch list in this time period =====", ""]
+    if not report.series:
+        out.append("No patch or cover letter was posted in this range.")
+    out += series_lines(report)
+    out += ["", "===== Patch commit messages =====", ""]
+    for block in blocks(report):
+        out += [*block, "-" * 70, ""]
+    return safe_lines(out).rstrip() + "\n"
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+
 def to_markdown(report: Report) -> str:
     """GitHub-flavoured Markdown: headings, ranking tables, the patch list."""
-    from .report import COUNTED, series_lines
 
     out = [f"# {md_inline(report.title)}", "", f"Counted: {report.counted} {md_inline(COUNTED)}.", ""]
+    out += [item for line in report.lists_lines for item in (md_inline(line), "")]
     if report.lost_line:
         out += [md_inline(report.lost_line), ""]
     for heading, rows, what in (
@@ -121,7 +298,7 @@ def to_markdown(report: Report) -> str:
         out.append("No patch or cover letter was posted in this range.")
     out += [f"- {md_inline(line)}" for line in series_lines(report)]
     out += ["", "## Patch commit messages", ""]
-    for block in report.blocks():
+    for block in blocks(report):
         out += [md_code_block(block), ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -253,9 +430,8 @@ def _domains(report: Report) -> str:
 
 
 # --- the patch list -------------------------------------------------------------------
-# Each cell comes from one small function: the review state (as posted / on the list),
-# the marker as posted and the "sent by" byline are being reworked in report.py, and
-# these are the places that show them.
+# Each cell comes from one small function over the series' words above (marker,
+# byline, changes, review), the same the text and Markdown show.
 
 
 def _anchor(series_id: str) -> str:
@@ -267,37 +443,32 @@ def _status_cell(status: str) -> str:
 
 
 def _marker_cell(s: Series) -> str:
-    from .report import _marker
 
-    return _html_text(_marker(s))
+    return _html_text(marker(s))
 
 
 def _byline_cell(s: Series) -> str:
-    from .report import _byline
 
-    return _html_text(_byline(s))
+    return _html_text(byline(s))
 
 
 def _size_cells(s: Series) -> str:
-    from .report import _changes
 
-    plus, minus = _changes(s)
+    plus, minus = changes(s)
     return f"<td>{len(s.patches)}/{s.total}</td><td>+{plus}/-{minus}</td>"
 
 
 def _review_cell(s: Series) -> str:
-    from .report import REVIEWERS_LISTED, _review
 
     mails = [p.message for p in s.patches]
     flags = [flag for flag, hit in (("Fixes", any(m.fixes for m in mails)), ("Cc: stable", any(m.stable for m in mails))) if hit]
-    review = "; ".join(_review(s, REVIEWERS_LISTED))
-    return "; ".join(_html_text(x) for x in ([review] if review else []) + flags) or '<span class=muted>none</span>'
+    given = "; ".join(review(s, REVIEWERS_LISTED))
+    return "; ".join(_html_text(x) for x in ([given] if given else []) + flags) or '<span class=muted>none</span>'
 
 
 def _revision_link(link: RevisionLink | None, word: str, listed: set[str], list_name: str) -> str:
     """A link to another revision: to its commit messages in this page when it is
     listed here, else to its head mail on lore."""
-    from .report import lore_link
 
     if link is None:
         return ""
@@ -311,7 +482,6 @@ def _patch_table(report: Report, *, rows: int | None = None, anchors: bool = Tru
     previous/next revision (within the page when it is listed there). With
     ``anchors`` off (the notebook view, which has no commit messages) the title links
     to the head mail on lore, and there is no links column."""
-    from .report import lore_link
 
     if not report.series:
         return "<p>No patch or cover letter was posted in this range.</p>"
@@ -344,7 +514,7 @@ def _commit_messages(report: Report) -> str:
     links as links, and links to its other revisions and back to the list."""
     listed = {s.id for s in report.series}
     out = []
-    for s, block in zip(report.series, report.blocks()):
+    for s, block in zip(report.series, blocks(report)):
         nav = [_revision_link(s.previous, "previous", listed, report.list_name),
                _revision_link(s.next, "next", listed, report.list_name), '<a href="#pt-patches">patch list</a>']
         out.append(f'<section class="series" id="{_anchor(s.id)}"><p>{" · ".join(x for x in nav if x)}</p>'
@@ -356,13 +526,13 @@ def _commit_messages(report: Report) -> str:
 
 
 def _summary(report: Report) -> str:
-    from .report import COUNTED
 
     mails = sum(n for _, n in report.per_day)
     span = f", {report.per_day[0][0]} to {report.per_day[-1][0]}" if report.per_day else ""
     lost = f"<p>{_html_text(report.lost_line)}</p>" if report.lost_line else ""
+    lists = "".join(f"<p>{_html_text(line)}</p>" for line in report.lists_lines)
     return (f"<p><b>{mails}</b> mails{span}; <b>{len(report.series)}</b> series; "
-            f"<b>{report.counted}</b> counted: {_html_text(COUNTED)}.</p>{lost}")
+            f"<b>{report.counted}</b> counted: {_html_text(COUNTED)}.</p>{lists}{lost}")
 
 
 def _rankings(report: Report) -> str:
@@ -397,3 +567,74 @@ def report_fragment(report: Report) -> str:
         f"<details><summary>Patch list ({len(report.series)} series)</summary>"
         f"{_patch_table(report, rows=FRAGMENT_ROWS, anchors=False)}</details></div>"
     )
+
+
+# --- the notebook views of a series and a message ----------------------------------------
+
+
+def _lore(list_id: str | None, msgid: str) -> str:
+    """The lore link of a mail of the list ``list_id`` (``all`` when unknown)."""
+    return lore_link(list_id.split(".")[0] if list_id else "all", msgid)
+
+
+def _tags_cell(found: Iterable[tuple[str, str]]) -> str:
+    return escape("; ".join(sorted({f"{key.removesuffix('-by')} {who}" for key, who in found})))
+
+
+def _posted_review(p: Patch) -> str:
+    """The review tags the patch carried as posted (its own trailers, not its author's)."""
+    return _tags_cell((t.key, t.person.name or t.person.email) for t in p.posted_reviews if t.person is not None)
+
+
+def _list_review(p: Patch) -> str:
+    """The reviews given on the list (unflagged follow-ups)."""
+    return _tags_cell((f.key, f.person.name or f.person.email) for f in p.reviews if f.person is not None)
+
+
+def series_html(s: Series) -> str:
+    """A series for notebooks: one summary line (status, marker, title linked to lore,
+    author, patches, +/- lines, other revisions), then its patches with the review
+    tags they carried as posted and those given on the list. Styles are scoped
+    (:data:`SCOPE`)."""
+    plus, minus = changes(s)
+    revisions = " ".join(
+        f'<a href="{escape(_lore(s.list_id, link.msgid))}">{word} v{link.version}</a>'
+        for word, link in (("previous", s.previous), ("next", s.next)) if link is not None
+    )
+    head = (
+        f'<p><b>{escape(s.status)}</b> <code>{escape(safe_line(marker(s)))}</code> '
+        f'<a href="{escape(_lore(s.list_id, s.msgid))}">{escape(safe_line(s.title))}</a> — '
+        f"{escape(safe_line(byline(s)))}, {len(s.patches)}/{s.total} patches, "
+        f"+{plus}/-{minus} {revisions}</p>"
+    )
+    body = "".join(
+        f'<tr><td class=n>{p.index}</td><td><a href="{escape(_lore(s.list_id, p.msgid))}">'
+        f"{escape(safe_line(p.message.subject.title))}</a></td>"
+        f"<td>{_posted_review(p)}</td><td>{_list_review(p)}</td></tr>"
+        for p in s.patches
+    )
+    table = f"<table><tr><th class=n>#</th><th>patch</th><th>review as posted</th><th>review on the list</th></tr>{body}</table>"
+    return f'<div class="{SCOPE}"><style>{STYLE}</style>{head}<details><summary>{len(s.patches)} patches</summary>{table}</details></div>'
+
+
+def message_html(m: Message) -> str:
+    """A message for notebooks: its fields as a small table, styles scoped."""
+    fields = [
+        ("subject", m.subject.raw),
+        ("from", str(m.author) if m.author else ""),
+        ("date", m.date.isoformat() if m.date else ""),
+        ("kind", m.kind),
+        ("msgid", m.msgid),
+        ("trailers", ", ".join(f"{t.key}: {t.value}" for t in m.trailers)),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{escape(safe_line(v))}</td></tr>" for k, v in fields)
+    link = f'<a href="{escape(_lore(m.list_id, m.msgid))}">lore</a>'
+    return f'<div class="{SCOPE}"><style>{STYLE}</style><table>{body}<tr><th>link</th><td>{link}</td></tr></table></div>'
+
+
+_views.text.register(Report, to_text)
+_views.markdown.register(Report, to_markdown)
+_views.page.register(Report, to_html)
+_views.html.register(Report, report_fragment)
+_views.html.register(Series, series_html)
+_views.html.register(Message, message_html)
