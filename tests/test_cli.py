@@ -118,7 +118,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
     "argv, message",
     [
         (["messages", "/no/such/inbox"], "no such file or directory"),
-        (["messages", "{tmp}"], "neither a public-inbox archive nor a mailbox holding mail"),
+        (["messages", "{tmp}/empty"], "neither a public-inbox archive nor a mailbox holding mail"),
         (["messages", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["messages", "{inbox}", "HEAD..HEAD~3"], "reversed range"),
         (["messages", "{inbox}", "--since", "someday"], "not a date"),
@@ -136,6 +136,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
     ],
 )
 def test_caller_errors_are_one_line_and_exit_2(capsys, argv, message, inbox: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "empty").mkdir(exist_ok=True)  # {tmp} itself holds the inbox: a mirror of one list
     argv = [a.format(tmp=tmp_path, inbox=inbox) for a in argv]
     code, out, err = run(capsys, *argv)
     assert code == 2

@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 import attrs
 
 from ..archive import Coverage, Ref, Selection, Source, Walk, raise_damage, spans_of, utc
-from ..cache import Cache
+from ._cache import Cache
 from ..message import Message
 from ..series import Series
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
