@@ -25,6 +25,7 @@ from ..revisions import LinkKey
 from ..series import Followup, Patch, RevisionLink, Series
 from ..subject import Subject
 from ..trailers import Trailer
+from ..vocab import Evidence, Status
 
 __all__ = [
     "encode", "decode", "encode_series", "decode_series", "series_oids", "series_links", "series_previous",
@@ -57,7 +58,7 @@ def encode(m: Message) -> bytes:
     s = m.subject
     stat = m.diffstat
     row: tuple[Any, ...] = (
-        m.oid, m.commit, m.epoch, m.msgid, _date(m.date), m.kind,
+        m.oid, m.commit, m.epoch, m.msgid, _date(m.date), _plain(m.kind),
         (s.raw, s.title, s.prefixes, s.version, s.version_inferred, s.index, s.total,
          s.rfc, s.resend, s.reply, s.tags, s.marker, s.backport),
         _person(m.sender), _person(m.author), m.in_reply_to, m.references, m.list_id,
@@ -140,6 +141,16 @@ def decode(data: bytes, persons: Interned | None = None) -> Message:
 # --- series: the structure, with messages by blob id -----------------------------------
 
 
+_plain: Callable[[str], str] = str.__str__
+"""A vocabulary member as its plain value (a plain string as itself): ``marshal``
+writes no enum member, and the records' converters make them members again on
+decoding."""
+
+
+def _values(words: tuple[Evidence, ...]) -> tuple[str, ...]:
+    return tuple([_plain(w) for w in words])
+
+
 def _link(link: RevisionLink | None) -> tuple[Any, ...] | None:
     return None if link is None else (link.id, link.version, link.msgid, _date(link.date))
 
@@ -153,14 +164,14 @@ def encode_series(s: Series) -> tuple[Any, ...]:
         tuple(
             (p.index, p.message.oid, tuple(
                 ((f.trailer.key, f.trailer.value, _person(f.trailer.person), f.trailer.comment, f.trailer.raw),
-                 f.from_msgid, _person(f.sender), _date(f.date), f.via, f.flagged)
+                 f.from_msgid, _person(f.sender), _date(f.date), _plain(f.via), f.flagged)
                 for f in p.followups
             ))
             for p in s.patches
         ),
         s.total, s.missing_ranges, tuple(m.oid for m in s.duplicates), _date(s.first_date), _date(s.last_date),
-        s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
-        s.evidence, s.problems,
+        s.list_id, s.change_id, tuple(m.oid for m in s.messages), _plain(s.status), _link(s.previous),
+        _link(s.next), _values(s.evidence), s.problems,
     )
 
 
@@ -168,12 +179,12 @@ def relink_row(
     row: tuple[Any, ...],
     previous: RevisionLink | None,
     next: RevisionLink | None,
-    status: str,
-    evidence: tuple[str, ...],
+    status: Status,
+    evidence: tuple[Evidence, ...],
 ) -> tuple[Any, ...]:
     """An encoded series with new links and status (:func:`patchtrack.revisions.links`):
     what an assembly keeps of a series whose content did not change."""
-    return row[:17] + (status, _link(previous), _link(next), evidence) + row[21:]
+    return row[:17] + (_plain(status), _link(previous), _link(next), _values(evidence)) + row[21:]
 
 
 def encode_key(k: LinkKey) -> tuple[Any, ...]:
