@@ -21,7 +21,7 @@ from enum import Enum
 
 __all__ = [
     "Kind", "Via", "Status", "Evidence", "Layout", "Method", "State", "ReviewSource", "Problem",
-    "SeriesProblem", "TrailerRole", "to_kind", "to_via", "to_status", "to_evidence", "to_method", "to_state", "to_review_source",
+    "SeriesProblem", "TrailerRole", "to_kind", "to_via", "to_status", "to_evidence", "to_layout", "to_method", "to_state", "to_review_source",
 ]
 
 
@@ -337,6 +337,17 @@ def to_review_source(value: str) -> ReviewSource:
         return _REVIEW_SOURCE[value]
     except KeyError:
         raise ValueError(f"{value!r} is not a ReviewSource") from None
+
+
+_LAYOUT: dict[str, Layout] = Layout._value2member_map_  # type: ignore[assignment]
+
+
+def to_layout(value: str) -> Layout:
+    """The :class:`Layout` member of ``value``; ``ValueError`` for another string."""
+    try:
+        return _LAYOUT[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a Layout") from None
 
 
 _EVIDENCE: dict[str, Evidence] = Evidence._value2member_map_  # type: ignore[assignment]
