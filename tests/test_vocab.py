@@ -133,3 +133,15 @@ def test_the_documented_problem_codes_are_the_vocabulary() -> None:
         Problem.of("no-such-problem:x")
     assert Problem.of("header-truncated:in-body") is Problem.HEADER_TRUNCATED
     assert Problem.HEADER_TRUNCATED.at("from") == "header-truncated:from"
+
+
+def test_export_rows_hold_plain_values(inbox_series: list) -> None:
+    """Rows (and so pandas' "string" columns, which keep the objects given) hold the
+    plain str of a vocabulary field, as before it was an enum."""
+    from patchtrack import rows
+
+    messages = [m for s in inbox_series for m in s.messages]
+    assert all(type(r["kind"]) is str for r in rows(messages, "messages"))
+    assert all(type(r["status"]) is str for kind in ("patches", "series") for r in rows(inbox_series, kind))
+    trailers = rows(inbox_series, "trailers")
+    assert trailers and all(type(r["via"]) is str for r in trailers)
