@@ -37,6 +37,9 @@ class _Vocab(str, Enum):
     def __format__(self, spec: str) -> str:  # f"{member}" is the value on every Python version
         return format(self._value_, spec)
 
+    # The value's hash (``Enum`` hashes the name): a member and its value are one dict key.
+    __hash__ = str.__hash__
+
 
 class Kind(_Vocab):
     """The kind of a mail (:attr:`Message.kind <patchtrack.Message.kind>`)."""
