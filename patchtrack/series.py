@@ -43,7 +43,9 @@ from .identity import Person, same_person
 from .message import Message
 from .thread import Threads, arrival_key
 from .trailers import REVIEW_KEYS, Trailer
-from .vocab import Evidence, Kind, ReviewSource, SeriesProblem, Status, Via, to_evidence, to_review_source, to_status, to_via
+from .vocab import (
+    Evidence, Kind, ReviewSource, SeriesProblem, Status, Via, to_evidence, to_review_source, to_status, to_via,
+)
 
 __all__ = [
     "Followup",
@@ -102,9 +104,10 @@ first. The corpora hold at most 35 at once (linux-man); without a bound, thousan
 
 SERIES_PROBLEMS = tuple(SeriesProblem)
 """Codes a series may carry in :attr:`Series.problems` (:class:`~patchtrack.vocab.SeriesProblem`,
-plain strings in the record): ``implausible-total``, an announced length above :data:`MAX_TOTAL`; ``cover-count-mismatch``, a cover letter
-whose ``N`` is not its patches' (``[PATCH v2 0/5]`` answered by ``1/6``…``6/6``: the
-total is then the patches' own when they agree)."""
+plain strings in the record): ``implausible-total``, an announced length above
+:data:`MAX_TOTAL`; ``cover-count-mismatch``, a cover letter whose ``N`` is not its
+patches' (``[PATCH v2 0/5]`` answered by ``1/6``…``6/6``: the total is then the
+patches' own when they agree)."""
 
 
 @attrs.frozen
@@ -222,8 +225,8 @@ class Patch:
 
 REVIEW_SOURCES = tuple(ReviewSource)
 """Where a :class:`Review` was found (:class:`~patchtrack.vocab.ReviewSource`): in the
-patches as posted (their own trailers), or on the list (replies to this posting, or carried from the previous revision's
-identical patch)."""
+patches as posted (their own trailers), or on the list (replies to this posting, or
+carried from the previous revision's identical patch)."""
 
 
 @attrs.frozen

@@ -126,10 +126,10 @@ TRAILER_KEYS: Mapping[str, TrailerRole] = MappingProxyType({
 (:class:`~patchtrack.vocab.TrailerRole`). Every reader of trailers reads this table:
 the parsers (a known key is written in this spelling), the reply reader and its
 pre-filter (the keys a reviewer gives: ``…-by``, ``Cc``, ``Fixes`` and the link keys),
-:func:`links_of`, review counting (:data:`REVIEW_KEYS`), revision linking (trailer
-lines are no explanation of a change) and upstream tracking (a commit's link and
-``Message-ID`` trailers name its mail). Any other ``…-by`` key is a person trailer
-too, spelled as written."""
+:func:`links_of` (:data:`LINK_KEYS`), review counting (:data:`REVIEW_KEYS`) and
+upstream tracking (a commit's link and ``Message-ID`` trailers name its mail); revision
+linking reads links to the same archives (:data:`MSGID_HOSTS`). Any other ``…-by``
+key is a person trailer too, spelled as written."""
 
 
 def _keys(*roles: TrailerRole) -> frozenset[str]:

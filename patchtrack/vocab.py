@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from enum import Enum
 
 __all__ = [
-    "Kind", "Via", "Status", "Evidence", "Layout", "Method", "State", "ReviewSource", "Problem",
-    "SeriesProblem", "TrailerRole", "to_kind", "to_via", "to_status", "to_evidence", "to_layout", "to_method", "to_state", "to_review_source",
+    "Kind", "Via", "Status", "Evidence", "Layout", "Method", "State", "ReviewSource", "Problem", "SeriesProblem",
+    "TrailerRole", "to_kind", "to_via", "to_status", "to_evidence", "to_layout", "to_method", "to_state",
+    "to_review_source",
 ]
 
 
