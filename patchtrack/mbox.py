@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from .errors import PatchtrackError
 from .message import Message, parse_message
+from .vocab import Via
 
 if TYPE_CHECKING:
     from .identity import Person
@@ -171,7 +172,7 @@ def am_marker(series: Series, index: int) -> str:
     return "[" + " ".join(words) + "]"
 
 
-_VIA_ORDER = {"reply": 0, "thread": 0, "carried": 1, "cover": 2}
+_VIA_ORDER = {Via.REPLY: 0, Via.THREAD: 0, Via.CARRIED: 1, Via.COVER: 2}
 
 
 def am_followups(patch: Patch) -> list[Followup]:
