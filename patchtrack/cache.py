@@ -43,6 +43,7 @@ __all__ = ["Cache", "CacheError", "CacheInfo", "PruneStats", "default_cache_path
 
 _PARSER_MODULES = (
     "_engine/_codec", "_mime", "archive/_walk", "diff", "identity", "message", "subject", "trailers",
+    "vocab",  # stored records hold its values: renaming one must not leave rows its converters refuse
 )
 _SCHEMA = 4  # 4: every row carries a checksum
 _CHUNK = 500  # blob ids per query: SQLite's default limit on host parameters is 999 (older builds)
