@@ -12,7 +12,8 @@ their :class:`Patch` records and review :class:`Followup` trailers; and
 :mod:`patchtrack.builder`, which writes v1/v2 archives from mail files (for tests and
 the demo); :class:`Cache` (parsed mail and assemblies on disk); :meth:`Series.to_mbox`
 and :func:`read_mbox` (b4 workflows); :func:`track` and :class:`Upstream` (what landed
-upstream).
+upstream). The closed sets of words records use (kinds of mail, statuses, evidence,
+problem codes…) are ``str`` enums in :mod:`patchtrack.vocab`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .subject import Subject, parse_subject
 from .thread import Thread, Threads, thread
 from .trailers import Fixes, Link, StableRequest, Trailer, parse_trailers
 from .upstream import SeriesTrack, Upstream, UpstreamError, track
+from .vocab import Evidence, Kind, Layout, Method, Problem, ReviewSource, SeriesProblem, State, Status, TrailerRole, Via
 
 # The modules that register the records' views (patchtrack._views): records do not
 # import what renders them, and this runs before any module of the package is used.
@@ -93,6 +95,17 @@ __all__ = [
     "V2Writer",
     "Walk",
     "WalkStats",
+    "Evidence",
+    "Kind",
+    "Layout",
+    "Method",
+    "Problem",
+    "ReviewSource",
+    "SeriesProblem",
+    "State",
+    "Status",
+    "TrailerRole",
+    "Via",
     "assemble",
     "build_demo_inbox",
     "build_inbox",

@@ -24,7 +24,11 @@ from collections.abc import Iterator
 
 import attrs
 
+from .vocab import Problem
+
 __all__ = ["Headers", "MailParts", "decode_words", "header_value", "split_mail", "text_codec"]
+
+_LONE_SURROGATE = Problem.LONE_SURROGATE.value  # passed on every decode that may give one: looked up once
 
 WANTED = (
     "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
@@ -66,11 +70,11 @@ def split_mail(raw: bytes) -> MailParts:
     if raw.startswith(b"From ") and b"\n" in raw:  # an mbox separator line
         raw = raw[raw.index(b"\n") + 1 :]
     if b"\0" in raw:
-        problems.append("nul-bytes")
+        problems.append(Problem.NUL_BYTES.value)
         raw = raw.replace(b"\0", b"")
     head, body = _split_at_blank_line(raw)
     if body is None:
-        problems.append("no-body")
+        problems.append(Problem.NO_BODY.value)
         body = b""
     headers = _read_headers(head, problems)
     ctype, params = content_type(first(headers, "content-type"), problems)
@@ -78,7 +82,7 @@ def split_mail(raw: bytes) -> MailParts:
         text = _structured_text(raw, body, ctype, params, problems)
     else:
         if ctype not in _TEXT_PARTS and not ctype.startswith("text/"):
-            problems.append("not-text")
+            problems.append(Problem.NOT_TEXT.value)
         cte = first(headers, "content-transfer-encoding").strip().lower()
         text = decode_text(body, cte, params.get("charset"), problems)
         if params.get("format", "").lower() == "flowed":
@@ -136,7 +140,7 @@ def content_type(value: str, problems: list[str] | None = None) -> tuple[str, di
     if len(value) > MAX_CONTENT_TYPE:
         value = value[:MAX_CONTENT_TYPE]
         if problems is not None:
-            problems.append("header-truncated:content-type")
+            problems.append(Problem.HEADER_TRUNCATED.at("content-type"))
     main, _, rest = value.partition(";")
     params = {}
     for key, val in _PARAM.findall(";" + rest):
@@ -155,12 +159,12 @@ def undo_transfer_encoding(data: bytes, cte: str, problems: list[str]) -> bytes:
         try:
             data = binascii.a2b_base64(data)
         except binascii.Error:
-            problems.append("bad-base64")
+            problems.append(Problem.BAD_BASE64.value)
             data = _lenient_base64(data)
     elif cte == "quoted-printable":
         data = binascii.a2b_qp(data)
     elif cte not in ("", "7bit", "8bit", "binary") and not cte.startswith("x-"):
-        problems.append("unknown-transfer-encoding")
+        problems.append(Problem.UNKNOWN_TRANSFER_ENCODING.value)
     return data
 
 
@@ -171,32 +175,32 @@ def decode_charset(data: bytes, charset: str | None, problems: list[str]) -> str
         try:
             text = data.decode("utf-8")
             if name in ("us-ascii", "ascii") and not data.isascii():
-                problems.append("charset-mismatch")
+                problems.append(Problem.CHARSET_MISMATCH.value)
             return text
         except UnicodeDecodeError:
             if name in ("utf-8", "utf8"):
-                problems.append("bad-utf8")
+                problems.append(Problem.BAD_UTF8.value)
             elif name in ("us-ascii", "ascii"):
-                problems.append("charset-mismatch")
+                problems.append(Problem.CHARSET_MISMATCH.value)
             else:
-                problems.append("missing-charset")
+                problems.append(Problem.MISSING_CHARSET.value)
             return data.decode("utf-8", "replace") if name in ("utf-8", "utf8") else data.decode("latin-1")
     codec = text_codec(name)
     if codec is None:
-        problems.append("unknown-charset")
+        problems.append(Problem.UNKNOWN_CHARSET.value)
         return data.decode("utf-8", "replace")
     found = _decoded(data, codec)
     if found is None:
         try:
             found = data.decode("utf-8")
-            problems.append("charset-mismatch")
+            problems.append(Problem.CHARSET_MISMATCH.value)
             return found
         except UnicodeDecodeError:
-            problems.append("bad-charset")
+            problems.append(Problem.BAD_CHARSET.value)
             found = _decoded(data, codec, "replace")
             if found is None:
                 return data.decode("utf-8", "replace")
-    return no_surrogates(found, problems, "lone-surrogate") if _may_give_surrogates(codec) else found
+    return no_surrogates(found, problems, _LONE_SURROGATE) if _may_give_surrogates(codec) else found
 
 
 @functools.lru_cache(maxsize=256)
@@ -282,7 +286,7 @@ def unflow(text: str, delsp: bool, problems: list[str] | None = None) -> str:
         return _FLOWED_BREAK.sub(" ", text)
     if text.count("\n") > MAX_FLOWED_LINES:
         if problems is not None:
-            problems.append("flowed-truncated")
+            problems.append(Problem.FLOWED_TRUNCATED.value)
         cut = _nth_line(text, MAX_FLOWED_LINES)
         return _unflow_lines(text[:cut], delsp) + text[cut:]
     return _unflow_lines(text, delsp)
@@ -360,10 +364,10 @@ def _read_headers(head: bytes, problems: list[str]) -> Headers:
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
-            problems.append("header-not-utf8")
+            problems.append(Problem.HEADER_NOT_UTF8.value)
             text = value.decode("latin-1")
         if len(text) > MAX_FOLDED and text.count("\n") >= MAX_FOLDED:
-            problems.append(f"header-truncated:{name.decode().lower()}")
+            problems.append(Problem.HEADER_TRUNCATED.at(name.decode().lower()))
         text = " ".join(text.split())
         headers.setdefault(name.decode().lower(), []).append(text)
     return headers
@@ -383,7 +387,7 @@ def _first_headers(data: bytes, found: list[tuple[bytes, bytes]], problems: list
     unseen = tuple(name for name in WANTED if name not in seen)
     if unseen:
         kept += _headers_named(unseen).findall(data, rest)
-    problems += [f"header-truncated:{name}" for name in WANTED if name in seen and _headers_named((name,)).search(data, rest)]
+    problems += [Problem.HEADER_TRUNCATED.at(name) for name in WANTED if name in seen and _headers_named((name,)).search(data, rest)]
     return kept
 
 
@@ -447,14 +451,14 @@ def _structured_text(raw: bytes, body: bytes, ctype: str, params: dict[str, str]
     if texts is None:
         if len(raw) <= STDLIB_MIME and len(_BOUNDARY_PARAM.findall(raw, 0, STDLIB_MIME)) <= MAX_DEPTH:
             return _stdlib_multipart_text(raw, problems)
-        problems.append("bad-mime")
+        problems.append(Problem.BAD_MIME.value)
         parts = [MAX_PARTS]
         if ctype == "message/rfc822":
             texts = _fast_message(body, problems, 0, parts, lenient=True)
         else:
             texts = _fast_multipart(body, params, problems, 0, parts, lenient=True)
     if not texts:
-        problems.append("no-text-part")
+        problems.append(Problem.NO_TEXT_PART.value)
     return _join(texts or [])
 
 
@@ -479,7 +483,7 @@ def _fast_multipart(
     if not boundary:
         return None
     if depth > MAX_DEPTH:
-        problems.append("mime-truncated")
+        problems.append(Problem.MIME_TRUNCATED.value)
         return []
     found = _split_parts(body, b"--" + boundary.encode("utf-8", "replace"), lenient, problems)
     if found is None:
@@ -487,7 +491,7 @@ def _fast_multipart(
     texts: list[str] = []
     for part in found:
         if parts[0] <= 0:
-            problems.append("mime-truncated")
+            problems.append(Problem.MIME_TRUNCATED.value)
             break
         parts[0] -= 1
         head, payload = _split_at_blank_line(part)
@@ -513,7 +517,7 @@ def _fast_message(raw: bytes, problems: list[str], depth: int, parts: list[int],
     """The text parts of a ``message/rfc822`` part (a forwarded mail), as the
     standard library walks it: the parts of the mail it holds."""
     if depth > MAX_DEPTH:
-        problems.append("mime-truncated")
+        problems.append(Problem.MIME_TRUNCATED.value)
         return []
     head, body = _split_at_blank_line(raw)
     headers = _read_headers(head, [])
@@ -545,7 +549,7 @@ def _split_parts(body: bytes, delimiter: bytes, lenient: bool = False, problems:
         lines += 1
         if len(starts) > MAX_PARTS or lines > MAX_DELIMITER_LINES:  # only the closing line matters now
             if len(starts) <= MAX_PARTS and problems is not None:
-                problems.append("mime-truncated")
+                problems.append(Problem.MIME_TRUNCATED.value)
             close = re.compile(re.escape(b"\n" + delimiter + b"--") + rb"[ \t\r\x0b\x0c]*(?:\n|\Z)").search(body, pos)
             if close is not None:
                 starts.append((close.start() + 1, -1))
@@ -607,19 +611,19 @@ def _stdlib_multipart_text(raw: bytes, problems: list[str]) -> str:
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception:  # noqa: BLE001 - the stdlib parser is the fallback for odd mail
-        problems.append("bad-mime")
+        problems.append(Problem.BAD_MIME.value)
         return ""
     texts = []
     for part in _parts(msg):
         try:
             text = _stdlib_leaf(part, problems)
         except Exception:  # noqa: BLE001 - one broken part costs that part, not the mail
-            problems.append("bad-mime")
+            problems.append(Problem.BAD_MIME.value)
             continue
         if text is not None:
             texts.append(text)
     if not texts:
-        problems.append("no-text-part")
+        problems.append(Problem.NO_TEXT_PART.value)
     return _join(texts)
 
 
@@ -631,7 +635,7 @@ def _stdlib_leaf(part: email.message.Message, problems: list[str]) -> str | None
     if not isinstance(payload, bytes):
         return None
     if part.defects:
-        problems.append("bad-mime")
+        problems.append(Problem.BAD_MIME.value)
     params = {k.lower(): str(v) for k, v in (part.get_params() or [])[1:] if isinstance(v, str)}
     text = _leaf_text(part.get_content_type(), params, payload, problems)
     if text is None:
@@ -685,11 +689,11 @@ def decode_words(text: str) -> tuple[str, tuple[str, ...]]:
     rest = ""
     if len(text) > MAX_WORDS_TEXT:
         text, rest = text[:MAX_WORDS_TEXT], text[MAX_WORDS_TEXT:]
-        issues.append("header-truncated")
+        issues.append(Problem.HEADER_TRUNCATED.value)
     decoded = _as_stdlib(text)
     if decoded is None:
         decoded = _ENCODED_WORD.sub(lambda m: _word(m, issues), _BETWEEN_WORDS.sub("", text))
-    return no_surrogates(decoded, issues, "lone-surrogate") + rest, tuple(dict.fromkeys(issues))
+    return no_surrogates(decoded, issues, _LONE_SURROGATE) + rest, tuple(dict.fromkeys(issues))
 
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -702,12 +706,12 @@ def _word(match: re.Match[str], issues: list[str]) -> str:
     charset, encoding, encoded = match.groups()
     data = _word_bytes(encoding.lower(), encoded)
     if data is None:
-        issues.append("bad-encoded-word")
+        issues.append(Problem.BAD_ENCODED_WORD.value)
         return match.group(0)
     codec = text_codec(charset.lower())
     text = _decoded(data, codec) if codec is not None else None
     if text is None:
-        issues.append("bad-encoded-word")
+        issues.append(Problem.BAD_ENCODED_WORD.value)
         text = _decoded(data, "utf-8")
     return text if text is not None else data.decode("latin-1")
 

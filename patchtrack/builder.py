@@ -25,6 +25,7 @@ import pygit2
 from ._dates import mail_date
 from .errors import InboxError, PatchtrackError
 from .mbox import read_mails
+from .vocab import Layout
 
 __all__ = [
     "BuildError", "V2Writer", "V1Writer", "build_inbox", "read_mail_folder", "v1_path", "MailMeta", "mail_meta",
@@ -264,7 +265,7 @@ def build_inbox(
     mails: str | os.PathLike[str] | Iterable[bytes],
     dest: str | os.PathLike[str],
     *,
-    layout: str = "v2",
+    layout: str = Layout.V2,
     epoch_size: int | None = None,
     duplicate: Iterable[str] = (),
     remove: Iterable[str] = (),
@@ -278,12 +279,12 @@ def build_inbox(
     all mails (as a later ``public-inbox-learn rm``); those in ``purge`` are then
     erased from history (v2 only). Returns ``dest``.
     """
-    if layout not in ("v1", "v2"):
+    if layout not in tuple(Layout):
         raise BuildError(f"layout must be 'v1' or 'v2', not {layout!r}")
     if epoch_size is not None and (not isinstance(epoch_size, int) or epoch_size < 1):
         raise BuildError(f"epoch_size must be a whole number of at least 1, not {epoch_size!r}")
     duplicate, remove, purge = ({_bare(m) for m in ids} for ids in (duplicate, remove, purge))
-    if layout == "v1" and (purge or epoch_size):
+    if layout == Layout.V1 and (purge or epoch_size):
         raise BuildError("purge and epochs exist only in the v2 layout")
     _fresh_directory(Path(dest), empty=False)
     raws = read_mail_folder(mails) if isinstance(mails, (str, os.PathLike)) else list(mails)
@@ -297,7 +298,7 @@ def build_inbox(
     for msgid in named:
         if msgid not in by_msgid:
             raise InboxError(f"<{msgid}>: no such Message-ID among the mails")
-    writer: V1Writer | V2Writer = V1Writer(dest) if layout == "v1" else V2Writer(dest, epoch_size=epoch_size)
+    writer: V1Writer | V2Writer = V1Writer(dest) if layout == Layout.V1 else V2Writer(dest, epoch_size=epoch_size)
     for msgid, raw in zip(msgids, raws):
         writer.add(raw)
         if msgid in duplicate:

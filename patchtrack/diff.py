@@ -33,6 +33,8 @@ import attrs
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
 
+from .vocab import Problem
+
 __all__ = [
     "FileChange", "Diffstat", "MAX_FILES", "MAX_HUNKS", "diff_start", "diffstat", "diffstat_and_patch_id", "patch_id",
     "read_diff",
@@ -470,7 +472,7 @@ def read_diff(diff: str) -> tuple[Diffstat, str | None, tuple[str, ...]]:
             pid = plain[1] if plain[1] is not None else _bounded_patch_id(diff, problems)
             return plain[0], pid, tuple(problems)
     if cut is not None:
-        problems.append("diffstat-truncated")
+        problems.append(Problem.DIFFSTAT_TRUNCATED.value)
         text = text[:cut]
     fast = _plain_git_diffstat(text)
     stat = fast if fast is not None else _bounded_unidiff(text, problems)
@@ -481,7 +483,7 @@ def _bounded_patch_id(diff: str, problems: list[str]) -> str | None:
     try:
         return _patch_id(diff, _Steps(MAX_PATCH_ID_LINES))
     except _OverBudget:
-        problems.append("patch-id-skipped")
+        problems.append(Problem.PATCH_ID_SKIPPED.value)
         return None
 
 
@@ -501,7 +503,7 @@ def _bounded_unidiff(text: str, problems: list[str]) -> Diffstat:
                 break
     if end + 1 >= len(text):
         return _unidiff_diffstat(text)
-    problems.append("diffstat-truncated")
+    problems.append(Problem.DIFFSTAT_TRUNCATED.value)
     return _unidiff_diffstat(text[: _file_start_before(text, end) or end + 1])
 
 

@@ -22,12 +22,16 @@ __all__ = ["ROWS", "COLUMNS", "rows", "to_pandas", "series_html", "message_html"
 ROWS = ("messages", "patches", "trailers", "series")
 
 
+# Vocabulary fields are given as their plain values (``.value``): a row, and a frame's
+# "string" column, hold the str, as before the vocabularies were enums.
+
+
 def _message_row(m: Message) -> dict[str, Any]:
     stat = m.diffstat
     return {
         "msgid": m.msgid,
         "date": m.date,
-        "kind": m.kind,
+        "kind": m.kind.value,
         "subject": m.subject.raw,
         "title": m.subject.title,
         "version": m.subject.version,
@@ -52,7 +56,7 @@ def _patch_rows(s: Series) -> Iterable[dict[str, Any]]:
             "series_id": s.id,
             "series_title": s.title,
             "series_version": s.version,
-            "status": s.status,
+            "status": s.status.value,
             "index": p.index,
             "total": s.total,
             "msgid": p.msgid,
@@ -86,7 +90,7 @@ def _series_row(s: Series) -> dict[str, Any]:
         "version": s.version,
         "rfc": s.rfc,
         "resend": s.resend,
-        "status": s.status,
+        "status": s.status.value,
         "author_name": s.written_by.name if s.written_by else None,
         "author_email": s.written_by.email if s.written_by else None,
         "author_domain": s.written_by.domain if s.written_by else None,
@@ -116,7 +120,7 @@ def _series_row(s: Series) -> dict[str, Any]:
 def _trailer_rows(s: Series) -> Iterable[dict[str, Any]]:
     for p in s.patches:
         own = [(t, "patch", p.msgid, None, False) for t in p.trailers]
-        given = [(f.trailer, f.via, f.from_msgid, f.date, f.flagged) for f in p.followups]
+        given = [(f.trailer, f.via.value, f.from_msgid, f.date, f.flagged) for f in p.followups]
         for trailer, via, source, date, flagged in own + given:
             yield {
                 "series_id": s.id,

@@ -35,6 +35,7 @@ from .identity import Person
 from .message import Message, parse_message
 from .series import Followup, Patch, Series, format_counters
 from .trailers import Trailer
+from .vocab import Via
 
 __all__ = [
     "MboxError", "LINK_MASK", "MAIL_SUFFIXES", "added_trailer_origins", "added_trailers", "am_followups", "am_mbox",
@@ -193,7 +194,7 @@ def am_marker(series: Series, index: int) -> str:
     return "[" + " ".join(words) + "]"
 
 
-_VIA_ORDER = {"reply": 0, "thread": 0, "carried": 1, "cover": 2}
+_VIA_ORDER = {Via.REPLY: 0, Via.THREAD: 0, Via.CARRIED: 1, Via.COVER: 2}
 
 
 def am_followups(patch: Patch) -> list[Followup]:

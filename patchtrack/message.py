@@ -30,6 +30,7 @@ from .archive import Delivery, RawMessage
 from .diff import Diffstat, diff_start, read_diff
 from .identity import Person, StdlibBudget, decode_words_reporting, read_people, read_person
 from .subject import Subject, parse_subject
+from .vocab import Kind, Problem, to_kind
 from .trailers import (
     MAX_TRAILERS,
     Fixes,
@@ -45,11 +46,12 @@ from .trailers import (
 
 __all__ = ["Message", "parse_message", "message_id_of", "KINDS", "UNREADABLE"]
 
-KINDS = ("patch", "cover", "reply", "pull", "other")
-"""The kinds of mail: a patch, a series' cover letter (``0/N``), a reply, a pull
-request, or anything else (bot reports, discussion, announcements)."""
+KINDS = tuple(Kind)
+"""The kinds of mail (:class:`~patchtrack.vocab.Kind`): a patch, a series' cover letter
+(``0/N``), a reply, a pull request, or anything else (bot reports, discussion,
+announcements)."""
 
-UNREADABLE = "unreadable:"
+UNREADABLE = Problem.UNREADABLE.at("")
 """The problem code prefix of a record that stands for a mail the archive could not
 give (``unreadable:missing-blob``…): its only problem, and no field read from mail."""
 
@@ -129,7 +131,9 @@ class Message:
     ``commit_message``, ``notes``, ``diff``, ``diffstat`` and ``patch_id`` are set for
     mails that carry a diff; ``trailers`` are the commit message's trailers for a
     patch (as ``git interpret-trailers`` finds them) and the unquoted trailer lines a
-    reviewer wrote for any other mail.
+    reviewer wrote for any other mail. ``kind`` is a :class:`~patchtrack.vocab.Kind`;
+    ``problems`` are :class:`~patchtrack.vocab.Problem` codes, as plain strings
+    (``<code>:<detail>`` for a code that takes one).
     """
 
     oid: str
@@ -137,7 +141,7 @@ class Message:
     epoch: int | None
     msgid: str
     date: datetime | None
-    kind: str
+    kind: Kind = attrs.field(converter=to_kind)
     subject: Subject
     sender: Person | None
     author: Person | None
@@ -315,11 +319,11 @@ def parse_message(raw: bytes | RawMessage) -> Message:
             epoch=epoch,
             msgid="",
             date=fallback,
-            kind="other",
+            kind=Kind.OTHER,
             subject=parse_subject(""),
             sender=None,
             author=None,
-            problems=(f"unparsable:{type(exc).__name__}",),
+            problems=(Problem.UNPARSABLE.at(type(exc).__name__),),
         )
 
 
@@ -336,7 +340,7 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
             return ""
         text = values[0] if joined is None else joined.join(values)
         if len(text) > MAX_HEADER:
-            problems.append(f"header-truncated:{name}")
+            problems.append(Problem.HEADER_TRUNCATED.at(name))
             text = text[:MAX_HEADER]
         return text
 
@@ -351,19 +355,19 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         budget.short = False
         found = read_person(decoded(text, name), budget)
         if budget.short:
-            problems.append(f"bad-address-list:{name}")
+            problems.append(Problem.BAD_ADDRESS_LIST.at(name))
         return found
 
     def people(name: str) -> tuple[Person, ...]:
         budget.short = False
         found = read_people(decoded(value(name, ", "), name), budget)
         if budget.short:
-            problems.append(f"bad-address-list:{name}")
+            problems.append(Problem.BAD_ADDRESS_LIST.at(name))
         return found
 
     msgid = _first_id(value("message-id"))
     if not msgid:
-        problems.append("no-message-id")
+        problems.append(Problem.NO_MESSAGE_ID.value)
     in_reply_to = _first_id(value("in-reply-to")) or None
     references = tuple(dict.fromkeys(message_ids(value("references", " "))))
     list_id = _list_id(value("list-id"))
@@ -371,15 +375,15 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
     date_header = value("date")
     date = mail_date(date_header) if date_header else None
     if date is None:
-        problems.append("bad-date" if date_header else "no-date")
+        problems.append((Problem.BAD_DATE if date_header else Problem.NO_DATE).value)
         date = fallback
 
     sender = person(value("from"), "from")
     if sender is None:
-        problems.append("no-sender")
+        problems.append(Problem.NO_SENDER.value)
     subject_text = decoded(value("subject"), "subject")
     if "=?" in subject_text and "?=" in subject_text:
-        problems.append("undecodable-subject")
+        problems.append(Problem.UNDECODABLE_SUBJECT.value)
     subject = parse_subject(subject_text)
 
     body = mail.body.replace("\r\n", "\n")
@@ -396,7 +400,7 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
 
     commit_message = notes = diff = None
     stat = pid = None
-    if kind == "patch" or start is not None:
+    if kind is Kind.PATCH or start is not None:
         if "subject" in inbody:
             title = parse_subject(decoded(inbody["subject"], "in-body-subject")).title
         else:
@@ -407,18 +411,18 @@ def _parse(data: bytes, oid: str, commit: str | None, epoch: int | None, fallbac
         notes = _notes(rest[:start])
         stat, pid, cut = read_diff(diff)
         problems += cut
-    elif kind == "patch":
-        problems.append("no-diff")
+    elif kind is Kind.PATCH:
+        problems.append(Problem.NO_DIFF.value)
 
     budget.short = False
-    if kind == "patch" and commit_message is not None:
+    if kind is Kind.PATCH and commit_message is not None:
         trailers = parse_trailers(_last_lines(commit_message, MAX_TRAILER_TEXT_LINES, problems), budget)
     else:
         trailers = find_reply_trailers(_first_lines(text, MAX_TRAILER_TEXT_LINES, problems), budget)
     if budget.short:
-        problems.append("bad-address-list:trailers")
+        problems.append(Problem.BAD_ADDRESS_LIST.at("trailers"))
     if len(trailers) >= MAX_TRAILERS:
-        problems.append("trailers-truncated")
+        problems.append(Problem.TRAILERS_TRUNCATED.value)
 
     base = _BASE.search(body) if "base-commit:" in body else None
     change = _CHANGE_ID.search(body) if "change-id:" in body else None
@@ -497,7 +501,7 @@ def _first_lines(text: str, n: int, problems: list[str]) -> str:
     """``text`` up to the end of its ``n``-th line (with its line break)."""
     if text.count("\n") <= n:
         return text
-    problems.append("trailers-truncated")
+    problems.append(Problem.TRAILERS_TRUNCATED.value)
     at = -1
     for _ in range(n):
         at = text.find("\n", at + 1)
@@ -509,7 +513,7 @@ def _last_lines(text: str, n: int, problems: list[str]) -> str:
     ends the last line)."""
     if text.count("\n") <= n:
         return text
-    problems.append("trailers-truncated")
+    problems.append(Problem.TRAILERS_TRUNCATED.value)
     at = len(text) - 1 if text.endswith("\n") else len(text)
     for _ in range(n):
         at = text.rfind("\n", 0, at)
@@ -553,7 +557,7 @@ def _inbody_headers(body: str, problems: list[str]) -> tuple[dict[str, str], str
     read = 0
     while pos <= n:
         if read == MAX_INBODY_LINES:
-            problems.append("header-truncated:in-body")
+            problems.append(Problem.HEADER_TRUNCATED.at("in-body"))
             break
         end = body.find("\n", pos)
         if end < 0:
@@ -585,20 +589,20 @@ def _patch_break(text: str) -> tuple[str, str | None]:
     return (text[: m.start()], text[m.start() :]) if m else (text, None)
 
 
-def _kind(subject: Subject, text: str, has_diff: bool) -> str:
+def _kind(subject: Subject, text: str, has_diff: bool) -> Kind:
     if subject.is_pull or (
         not subject.is_reply
         and "changes since commit" in text
         and any(marker in text for marker in _PULL_MARKERS)
     ):
-        return "pull" if not subject.is_reply else "reply"
+        return Kind.PULL if not subject.is_reply else Kind.REPLY
     if subject.is_reply:
-        return "reply"
+        return Kind.REPLY
     if subject.is_cover:
-        return "cover"
+        return Kind.COVER
     if subject.is_patch or has_diff:
-        return "patch"
-    return "other"
+        return Kind.PATCH
+    return Kind.OTHER
 
 
 def _notes(text: str) -> str | None:

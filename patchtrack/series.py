@@ -44,7 +44,10 @@ from .diff import Diffstat
 from .identity import Person, same_person
 from .message import Message
 from .thread import Threads, arrival_key
-from .trailers import Trailer
+from .trailers import REVIEW_KEYS, Trailer
+from .vocab import (
+    Evidence, Kind, ReviewSource, SeriesProblem, Status, Via, to_evidence, to_review_source, to_status, to_via,
+)
 
 __all__ = [
     "Followup",
@@ -75,18 +78,19 @@ __all__ = [
     "build_series",
 ]
 
-VIAS = ("reply", "thread", "cover", "carried")
-"""How a follow-up trailer reached a patch: a direct reply to the patch, a reply
-further down the patch's sub-thread, a reply to the cover letter (given to every
-patch), or carried from the previous revision's patch with the same patch-id."""
+VIAS = tuple(Via)
+"""How a follow-up trailer reached a patch (:class:`~patchtrack.vocab.Via`): a direct
+reply to the patch, a reply further down the patch's sub-thread, a reply to the cover
+letter (given to every patch), or carried from the previous revision's patch with the
+same patch-id."""
 
-REVIEW_KEYS = frozenset({"Reviewed-by", "Acked-by", "Tested-by"})
-"""The trailers that count as review of a patch."""
+# REVIEW_KEYS (the trailers that count as review of a patch) is read from the table of
+# trailer keys, :data:`patchtrack.trailers.TRAILER_KEYS`, and exported here as before.
 
-STATUSES = ("new", "revision", "resend", "superseded")
-"""``new``: no earlier revision in the archive; ``revision``: an earlier version was
-found (``previous``); ``resend``: the same version posted again; ``superseded``: a
-later revision exists (``next``)."""
+STATUSES = tuple(Status)
+"""A series' status (:class:`~patchtrack.vocab.Status`). ``new``: no earlier revision
+in the archive; ``revision``: an earlier version was found (``previous``); ``resend``:
+the same version posted again; ``superseded``: a later revision exists (``next``)."""
 
 UNTHREADED_WINDOW = timedelta(hours=6)
 """How far apart unthreaded fragments of one series may have been posted."""
@@ -108,11 +112,12 @@ OPEN_FRAGMENTS = 64
 first. The corpora hold at most 35 at once (linux-man); without a bound, thousands of
 ``[PATCH]`` mails of one sender within hours were each offered to all the others."""
 
-SERIES_PROBLEMS = ("implausible-total", "cover-count-mismatch")
-"""Codes a series may carry in :attr:`Series.problems`: ``implausible-total``, an
-announced length above :data:`MAX_TOTAL`; ``cover-count-mismatch``, a cover letter
-whose ``N`` is not its patches' (``[PATCH v2 0/5]`` answered by ``1/6``…``6/6``: the
-total is then the patches' own when they agree)."""
+SERIES_PROBLEMS = tuple(SeriesProblem)
+"""Codes a series may carry in :attr:`Series.problems` (:class:`~patchtrack.vocab.SeriesProblem`,
+plain strings in the record): ``implausible-total``, an announced length above
+:data:`MAX_TOTAL`; ``cover-count-mismatch``, a cover letter whose ``N`` is not its
+patches' (``[PATCH v2 0/5]`` answered by ``1/6``…``6/6``: the total is then the
+patches' own when they agree)."""
 
 
 @attrs.frozen
@@ -128,7 +133,7 @@ class Followup:
     from_msgid: str
     sender: Person | None
     date: datetime | None
-    via: str
+    via: Via = attrs.field(converter=to_via)
     flagged: bool
 
     @property
@@ -224,10 +229,10 @@ class Patch:
         }
 
 
-REVIEW_SOURCES = ("posted", "list")
-"""Where a :class:`Review` was found: in the patches as posted (their own trailers),
-or on the list (replies to this posting, or carried from the previous revision's
-identical patch)."""
+REVIEW_SOURCES = tuple(ReviewSource)
+"""Where a :class:`Review` was found (:class:`~patchtrack.vocab.ReviewSource`): in the
+patches as posted (their own trailers), or on the list (replies to this posting, or
+carried from the previous revision's identical patch)."""
 
 
 @attrs.frozen
@@ -239,13 +244,13 @@ class Review:
     key: str
     person: Person
     patches: tuple[int, ...]
-    source: str
+    source: ReviewSource = attrs.field(converter=to_review_source)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "name": self.person.name, "email": self.person.email, "patches": list(self.patches)}
 
 
-def _reviews(found: Iterable[tuple[int, str, Person]], source: str) -> tuple[Review, ...]:
+def _reviews(found: Iterable[tuple[int, str, Person]], source: ReviewSource) -> tuple[Review, ...]:
     """One :class:`Review` per key and address, in order of first appearance."""
     seen: dict[tuple[str, str], tuple[Person, list[int]]] = {}
     for index, key, person in found:
@@ -318,10 +323,10 @@ class Series:
     list_id: str | None
     change_id: str | None
     messages: tuple[Message, ...] = attrs.field(repr=False)
-    status: str = "new"
+    status: Status = attrs.field(default=Status.NEW, converter=to_status)
     previous: RevisionLink | None = None
     next: RevisionLink | None = None
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=to_evidence)
     problems: tuple[str, ...] = ()
 
     @property
@@ -354,7 +359,7 @@ class Series:
     def posted_reviews(self) -> tuple[Review, ...]:
         """Review tags the patches carried as posted (:attr:`Patch.posted_reviews`)."""
         return _reviews(((p.index, t.key, t.person) for p in self.patches for t in p.posted_reviews
-                         if t.person is not None), "posted")
+                         if t.person is not None), ReviewSource.POSTED)
 
     @property
     def list_reviews(self) -> tuple[Review, ...]:
@@ -366,7 +371,7 @@ class Series:
             own = {(t.key, t.person.email.lower()) for t in p.posted_reviews if t.person is not None}
             found += [(p.index, f.key, f.person) for f in p.reviews
                       if f.person is not None and (f.key, f.person.email.lower()) not in own]
-        return _reviews(found, "list")
+        return _reviews(found, ReviewSource.LIST)
 
     @property
     def authors(self) -> tuple[Person, ...]:
@@ -510,14 +515,14 @@ def is_series_mail(message: Message) -> bool:
     trailer (``Reviewed-by:``…) is a reply though its subject lacks ``Re:``, as b4
     decides (``LoreMessage``: trailers, references, no diff)."""
     subject = message.subject
-    if subject.is_reply or subject.is_pull or message.kind in ("reply", "pull"):
+    if subject.is_reply or subject.is_pull or message.kind in (Kind.REPLY, Kind.PULL):
         return False
     # a reply whose ``Re:`` got lost (b4 reads it as one too); the diffstat, not the
     # diff, says there is none: reading the diff unpacks the body (5 times the cost
     # of picking the series mails of an archive)
     if _answers(message) and _gives_trailers(message) and message.diffstat is None:
         return False
-    if message.kind in ("patch", "cover"):
+    if message.kind in (Kind.PATCH, Kind.COVER):
         return True
     # ``[tree:branch 13/37] file.c: warning …``: a build bot names a commit's place
     # in a branch, not a patch's place in a series
@@ -869,11 +874,11 @@ def _build(
     problems: list[str] = []
     counted = {m.subject.total for m in firsts.values() if m.subject.total is not None}
     if cover is not None and counted and counted != {total}:
-        problems.append("cover-count-mismatch")
+        problems.append(SeriesProblem.COVER_COUNT_MISMATCH.value)
         if len(counted) == 1:  # the patches agree: the cover letter miscounted them
             total = counted.pop()
     if total > MAX_TOTAL:
-        problems.append("implausible-total")
+        problems.append(SeriesProblem.IMPLAUSIBLE_TOTAL.value)
     missing = _gaps(sorted(firsts), total)
 
     # follow-ups: replies under each series mail
@@ -885,7 +890,7 @@ def _build(
             if reply.msgid == member.msgid:
                 continue
             direct = reply.in_reply_to == member.msgid or (reply.references[-1:] == (member.msgid,))
-            via = "cover" if index == 0 else ("reply" if direct else "thread")
+            via = Via.COVER if index == 0 else (Via.REPLY if direct else Via.THREAD)
             for trailer in reply.trailers:
                 f = Followup(trailer, reply.msgid, reply.sender, reply.date, via, _flagged(trailer, reply.sender))
                 for target in targets:

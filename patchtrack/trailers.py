@@ -22,12 +22,14 @@ the rules, the reasons and the corpus figures.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from urllib.parse import unquote
 
 import attrs
 
 from .identity import Person, StdlibBudget, read_people, read_person, strip_mailto
+from .vocab import TrailerRole
 
 __all__ = [
     "Trailer",
@@ -41,6 +43,12 @@ __all__ = [
     "links_of",
     "msgid_from_url",
     "MAX_TRAILERS",
+    "TRAILER_KEYS",
+    "REVIEW_KEYS",
+    "LINK_KEYS",
+    "MESSAGE_ID_KEYS",
+    "REPLY_KEYS",
+    "MSGID_HOSTS",
 ]
 
 
@@ -88,15 +96,66 @@ class Link:
 
 # --- keys -----------------------------------------------------------------------------
 
-_KNOWN_KEYS = (
-    "Signed-off-by", "Reviewed-by", "Acked-by", "Tested-by", "Reported-by",
-    "Suggested-by", "Co-developed-by", "Reported-and-tested-by", "Requested-by",
-    "Originally-by", "Debugged-by", "Bisected-by", "Analyzed-by", "Helped-by",
-    "Nacked-by", "Assisted-by", "Cc", "To", "Fixes", "Link", "Closes", "BugLink",
-    "Message-ID", "Change-Id",
+TRAILER_KEYS: Mapping[str, TrailerRole] = MappingProxyType({
+    "Signed-off-by": TrailerRole.PERSON,
+    "Reviewed-by": TrailerRole.REVIEW,
+    "Acked-by": TrailerRole.REVIEW,
+    "Tested-by": TrailerRole.REVIEW,
+    "Reported-by": TrailerRole.PERSON,
+    "Suggested-by": TrailerRole.PERSON,
+    "Co-developed-by": TrailerRole.PERSON,
+    "Reported-and-tested-by": TrailerRole.PERSON,
+    "Requested-by": TrailerRole.PERSON,
+    "Originally-by": TrailerRole.PERSON,
+    "Debugged-by": TrailerRole.PERSON,
+    "Bisected-by": TrailerRole.PERSON,
+    "Analyzed-by": TrailerRole.PERSON,
+    "Helped-by": TrailerRole.PERSON,
+    "Nacked-by": TrailerRole.PERSON,
+    "Assisted-by": TrailerRole.PERSON,
+    "Cc": TrailerRole.CC,
+    "To": TrailerRole.PERSON,
+    "Fixes": TrailerRole.FIXES,
+    "Link": TrailerRole.LINK,
+    "Closes": TrailerRole.LINK,
+    "BugLink": TrailerRole.LINK,
+    "Message-ID": TrailerRole.MESSAGE_ID,
+    "Change-Id": TrailerRole.OTHER,
+})
+"""The trailer keys patchtrack knows, in the kernel's spelling, with what each means
+(:class:`~patchtrack.vocab.TrailerRole`). Every reader of trailers reads this table:
+the parsers (a known key is written in this spelling), the reply reader and its
+pre-filter (the keys a reviewer gives: ``…-by``, ``Cc``, ``Fixes`` and the link keys),
+:func:`links_of` (:data:`LINK_KEYS`), review counting (:data:`REVIEW_KEYS`) and
+upstream tracking (a commit's link and ``Message-ID`` trailers name its mail); revision
+linking reads links to the same archives (:data:`MSGID_HOSTS`). Any other ``…-by``
+key is a person trailer too, spelled as written."""
+
+
+def _keys(*roles: TrailerRole) -> frozenset[str]:
+    return frozenset(k for k, role in TRAILER_KEYS.items() if role in roles)
+
+
+REVIEW_KEYS = _keys(TrailerRole.REVIEW)
+"""The trailers that count as review of a patch: ``Reviewed-by``, ``Acked-by``, ``Tested-by``."""
+
+LINK_KEYS = _keys(TrailerRole.LINK)
+"""The trailers that hold a URL (:func:`links_of`): ``Link``, ``Closes``, ``BugLink``."""
+
+MESSAGE_ID_KEYS = _keys(TrailerRole.MESSAGE_ID)
+"""The trailers that name a mail by its id: ``Message-ID``."""
+
+REPLY_KEYS = _keys(TrailerRole.CC, TrailerRole.FIXES, TrailerRole.LINK)
+"""The keys besides ``…-by`` that a reply's trailer may have (:func:`find_reply_trailers`)."""
+
+MSGID_HOSTS = ("lore.kernel.org", "lkml.kernel.org", "patch.msgid.link", "msgid.link")
+"""The mail archives whose URLs name a message-id (:func:`msgid_from_url`)."""
+
+_CANONICAL = {k.lower(): k for k in TRAILER_KEYS}
+_PERSON_KEYS = frozenset(
+    {k.lower() for k in _keys(TrailerRole.PERSON, TrailerRole.CC, TrailerRole.REVIEW) if not k.endswith("-by")}
+    | {"from", "author"}
 )
-_CANONICAL = {k.lower(): k for k in _KNOWN_KEYS}
-_PERSON_KEYS = frozenset({"cc", "to", "from", "author"})
 
 
 def _canonical_key(key: str) -> str:
@@ -350,13 +409,12 @@ _REPLY_LINE = re.compile(
 )
 _CANDIDATE = re.compile(  # a line that could be a reply trailer: one search over "\n" + body rules most out
     # (the look at the first character skips quoted and blank lines before any name is tried)
-    r"\n[ \t]*(?=[A-Za-z])(?i:cc|fixes|link|closes|buglink|[A-Za-z][A-Za-z0-9-]*-by)[ \t]*:"
+    r"\n[ \t]*(?=[A-Za-z])(?i:" + "|".join(sorted(k.lower() for k in REPLY_KEYS)) + r"|[A-Za-z][A-Za-z0-9-]*-by)[ \t]*:"
 )
 _HAS_ADDR = re.compile(r"\S@[^\s@]*\.\S")
 _HEX_START = re.compile(r"(?:commit\s+)?[0-9a-fA-F]{6,40}(?![0-9A-Za-z_])")
 _HAS_URL = re.compile(r"[A-Za-z0-9]://\S")
 _FOOTNOTE = re.compile(r"(?:^\[\d+\]|\[\d+\]$)")
-_LINK_KEYS = frozenset({"link", "closes", "buglink"})
 _SIGNATURE = re.compile(r"^--[ \t]*$")
 _SCISSORS = re.compile(r"^[ \t]*(?=.*(?:>8|8<))[-=_ \t]*(?:>8|8<)[-=_ \t8<>]*$")
 _QUOTE_START = re.compile(
@@ -433,11 +491,12 @@ def _wanted(key: str, value: str) -> bool:
     low = key.lower()
     if low.endswith("-by"):
         return bool(_HAS_ADDR.search(value))
-    if low == "cc":
+    role = TRAILER_KEYS.get(_CANONICAL.get(low, ""))
+    if role is TrailerRole.CC:
         return bool(_STABLE.search(value))
-    if low == "fixes":
+    if role is TrailerRole.FIXES:
         return bool(_HEX_START.match(value))
-    if low in _LINK_KEYS:
+    if role is TrailerRole.LINK:
         return bool(_HAS_URL.search(value)) and not _FOOTNOTE.search(value)
     return False
 
@@ -634,15 +693,15 @@ def msgid_from_url(url: str) -> str | None:
         return None
     host = m.group(1).lower()
     parts = m.group(2).split("/")
+    if host not in MSGID_HOSTS:
+        return None
     if host == "lore.kernel.org":
         # /<list>/<id>/..., /r/<id>, /all/<id>, or the bare /<id> lore also serves
         candidates = parts[:1] if "@" in unquote(parts[0]) else parts[1:2]
     elif host == "lkml.kernel.org":
         candidates = parts[1:2] if parts[0] == "r" else []
-    elif host in ("patch.msgid.link", "msgid.link"):
+    else:  # patch.msgid.link, msgid.link
         candidates = parts[1:2] if parts[0] == "r" else parts[:1]
-    else:
-        return None
     for part in candidates:
         msgid = unquote(part).strip().strip("<>")
         if "@" in msgid:
@@ -651,12 +710,13 @@ def msgid_from_url(url: str) -> str | None:
 
 
 def links_of(trailers: Iterable[Trailer]) -> tuple[Link, ...]:
-    """``Link:`` and ``Closes:`` trailers holding a URL; ``msgid`` for lore.kernel.org
-    (``/<list>/<id>/``, ``/r/<id>``), lkml.kernel.org/r, patch.msgid.link and
+    """``Link:``, ``Closes:`` and ``BugLink:`` trailers (:data:`LINK_KEYS`) holding a
+    URL; ``msgid`` for lore.kernel.org (``/<list>/<id>/``, ``/r/<id>``),
+    lkml.kernel.org/r, patch.msgid.link and
     msgid.link URLs, without ``<>`` and URL-decoded (``%40`` → ``@``)."""
     found = []
     for t in trailers:
-        if t.key not in ("Link", "Closes"):
+        if t.key not in LINK_KEYS:
             continue
         m = _URL.search(t.value)
         if m:

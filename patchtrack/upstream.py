@@ -39,7 +39,8 @@ from .errors import PatchtrackError
 from .identity import Person, same_person
 from .revisions import first_revision
 from .series import Patch, Series
-from .trailers import msgid_from_url, parse_trailers
+from .trailers import LINK_KEYS, MESSAGE_ID_KEYS, msgid_from_url, parse_trailers
+from .vocab import Method, State, to_method, to_state
 
 __all__ = [
     "Upstream", "UpstreamCommit", "UpstreamError", "Landing", "PatchTrack", "SeriesTrack", "track",
@@ -81,9 +82,9 @@ class Landing:
     """Where a patch landed: the commit, how it was found, how sure we are."""
 
     commit: UpstreamCommit
-    method: str  # "link", "patch-id", "subject"
-    confidence: float
-    evidence: str
+    method: Method = attrs.field(converter=to_method)
+    confidence: float = attrs.field()
+    evidence: str = attrs.field()
     resend_of: str | None = None
     """When another mail (the same patch, posted again) claims the same commit: its msgid."""
 
@@ -103,8 +104,8 @@ class SeriesTrack:
     """A series' fate upstream."""
 
     series: Series
-    state: str  # "applied", "partly applied", "not applied", "applied as a later revision"
-    patches: tuple[PatchTrack, ...]
+    state: State = attrs.field(converter=to_state)
+    patches: tuple[PatchTrack, ...] = attrs.field()
     later: Series | None = None
     """The later revision that was applied, for ``applied as a later revision``."""
     time_to_merge: timedelta | None = None
@@ -256,15 +257,16 @@ def _when(seconds: float, offset_minutes: float) -> datetime:
 
 
 def _named_msgids(message: str) -> tuple[str, ...]:
-    """Message-ids a commit's ``Link:``/``Message-ID:`` trailers name."""
+    """Message-ids a commit's link trailers (:data:`~patchtrack.trailers.LINK_KEYS`) and
+    ``Message-ID:`` trailers name."""
     found = []
     for t in parse_trailers(message):
-        if t.key in ("Link", "Closes"):
+        if t.key in LINK_KEYS:
             for word in t.value.split():
                 msgid = msgid_from_url(word.strip("<>.,;()[]"))
                 if msgid:
                     found.append(msgid)
-        elif t.key.lower() in ("message-id", "message-id:"):
+        elif t.key in MESSAGE_ID_KEYS:
             m = _BARE_MSGID.match(t.value.strip())
             if m:
                 found.append(m.group(1))
@@ -306,7 +308,7 @@ def track(series: Iterable[Series], upstream: Upstream) -> list[SeriesTrack]:
         for p in s.patches:
             posted = p.message.date.timestamp() if p.message.date else float("-inf")
             for landing in _candidates(p, upstream):
-                if landing.method == "subject":
+                if landing.method is Method.SUBJECT:
                     if (landing.commit.patch_id in exact and landing.commit.patch_id != p.message.patch_id
                             and landing.confidence < SAME_CHANGE):
                         continue
@@ -325,7 +327,7 @@ def track(series: Iterable[Series], upstream: Upstream) -> list[SeriesTrack]:
             claimed[landing.commit.id] = p
             landed[p.msgid] = landing
         elif (owner.message.patch_id and owner.message.patch_id == p.message.patch_id) or (
-            landing.method == "subject" and landing.confidence >= SAME_CHANGE
+            landing.method is Method.SUBJECT and landing.confidence >= SAME_CHANGE
         ):
             landed[p.msgid] = attrs.evolve(landing, resend_of=owner.msgid)
     by_id = {s.id: s for s in found}
@@ -333,10 +335,10 @@ def track(series: Iterable[Series], upstream: Upstream) -> list[SeriesTrack]:
     result = []
     for s in found:
         t = tracks[s.id]
-        if t.state == "not applied":
+        if t.state is State.NOT_APPLIED:
             later = _applied_later(s, by_id, tracks)
             if later is not None:
-                t = attrs.evolve(t, state="applied as a later revision", later=later.series,
+                t = attrs.evolve(t, state=State.APPLIED_LATER, later=later.series,
                                  time_to_merge=_merge_time(s, later.patches, by_id))
         result.append(t)
     return result
@@ -347,11 +349,11 @@ def _candidates(p: Patch, upstream: Upstream) -> list[Landing]:
     posted = m.date
     found: list[Landing] = []
     for c in upstream.by_msgid.get(m.msgid, ()):
-        found.append(Landing(c, "link", 1.0, f"the commit's trailers name <{m.msgid}>"))
+        found.append(Landing(c, Method.LINK, 1.0, f"the commit's trailers name <{m.msgid}>"))
     if m.patch_id:
         for c in upstream.by_patch_id.get(m.patch_id, ()):
             if posted is None or c.commit_date >= posted - timedelta(days=1):
-                found.append(Landing(c, "patch-id", 0.95, f"patch-id {m.patch_id[:12]}"))
+                found.append(Landing(c, Method.PATCH_ID, 0.95, f"patch-id {m.patch_id[:12]}"))
     title = _norm(m.subject.title if m.commit_message is None else m.commit_message.split("\n", 1)[0])
     author = m.author or m.sender
     mine = _line_hashes(m.diff or "")
@@ -362,7 +364,7 @@ def _candidates(p: Patch, upstream: Upstream) -> list[Landing]:
             continue
         similarity = len(mine & c.lines) / len(mine | c.lines) if mine and c.lines else 0.0
         if similarity >= 0.2:
-            found.append(Landing(c, "subject", round(0.6 + 0.35 * similarity, 3),
+            found.append(Landing(c, Method.SUBJECT, round(0.6 + 0.35 * similarity, 3),
                                  f"same title and author, {similarity:.0%} of changed lines alike"))
     return found
 
@@ -371,11 +373,11 @@ def _series_track(s: Series, landed: dict[str, Landing], by_id: dict[str, Series
     patches = tuple(PatchTrack(p, landed.get(p.msgid)) for p in s.patches)
     hits = sum(t.applied for t in patches)
     if hits == 0:
-        state = "not applied"
+        state = State.NOT_APPLIED
     elif hits == len(patches) and s.complete:
-        state = "applied"
+        state = State.APPLIED
     else:
-        state = "partly applied"
+        state = State.PARTLY_APPLIED
     return SeriesTrack(s, state, patches, None, _merge_time(s, patches, by_id) if hits else None)
 
 
@@ -394,6 +396,6 @@ def _applied_later(s: Series, by_id: dict[str, Series], tracks: dict[str, Series
     while current.next is not None and current.next.id in by_id and current.next.id not in seen:
         current = by_id[current.next.id]
         seen.add(current.id)
-        if tracks[current.id].state in ("applied", "partly applied"):
+        if tracks[current.id].state in (State.APPLIED, State.PARTLY_APPLIED):
             return tracks[current.id]
     return None

@@ -49,6 +49,7 @@ __all__ = [
 
 _PARSER_MODULES = (
     "_engine/_codec", "_mime", "archive/_walk", "diff", "identity", "message", "subject", "trailers",
+    "vocab",  # stored records hold its values: renaming one must not leave rows its converters refuse
 )
 _ASSEMBLY_MODULES = (
     "_engine/_series_codec", "_engine/_index", "_engine/_reassemble", "assemble", "revisions", "series", "thread",

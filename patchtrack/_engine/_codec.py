@@ -24,7 +24,7 @@ from ..message import Message
 from ..subject import Subject
 from ..trailers import Trailer
 
-__all__ = ["encode", "decode", "Interned", "interner", "person_row", "date_row", "row_date"]
+__all__ = ["encode", "decode", "Interned", "interner", "person_row", "date_row", "row_date", "plain"]
 
 Interned = dict[Any, Any]
 """Records already built during one load (see :func:`decode`)."""
@@ -48,12 +48,18 @@ def date_row(d: datetime | None) -> tuple[int, ...] | None:
     )
 
 
+plain: Callable[[str], str] = str.__str__
+"""A vocabulary member as its plain value (a plain string as itself): ``marshal``
+writes no enum member, and the records' converters make them members again on
+decoding."""
+
+
 def encode(m: Message) -> bytes:
     """``m`` as bytes that :func:`decode` turns back into an equal ``Message``."""
     s = m.subject
     stat = m.diffstat
     row: tuple[Any, ...] = (
-        m.oid, m.commit, m.epoch, m.msgid, date_row(m.date), m.kind,
+        m.oid, m.commit, m.epoch, m.msgid, date_row(m.date), plain(m.kind),
         (s.raw, s.title, s.prefixes, s.version, s.version_inferred, s.index, s.total,
          s.rfc, s.resend, s.reply, s.tags, s.marker, s.backport),
         person_row(m.sender), person_row(m.author), m.in_reply_to, m.references, m.list_id,

@@ -33,6 +33,7 @@ from ._cache import Cache
 from ..archive import GIT_ERRORS, unreadable
 from ..errors import UnreadableError
 from ..message import UNREADABLE, Message, parse_message
+from ..vocab import Kind, Problem
 from ..subject import parse_subject
 
 __all__ = ["load", "load_messages", "parse_encoded", "rebind", "usable_cpus", "check_workers", "problem_message"]
@@ -46,7 +47,8 @@ POOL_AFTER = 2
 """Chunks of uncached mail parsed in this process before a process pool starts: a
 short walk (a cron job's week of new mail) is parsed sooner here than workers start."""
 
-_DATE_FROM_ARRIVAL = ("no-date", "bad-date")
+_DATE_FROM_ARRIVAL = (Problem.NO_DATE, Problem.BAD_DATE)
+_UNPARSABLE = Problem.UNPARSABLE.at("")
 
 
 Row = tuple[str, str, int, int, "bytes | str | UnreadableError"]
@@ -86,7 +88,7 @@ def problem_message(oid: str, commit: str, epoch: int, when: int, problem: str) 
         epoch=epoch,
         msgid="",
         date=datetime.fromtimestamp(when, timezone.utc),
-        kind="other",
+        kind=Kind.OTHER,
         subject=parse_subject(""),
         sender=None,
         author=None,
@@ -97,7 +99,7 @@ def problem_message(oid: str, commit: str, epoch: int, when: int, problem: str) 
 def _problem(exc: Exception, oid: str) -> str:
     if isinstance(exc, (UnreadableError, *GIT_ERRORS)):
         return UNREADABLE + unreadable(exc, oid, "blob").reason
-    return f"unparsable:{type(exc).__name__}"
+    return Problem.UNPARSABLE.at(type(exc).__name__)
 
 
 def parse_encoded(rows: list[Row]) -> list[bytes]:
@@ -371,6 +373,6 @@ def rebind(message: Message, commit: str, epoch: int, when: int) -> Message:
     if message.commit == commit and message.epoch == epoch:
         return message
     changes: dict[str, Any] = {"commit": commit, "epoch": epoch}
-    if any(p in _DATE_FROM_ARRIVAL or p.startswith("unparsable:") for p in message.problems):
+    if any(p in _DATE_FROM_ARRIVAL or p.startswith(_UNPARSABLE) for p in message.problems):
         changes["date"] = datetime.fromtimestamp(when, timezone.utc)
     return attrs.evolve(message, **changes)

@@ -323,7 +323,7 @@ def _relink(
     try:
         for p, (k, origin) in enumerate(entries):
             if isinstance(origin, Series) or (start is not None and k.order > start and near.related(k)):
-                found = index.previous(p)
+                found: tuple[int, tuple[str, ...]] | None = index.previous(p)
             else:  # its previous revision, if any, is stored, not gone: a gone one would make it related
                 before_id, evidence = _series_codec.series_previous(base.rows[origin])
                 found = None if before_id is None else (position[before_id], evidence)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._codec import Interned, date_row, interner, person_row, row_date
+from ._codec import Interned, date_row, interner, person_row, plain, row_date
 from ..message import Message
 from ..revisions import LinkKey
 from ..series import Followup, Patch, RevisionLink, Series
 from ..trailers import Trailer
+from ..vocab import Evidence, Status
 
 __all__ = [
     "encode_series", "decode_series", "series_oids", "series_links", "series_previous", "relink_row",
@@ -29,6 +30,10 @@ LAYOUT = 2
 key, so that rows of another layout are never read (they are assembled again). 2: a
 series keeps ``missing_ranges`` and ``problems``, a key its ``writers`` and
 ``people``."""
+
+
+def _values(words: tuple[Evidence, ...]) -> tuple[str, ...]:
+    return tuple([plain(w) for w in words])
 
 
 def _link(link: RevisionLink | None) -> tuple[Any, ...] | None:
@@ -44,14 +49,14 @@ def encode_series(s: Series) -> tuple[Any, ...]:
         tuple(
             (p.index, p.message.oid, tuple(
                 ((f.trailer.key, f.trailer.value, person_row(f.trailer.person), f.trailer.comment, f.trailer.raw),
-                 f.from_msgid, person_row(f.sender), date_row(f.date), f.via, f.flagged)
+                 f.from_msgid, person_row(f.sender), date_row(f.date), plain(f.via), f.flagged)
                 for f in p.followups
             ))
             for p in s.patches
         ),
         s.total, s.missing_ranges, tuple(m.oid for m in s.duplicates), date_row(s.first_date), date_row(s.last_date),
-        s.list_id, s.change_id, tuple(m.oid for m in s.messages), s.status, _link(s.previous), _link(s.next),
-        s.evidence, s.problems,
+        s.list_id, s.change_id, tuple(m.oid for m in s.messages), plain(s.status), _link(s.previous),
+        _link(s.next), _values(s.evidence), s.problems,
     )
 
 
@@ -59,12 +64,12 @@ def relink_row(
     row: tuple[Any, ...],
     previous: RevisionLink | None,
     next: RevisionLink | None,
-    status: str,
-    evidence: tuple[str, ...],
+    status: Status,
+    evidence: tuple[Evidence, ...],
 ) -> tuple[Any, ...]:
     """An encoded series with new links and status (:func:`patchtrack.revisions.links`):
     what an assembly keeps of a series whose content did not change."""
-    return row[:17] + (status, _link(previous), _link(next), evidence) + row[21:]
+    return row[:17] + (plain(status), _link(previous), _link(next), _values(evidence)) + row[21:]
 
 
 def encode_key(k: LinkKey) -> tuple[Any, ...]:

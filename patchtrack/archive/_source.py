@@ -24,6 +24,7 @@ import pygit2
 
 from .._dates import DateLike, parse_bound
 from ..errors import DamagedArchiveError, InboxError, RevisionError
+from ..vocab import Layout, to_layout
 from ._git import GIT_ERRORS, git_message
 from ._revs import Position, damage_text, plan_after_tips, plan_range, resolve
 from ._walk import Walk
@@ -140,10 +141,10 @@ class Source:
     created since it was opened too."""
 
     def __init__(
-        self, path: Path, layout: str, name: str, epochs: list[_OpenEpoch], *, epoch_dir: Path | None = None
+        self, path: Path, layout: Layout, name: str, epochs: list[_OpenEpoch], *, epoch_dir: Path | None = None
     ) -> None:
         self.path = path
-        self.layout = layout
+        self.layout = to_layout(layout)
         self.name = name
         self._epochs = epochs
         self._by_number = {e.number: e for e in epochs}
@@ -345,9 +346,9 @@ def _open_path(path: str | os.PathLike[str]) -> Source:
     layout = _sniff_layout(repo, str(path), tip)
     if layout is None:
         raise DamagedArchiveError(f"{path}: its newest commits cannot be read, so neither can its layout")
-    if layout == "v1":
+    if layout is Layout.V1:
         name = root.name.removesuffix(".git")
-        return Source(root, "v1", name, [_OpenEpoch(Epoch(0, root), repo)])
+        return Source(root, Layout.V1, name, [_OpenEpoch(Epoch(0, root), repo)])
     number, name = 0, root.name.removesuffix(".git")
     if m := _EPOCH_SUFFIX.match(root.name):  # a clone named like lore's: list.vger.kernel.org.0.git
         number, name = int(m["n"]), m["name"]
@@ -355,7 +356,7 @@ def _open_path(path: str | os.PathLike[str]) -> Source:
         number = int(m[1])
         if root.parent.name == "git":
             name = root.parent.parent.name
-    return Source(root, "v2", name, [_OpenEpoch(Epoch(number, root), repo)])
+    return Source(root, Layout.V2, name, [_OpenEpoch(Epoch(number, root), repo)])
 
 
 def _epoch_dirs(git: Path) -> list[tuple[int, Path]]:
@@ -375,7 +376,7 @@ def _open_v2(root: Path) -> Source:
     epochs = [_open_epoch(number, child, opening=True) for number, child in found]
     if len(epochs) > 1 and epochs[-1].repo is None and _being_created(found[-1][1]):
         epochs.pop()
-    return Source(root, "v2", root.name, epochs, epoch_dir=root / "git")
+    return Source(root, Layout.V2, root.name, epochs, epoch_dir=root / "git")
 
 
 def _being_created(path: Path) -> bool:
@@ -405,7 +406,7 @@ def _open_epoch(number: int, path: Path, *, opening: bool) -> _OpenEpoch:
     except DamagedArchiveError:
         return epoch  # the walks say so
     try:
-        if tip is not None and _sniff_layout(repo, str(path), tip) == "v1":
+        if tip is not None and _sniff_layout(repo, str(path), tip) is Layout.V1:
             raise InboxError(f"{path}: not a public-inbox v2 epoch")
     except InboxError as exc:
         if opening:
@@ -434,7 +435,7 @@ def _looks_like_git(path: Path) -> bool:
     return sum(parts) >= 2
 
 
-def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: int = 50) -> str | None:
+def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: int = 50) -> Layout | None:
     """``v2`` or ``v1``, from the first commits (newest first) that hold a mail;
     ``None`` when damage leaves no commit to tell by. Raises :class:`InboxError`
     for commits of another kind."""
@@ -451,9 +452,9 @@ def _sniff_layout(repo: pygit2.Repository, shown: str, tip: pygit2.Oid, depth: i
             if not names:
                 continue  # a purge artefact: look further down
             if len(names) == 1 and names[0] in ("m", "d"):
-                return "v2"
+                return Layout.V2
             if all(_V1_FANOUT.match(n or "") for n in names):
-                return "v1"
+                return Layout.V1
             damaged = False
             break
     except GIT_ERRORS:
@@ -477,4 +478,4 @@ def open_epochs(name: str, paths: Mapping[int, Path]) -> Source:
     if not paths:
         raise InboxError(f"{name}: no epoch given")
     epochs = [_open_epoch(number, Path(paths[number]), opening=True) for number in sorted(paths)]
-    return Source(epochs[0].epoch.path, "v2", name, epochs)
+    return Source(epochs[0].epoch.path, Layout.V2, name, epochs)

@@ -20,6 +20,7 @@ import pygit2
 
 from ._revs import Segment
 from ..errors import UnreadableError
+from ..vocab import Layout
 from ._git import GIT_ERRORS, git_message, unreadable
 
 __all__ = [
@@ -322,7 +323,7 @@ class Walk(Iterator[RawMessage]):
         repo_of: EpochLookup,
         plan: Sequence[Segment],
         *,
-        layout: str,
+        layout: Layout,
         since: float | None = None,
         until: float | None = None,
         dedupe: bool = True,
@@ -431,7 +432,7 @@ class Walk(Iterator[RawMessage]):
     def _refs(
         self,
         repo_of: EpochLookup,
-        layout: str,
+        layout: Layout,
         since: float | None,
         until: float | None,
     ) -> Iterator[Ref]:
@@ -459,7 +460,7 @@ class Walk(Iterator[RawMessage]):
                         continue
                     commit_id = str(commit.id)
                     try:
-                        found = _read_v1(repo, commit) if layout == "v1" else _read_v2(objects, commit.tree_id)
+                        found = _read_v1(repo, commit) if layout is Layout.V1 else _read_v2(objects, commit.tree_id)
                     except UnreadableError as exc:  # the tree: which blob it names is unknown
                         found = [(pygit2.Oid(hex=exc.oid), _Missing(exc), False)]
                     if not found:
