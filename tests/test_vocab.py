@@ -16,7 +16,7 @@ import pytest
 
 import patchtrack
 from patchtrack import parse_message
-from patchtrack._engine import _codec
+from patchtrack._engine import _codec, _series_codec
 from patchtrack.vocab import (
     Evidence, Kind, Layout, Method, Problem, ReviewSource, SeriesProblem, State, Status, TrailerRole, Via,
 )
@@ -78,12 +78,12 @@ def test_the_cache_codec_stores_plain_values_and_gives_back_members(inbox_series
         assert back == m and type(back.kind) is Kind
     by_oid = {m.oid: m for s in inbox_series for m in s.messages}
     for s in inbox_series:
-        row = _codec.encode_series(s)
-        back = _codec.decode_series(row, by_oid, {})
+        row = _series_codec.encode_series(s)
+        back = _series_codec.decode_series(row, by_oid, {})
         assert back == s
         assert type(back.status) is Status and all(type(e) is Evidence for e in back.evidence)
         assert all(type(f.via) is Via for p in back.patches for f in p.followups)
-        relinked = _codec.relink_row(row, s.previous, s.next, s.status, s.evidence)
+        relinked = _series_codec.relink_row(row, s.previous, s.next, s.status, s.evidence)
         assert relinked == row
 
 
