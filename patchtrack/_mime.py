@@ -91,14 +91,22 @@ def split_mail(raw: bytes) -> MailParts:
 
 
 def header_value(raw: bytes, name: str) -> str:
-    """The first value of header ``name`` (lower case) of the mail ``raw``, read as
-    :func:`split_mail` reads it, without decoding the body; ``""`` when absent."""
+    """The first value of header ``name`` (lower case, one of :data:`WANTED`) of the
+    mail ``raw``, read as :func:`split_mail` reads it, without reading the other
+    headers or the body; ``""`` when absent."""
     if raw.startswith(b"From ") and b"\n" in raw:
         raw = raw[raw.index(b"\n") + 1 :]
     if b"\0" in raw:
         raw = raw.replace(b"\0", b"")
     head, _ = _split_at_blank_line(raw)
-    return first(_read_headers(head, []), name)
+    found = _headers_named((name,)).search(b"\n" + head)  # the first, as _read_headers keeps it
+    if found is None:
+        return ""
+    try:
+        text = found[2].decode("utf-8")
+    except UnicodeDecodeError:
+        text = found[2].decode("latin-1")
+    return " ".join(text.split())
 
 
 def _split_at_blank_line(raw: bytes) -> tuple[bytes, bytes | None]:

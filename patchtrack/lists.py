@@ -34,17 +34,18 @@ from ._find import find_series
 from .archive import (
     Coverage,
     Damage,
-    RawMessage,
-    Selection,
-    selection,
-    raw_from,
-    report_unreadable,
     Delivery,
+    Held,
+    RawMessage,
     Ref,
+    Selection,
     Source,
     Walk,
     open_sources,
     raise_damage,
+    raw_from,
+    report_unreadable,
+    selection,
     spans_of,
     utc,
 )
@@ -397,52 +398,61 @@ def gather(
     a copy the cache has gives its Message-ID decoded, any other has its headers
     read here (~2 % of parsing it). Only the first copy of each mail is parsed —
     through :func:`patchtrack._engine._load.load`, so on the executor or pool.
-    ``progress`` is called with the deliveries done so far, every 500 parsed."""
+    ``progress`` is called with the deliveries grouped so far, every 500 parsed."""
     persons: dict[Any, Any] = {}
     known: dict[str, Message] = {}
     if cache is not None:
         oids = list(dict.fromkeys(str(ref[0]) for _, ref in pairs))
         for at in range(0, len(oids), 1000):
             known.update(cache.get_many(oids[at : at + 1000], persons))
+        # the load looks the mails to parse up again: count each miss once, as a parse
+        cache.stats.misses -= len(oids) - len(known)
     several = len({name for name, _ in pairs}) > 1
     groups: list[list[tuple[str, Ref]]] = []
     group_of: dict[str, int] = {}
     slots: dict[str, list[int]] = {}
     copies: Counter[tuple[str, str]] = Counter()
     ids: list[str] = []
-    for name, ref in pairs:
-        oid = str(ref[0])
-        g = group_of.get(oid)
-        if g is None:
-            msgid = ""
-            if several:
-                cached = known.get(oid)
-                msgid = cached.msgid if cached is not None else _scanned(ref)
-            g = -1
-            if msgid:
-                k = copies[msgid, name]
-                ours = slots.setdefault(msgid, [])
-                if k < len(ours):
-                    g = ours[k]
-            if g < 0:
-                g = len(groups)
-                groups.append([])
-                ids.append(msgid)
+
+    def to_parse() -> Iterator[Ref]:
+        """The first copy of each mail the cache lacks, as the grouping meets it:
+        the load parses while the rest is grouped, and a mail whose headers were
+        read here is not read again in this process (only a chunk's mails are held)."""
+        for name, ref in pairs:
+            oid = str(ref[0])
+            g = group_of.get(oid)
+            if g is None:
+                msgid, data = "", None
+                if several:
+                    cached = known.get(oid)
+                    if cached is not None:
+                        msgid = cached.msgid
+                    else:
+                        msgid, data = _scanned(ref)
+                g = -1
                 if msgid:
-                    slots[msgid].append(g)
-            group_of[oid] = g
-        if ids[g]:
-            copies[ids[g], name] += 1
-        groups[g].append((name, ref))
-    todo = [group[0][1] for group in groups if str(group[0][1][0]) not in known]
-    if cache is not None:  # the load looks the mails to parse up again: count each miss once, as a parse
-        cache.stats.misses -= len(group_of) - sum(oid in known for oid in group_of)
+                    k = copies[msgid, name]
+                    ours = slots.setdefault(msgid, [])
+                    if k < len(ours):
+                        g = ours[k]
+                if g < 0:
+                    g = len(groups)
+                    groups.append([])
+                    ids.append(msgid)
+                    if msgid:
+                        slots[msgid].append(g)
+                    if oid not in known:
+                        yield ref if data is None else (ref[0], Held(ref[1], data), *ref[2:])  # type: ignore[misc]
+                group_of[oid] = g
+            if ids[g]:
+                copies[ids[g], name] += 1
+            groups[g].append((name, ref))
+
     parsed: dict[str, Message] = {}
-    done = len(pairs) - len(todo)  # the copies and the cached mails: no parsing left
-    for ref, m in load(iter(todo), cache=cache, executor=executor, workers=workers):
+    for ref, m in load(to_parse(), cache=cache, executor=executor, workers=workers):
         parsed[str(ref[0])] = m
         if progress is not None and len(parsed) % 500 == 0:
-            progress(done + len(parsed))
+            progress(sum(map(len, groups)))
     out = []
     for group in groups:
         name, ref = group[0]
@@ -461,13 +471,15 @@ def _keyed(i: int, name: str, walk: Walk) -> Iterator[tuple[int, int, int, str, 
             yield ref[4], i, n, name, ref
 
 
-def _scanned(ref: Ref) -> str:
-    """The Message-ID of a reference's mail, from its headers; ``""`` when it cannot
-    be read (the load makes its problem record and counts it)."""
+def _scanned(ref: Ref) -> tuple[str, bytes | None]:
+    """The Message-ID of a reference's mail, from its headers, and the mail; ``""``
+    and ``None`` when it cannot be read (the load makes its problem record and
+    counts it)."""
     try:
-        return message_id_of(ref[1].data)
+        data = ref[1].data
     except UnreadableError:
-        return ""
+        return "", None
+    return message_id_of(data), data
 
 
 def open_archive(

@@ -66,6 +66,7 @@ SLOW_ON_BIG_CORPORA = frozenset({
     "test_fast_path_equals_standard_library_on_every_multipart_mail",  # 6 s, 8 s
     "test_random_ranges_match_rev_list",  # 13 s, 15 s
     "test_address_lists_agree_with_the_standard_library",  # 12 s on linux-pwm
+    "test_message_id_from_the_headers_alone_is_the_parsers",  # parses every mail
 })
 """Corpus tests whose linux-pwm and linux-man instances are marked slow (the seconds
 each took in a full run on this 2-core machine): their kvm-ppc, linux-fpga and ksummit

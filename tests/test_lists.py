@@ -225,3 +225,19 @@ def test_cli_reads_a_mirror_root(lists: dict[str, Path], tmp_path: Path, capsys:
     assert main(["report", str(empty), "--no-cache"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"patchtrack: error: {empty}: no mail: neither a public-inbox archive")
+
+
+def test_each_stored_mail_is_read_once(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The headers read to match copies are the bytes parsed: no mail is read twice."""
+    from patchtrack.archive import _walk
+
+    reads: list[str] = []
+    real = _walk._Stored.data
+
+    def counted(self: Any) -> bytes:
+        reads.append(str(self._oid))
+        return real.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(_walk._Stored, "data", property(counted))
+    messages = list(archive.messages())
+    assert sorted(reads) == sorted(d.oid for m in messages for d in m.deliveries)

@@ -20,6 +20,7 @@ from ._walk import (
     Damage,
     Delivery,
     EpochSpan,
+    Held,
     RawMessage,
     Readable,
     Ref,
@@ -38,7 +39,7 @@ from ._walk import (
 
 __all__ = [
     "GIT_ERRORS", "git_message", "unreadable", "Position", "Segment", "Cursor", "Epoch", "Source", "bounds",
-    "open_source", "raise_damage", "BY", "Selection", "selection", "Coverage", "Damage", "Delivery", "EpochSpan",
+    "open_source", "raise_damage", "BY", "Selection", "selection", "Coverage", "Damage", "Delivery", "EpochSpan", "Held",
     "RawMessage", "Readable", "Ref", "Unreadable", "Walk", "WalkStats", "raw_from", "raw_message", "read_stored",
     "report_unreadable", "short", "spans_of", "stored_at", "utc", "Discovery", "Skipped", "Where", "discover",
     "list_name", "open_epochs", "open_sources", "survey",
