@@ -110,6 +110,12 @@ class Archive:
         self._names([name])
         return Inbox(self._sources[name], cache=self.cache, workers=self.workers, executor=self.executor)
 
+    def raw(self, delivery: Delivery) -> bytes:
+        """The bytes a list stored for a mail: the copy ``delivery`` names (one of a
+        :class:`~patchtrack.Message`'s ``deliveries``)."""
+        self._names([delivery.list])
+        return self._sources[delivery.list].raw(delivery.oid)
+
     def tips(self, lists: Iterable[str] | None = None) -> dict[str, dict[int, str]]:
         """Every list's tips (epoch → commit): the cursor for ``after=``; save it as
         JSON and pass it back to read only what arrived since, in every list."""

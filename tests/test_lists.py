@@ -86,7 +86,8 @@ def test_each_mail_once_with_every_delivery(archive: Archive, lists: dict[str, P
     assert shared.lists == ("alpha", "beta")
     # each delivery names the blob its own list stored: that list's copy
     for d in shared.deliveries:
-        stored = archive.sources[d.list].raw(d.oid)
+        stored = archive.raw(d)
+        assert stored == archive.sources[d.list].raw(d.oid)
         assert f"List-Id: <{d.list}.lists.test>".encode() in stored
     assert shared.deliveries[0].oid != shared.deliveries[1].oid
     assert shared.oid == shared.deliveries[0].oid and shared.commit == shared.deliveries[0].commit
