@@ -46,9 +46,14 @@ from bench_read import CORPUS, add_settings_option, clone_bundles, floor, settin
 
 
 def timed(fn: Callable[[], Iterable[object]]) -> tuple[int, float]:
+    """How many records ``fn`` gives, and the seconds it took, the records kept
+    until the end as a caller that assembles them keeps them (an archive of many
+    lists holds its messages until every delivery is known; counting one list's
+    while dropping them measured the garbage collector's work on 58,000 held
+    records, 1.7 s on the five corpora, as parsing)."""
     start = time.perf_counter()
-    count = sum(1 for _ in fn())
-    return count, time.perf_counter() - start
+    kept = list(fn())
+    return len(kept), time.perf_counter() - start
 
 
 def epochs_of(lists: Mapping[str, str]) -> list[str]:

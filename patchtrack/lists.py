@@ -466,7 +466,12 @@ def gather(
         first = known.get(oid)
         message = parsed[oid] if first is None else rebind(first, ref[2], ref[3], ref[4])
         deliveries = tuple(Delivery(n, r[3], r[2], datetime.fromtimestamp(r[4], timezone.utc), str(r[0])) for n, r in group)
-        out.append(attrs.evolve(message, deliveries=deliveries))
+        # Set on the record made for this call alone (parsed, or decoded from the
+        # cache, above): attrs.evolve ran every field's converter again, ~19 µs a
+        # mail, most of the 1.2 s the five corpora as one archive cost over the
+        # lists alone (19.7 against 18.5 s).
+        object.__setattr__(message, "deliveries", deliveries)
+        out.append(message)
     return out
 
 
