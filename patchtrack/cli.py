@@ -373,11 +373,14 @@ def _archive_messages(args: argparse.Namespace, archive: Archive, after: Any, ou
         for one in walk.walks.values():
             _report_walk(one)
     else:
+        covered: list[Coverage] = []
         found = archive.messages(
-            args.range, since=args.since, until=args.until, after=after, by=args.by, lists=args.lists
+            args.range, since=args.since, until=args.until, after=after, by=args.by, lists=args.lists,
+            coverage=covered.append,
         )
         rows = (_delivered_row(m, mailmap, domain_map) for m in found)
         _write_rows(rows, fmt, out)
+        _update_tips(args, covered[0], out)
     _report_cache(archive)
     return 0
 

@@ -199,6 +199,7 @@ class Archive:
         after: ListCursor | None = None,
         by: str = "arrival",
         lists: Iterable[str] | None = None,
+        coverage: Callable[[Coverage], None] | None = None,
     ) -> Iterator[Message]:
         """Each distinct mail of the selection once, in order of first arrival, with
         every delivery of it in the selection (``Message.deliveries``).
@@ -206,14 +207,16 @@ class Archive:
         The arguments are :meth:`Inbox.messages <patchtrack.Inbox.messages>`', per
         list (``after`` is a cursor from :meth:`tips`), and ``lists``. Raises as it
         does: bad revisions at the call, :class:`DamagedArchiveError` after every
-        readable message when part of a list's archive cannot be read."""
+        readable message when part of a list's archive cannot be read.
+        ``coverage`` is passed the selection resolved (its ``lists``, each list's
+        own: their ``tips`` are the cursor that continues exactly after this call)."""
         sel = self.select(range, since=since, until=until, after=after, by=by, lists=lists)
         found, walks = self._gathered(sel)
-        for walk in walks.values():
-            raise_damage(walk)
         if sel.on_date:
             found = list(within_dates(found, sel.lo, sel.hi))
-        return iter(found)
+        if coverage is not None:
+            coverage(_combined(sel, [(name, walk.coverage) for name, walk in walks.items()]))
+        return _checked(found, walks.values())
 
     def _gathered(
         self, sel: Selection, progress: Callable[[int], None] | None = None
@@ -317,16 +320,12 @@ class Archive:
         if sel.on_date:
             messages = list(within_dates(messages, sel.lo, sel.hi))
         everything = list(assemble(found))
-        lists_covered = []
-        for name, walk in selected.items():
-            chosen = {d.oid for m in messages for d in m.deliveries if d.list == name}
-            base = attrs.evolve(walk.coverage, since=utc(sel.lo), until=utc(sel.hi), by=sel.by)
-            lists_covered.append((name, attrs.evolve(base, spans=spans_of(where[name], chosen))))
-        one = lists_covered[0][1] if len(lists_covered) == 1 else None
-        covered = attrs.evolve(one, lists=tuple(lists_covered)) if one is not None else Coverage(
-            spans=(), since=utc(sel.lo), until=utc(sel.hi), by=sel.by, cursor=sel.after is not None,
-            lists=tuple(lists_covered),
-        )
+        covered = _combined(sel, [
+            (name, attrs.evolve(walk.coverage, spans=spans_of(where[name], {
+                d.oid for m in messages for d in m.deliveries if d.list == name
+            })))
+            for name, walk in selected.items()
+        ])
         if history or not sel.narrowed and sel.lists == self.lists:
             return messages, everything, covered
         keep = {m.oid for m in messages}
@@ -473,6 +472,24 @@ def gather(
         object.__setattr__(message, "deliveries", deliveries)
         out.append(message)
     return out
+
+
+def _combined(sel: Selection, per_list: list[tuple[str, Coverage]]) -> Coverage:
+    """A selection's coverage from each list's: of one list, its own (with ``lists``
+    naming it, so a cursor saved from it is the archive's); of several, ``lists``."""
+    since, until = utc(sel.lo), utc(sel.hi)
+    lists = tuple((name, attrs.evolve(c, since=since, until=until, by=sel.by)) for name, c in per_list)
+    if len(lists) == 1:
+        return attrs.evolve(lists[0][1], lists=lists)
+    return Coverage(spans=(), since=since, until=until, by=sel.by, cursor=sel.after is not None, lists=lists)
+
+
+def _checked(messages: list[Message], walks: Iterable[Walk]) -> Iterator[Message]:
+    """``messages``, then :class:`DamagedArchiveError` if a walk could not reach part
+    of its list's archive."""
+    yield from messages
+    for walk in walks:
+        raise_damage(walk)
 
 
 def _keyed(i: int, name: str, walk: Walk) -> Iterator[tuple[int, int, int, str, Ref]]:

@@ -242,3 +242,31 @@ def test_each_stored_mail_is_read_once(archive: Archive, monkeypatch: pytest.Mon
     monkeypatch.setattr(_walk._Stored, "data", property(counted))
     messages = list(archive.messages())
     assert sorted(reads) == sorted(d.oid for m in messages for d in m.deliveries)
+
+
+def test_cli_messages_of_many_lists_keeps_a_cursor(
+    lists: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [str(lists["alpha"]), "--also", str(lists["beta"]), "--no-cache", "--workers", "1", "--format", "jsonl"]
+    cursor = tmp_path / "cursor.json"
+    assert main(["messages", *base, "--after-tips", str(cursor), "--update-tips"]) == 0
+    first = capsys.readouterr()
+    assert len(first.out.splitlines()) == 7 and "cursor" in first.err
+    assert json.loads(cursor.read_text()) == {
+        name: {str(n): c for n, c in t.items()} for name, t in open_archive(lists).tips().items()
+    }
+    assert main(["messages", *base, "--after-tips", str(cursor), "--update-tips"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_damage_is_raised_after_the_readable_messages(archive: Archive, lists: dict[str, Path]) -> None:
+    import shutil
+
+    shutil.rmtree(lists["beta"] / "git" / "0.git" / "refs")
+    (lists["beta"] / "git" / "0.git" / "packed-refs").unlink(missing_ok=True)
+    damaged = open_archive(lists, workers=1)
+    got: list[patchtrack.Message] = []
+    with pytest.raises(patchtrack.DamagedArchiveError):
+        for m in damaged.messages():
+            got.append(m)
+    assert [m.subject.raw for m in got] == [m.subject.raw for m in archive.messages(lists=["alpha"])]
