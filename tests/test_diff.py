@@ -4,6 +4,7 @@ here on the same text."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import tempfile
@@ -451,11 +452,24 @@ diff_like = st.lists(st.sampled_from(DIFF_LINES) | st.text(max_size=20), max_siz
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300) | diff_like)
 def test_never_raises_and_stays_fast(text: str) -> None:
-    started = time.process_time()
-    stat = diffstat(text)
-    pid = patch_id(text)
-    start = diff_start(text)
-    assert time.process_time() - started < 0.05
+    # A guard against pathological backtracking (which is slow every time), not a
+    # performance figure: the best of three runs with the collector off, since one
+    # run on CI's loaded machine once took 0.57 s of CPU for this 150-character diff
+    # and 1 ms when hypothesis tried it again.
+    spent = []
+    gc.disable()
+    try:
+        for _ in range(3):
+            started = time.process_time()
+            stat = diffstat(text)
+            pid = patch_id(text)
+            start = diff_start(text)
+            spent.append(time.process_time() - started)
+            if spent[-1] < 0.05:
+                break
+    finally:
+        gc.enable()
+    assert min(spent) < 0.05
     assert isinstance(stat, Diffstat)
     assert stat.insertions == sum(f.added for f in stat.files) >= 0
     assert pid is None or len(pid) == 40
