@@ -1,14 +1,17 @@
-"""Opening a public-inbox archive and walking it: the first stage of the pipeline.
+"""One list's archive: :func:`open_inbox` and :class:`Inbox`, the facade most callers use.
 
-Three layouts are read:
+Three layouts are read (by :mod:`patchtrack.archive`, the git edge):
 
 * a **v2 inbox** directory (what lore.kernel.org serves), epochs ``git/0.git``,
   ``git/1.git``, … each a bare repository with one mail per commit;
 * a **single v2 epoch**, such as a ``git clone --bare`` of a lore epoch or bundle;
 * a **v1** ("ssoma") repository, where each mail lives at ``sha1(Message-ID)``.
 
-:func:`open_inbox` works out which, and :meth:`Inbox.walk` yields
-:class:`RawMessage` records between two revisions or dates.
+:func:`open_inbox` works out which. An :class:`Inbox` walks its
+:class:`~patchtrack.archive.Source` (:meth:`Inbox.walk` yields :class:`RawMessage`
+records between two revisions or dates) and hands the rest to the engine
+(:mod:`patchtrack._engine`): parsing through the cache and an executor, and the
+stored assemblies of series. Many lists as one archive: :mod:`patchtrack.lists`.
 """
 
 from __future__ import annotations
