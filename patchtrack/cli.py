@@ -341,7 +341,7 @@ def _cmd_messages(args: argparse.Namespace, out: TextIO) -> int:
         pairs = load(walk.refs(), cache=inbox.cache, workers=inbox.workers, removals=True)
         if lo_hi is not None:
             pairs = ((ref, m) for ref, m in pairs if any(within_dates((m,), *lo_hi)))
-        rows = (_message_row(ref, m, mailmap, domain_map) for ref, m in pairs)
+        rows = (_message_row(_raw_row(ref), m, mailmap, domain_map) for ref, m in pairs)
     fmt = args.format or ("text" if out.isatty() else "jsonl")
     _write_rows(rows, fmt, out, parsed=not args.raw)
     _report_walk(walk)
@@ -386,15 +386,14 @@ def _archive_messages(args: argparse.Namespace, archive: Archive, after: Any, ou
 
 
 def _delivered_row(message: Message, mailmap: Mailmap | None, domain_map: DomainMap | None) -> dict[str, Any]:
+    """A mail of many lists: its first delivery's storage fields, the parsed fields,
+    its lists and every delivery."""
     first = message.deliveries[0]
-    row: dict[str, Any] = {"oid": message.oid, "commit": first.commit, "epoch": first.epoch,
-                           "time": first.time.isoformat(), "list": first.list}
-    row.update(message.to_dict())
+    stored = {"oid": message.oid, "commit": first.commit, "epoch": first.epoch,
+              "time": first.time.isoformat(), "list": first.list}
+    row = _message_row(stored, message, mailmap, domain_map)
     row["lists"] = list(message.lists)
     row["deliveries"] = [d.to_dict() for d in message.deliveries]
-    if mailmap is not None or domain_map is not None:
-        row["author"] = _person_row(message.author, mailmap, domain_map)
-        row["sender"] = _person_row(message.sender, mailmap, domain_map)
     return row
 
 
@@ -472,7 +471,7 @@ def _open_archive(args: argparse.Namespace, cache: Cache | None) -> Inbox | Arch
     else:
         where = [args.inbox, *args.also] if args.also else args.inbox  # one path: an inbox or a mirror
         archive = open_archive(where, cache=cache, workers=args.workers)
-    archive.tips(args.lists)  # an unknown --list is one line now, before any work
+    archive.select(lists=args.lists)  # an unknown --list is one line now, before any work
     return archive
 
 
@@ -1041,10 +1040,10 @@ def _raw_row(ref: Ref) -> dict[str, Any]:
 
 
 def _message_row(
-    ref: Ref, message: Message, mailmap: Mailmap | None, domain_map: DomainMap | None
+    stored: dict[str, Any], message: Message, mailmap: Mailmap | None, domain_map: DomainMap | None
 ) -> dict[str, Any]:
-    """The storage fields plus the parsed Message's fields."""
-    row = _raw_row(ref)
+    """The storage fields ``stored`` plus the parsed Message's fields."""
+    row = dict(stored)
     row.update(message.to_dict())
     if mailmap is not None or domain_map is not None:
         row["author"] = _person_row(message.author, mailmap, domain_map)

@@ -270,3 +270,19 @@ def test_damage_is_raised_after_the_readable_messages(archive: Archive, lists: d
         for m in damaged.messages():
             got.append(m)
     assert [m.subject.raw for m in got] == [m.subject.raw for m in archive.messages(lists=["alpha"])]
+
+
+def test_cli_reads_the_rest_of_a_mirror_with_a_damaged_list(
+    lists: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Naming a list is checked without reading tips: one list's lost refs do not
+    stop the run before it starts (the readable mail is written, then exit 1)."""
+    import shutil
+
+    shutil.rmtree(lists["beta"] / "git" / "0.git" / "refs")
+    (lists["beta"] / "git" / "0.git" / "packed-refs").unlink(missing_ok=True)
+    argv = ["messages", str(lists["alpha"]), "--also", str(lists["beta"]), "--list", "alpha", "--list", "beta",
+            "--no-cache", "--workers", "1", "--format", "jsonl"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == len(ALPHA)
