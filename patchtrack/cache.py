@@ -1,23 +1,21 @@
-"""A store of parsed messages keyed by blob id, so an archive is parsed once.
+"""The names the store had when it was an opaque cache of parsed messages.
 
-:class:`Cache` is the handle users open (``Cache.default()``, or a path) and pass to
-:func:`~patchtrack.open_inbox`; what it stores and how (the codecs, the fingerprints
-that invalidate entries, the stored assemblies) belongs to the performance engine,
-:mod:`patchtrack._engine._cache`, where it is defined and documented. This module is
-its public name: the engine never imports it.
+The store (:mod:`patchtrack.store`) replaced the SQLite cache: ``Cache`` is
+:class:`~patchtrack.store.Store`, ``CacheError`` :class:`~patchtrack.store.StoreError`,
+and so on, so code written against the cache keeps working.
 """
 
 from __future__ import annotations
 
-from ._engine._cache import (
+from .store import (
     FINGERPRINT,
     SERIES_FINGERPRINT,
-    Cache,
-    CacheError,
-    CacheInfo,
-    CacheStats,
     PruneStats,
-    default_cache_path,
+    Store as Cache,
+    StoreError as CacheError,
+    StoreInfo as CacheInfo,
+    StoreStats as CacheStats,
+    default_store_path as default_cache_path,
     source_digest,
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import gc
 import json
 import os
@@ -33,6 +34,7 @@ from ._engine._load import load
 from .archive import Coverage, Ref, Walk, discover
 from .builder import build_inbox
 from .cache import Cache, default_cache_path
+from .store import IngestStats
 from .demo import build_demo_inbox
 from .errors import DamagedArchiveError, InboxError, PatchtrackError
 from .identity import DomainMap, Mailmap, Person
@@ -285,6 +287,38 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", metavar="DIR", help="build the archive in DIR (new or empty) and keep it")
     demo.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     demo.set_defaults(run=_cmd_demo)
+    ingest = sub.add_parser(
+        "ingest", parents=[inbox_opts], help="read new mail into the store (for sql and export)",
+        description="Read every list's mail that arrived since the last ingest into the store: parsed "
+        "mail, its deliveries, each list's cursor, and the series of the whole archive. The first run reads "
+        "everything; a killed run goes on from its last window.",
+    )
+    ingest.add_argument(
+        "--dask", metavar="ADDRESS",
+        help="parse on a Dask cluster (its scheduler's address; workers must see the archive at the same path)",
+    )
+    ingest.set_defaults(run=_cmd_ingest)
+
+    sql = sub.add_parser(
+        "sql", parents=[inbox_opts], help="one SQL query over the archive's views (DuckDB)",
+        description="Ingest new mail, then run one SELECT over the store's views: messages, deliveries, "
+        "mail_trailers, files, addresses, series, patches, trailers, reviews (docs/store.md).",
+    )
+    sql.add_argument("query", metavar="QUERY", help="one SELECT statement")
+    sql.add_argument("--format", choices=("text", "csv", "jsonl"), help="default: text on a terminal, else csv")
+    sql.add_argument("--no-ingest", action="store_true", help="query the store as it is")
+    sql.set_defaults(run=_cmd_sql)
+
+    export = sub.add_parser(
+        "export", parents=[inbox_opts], help="write the archive's views as Parquet",
+        description="Ingest new mail, then write every view of the store as Parquet under DIR, "
+        "partitioned by list and year (DIR/<view>/list=<name>/year=<YYYY>/): Spark, DuckDB, pandas "
+        "and Arrow read each view's folder as one table.",
+    )
+    export.add_argument("--parquet", metavar="DIR", required=True, help="the folder to write (views in it are replaced)")
+    export.add_argument("--no-ingest", action="store_true", help="export the store as it is")
+    export.set_defaults(run=_cmd_export)
+
     cache = sub.add_parser(
         "cache", help="what the parsed-message cache holds; prune or clear it",
         description="info: the cache file, its size, its messages, archive assemblies and "
@@ -495,6 +529,113 @@ def _cmd_tips(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(nested, indent=2) + "\n")
     else:
         out.write(json.dumps({str(k): v for k, v in opened.tips().items()}, indent=2) + "\n")
+    return 0
+
+
+def _stored_archive(args: argparse.Namespace, what: str) -> Archive:
+    """The archive INBOX names, as an :class:`Archive` (one list, or many) with its
+    store: what ``ingest``, ``sql`` and ``export`` read."""
+    if args.no_cache:
+        raise _UsageError(f"{what} reads the store: drop --no-cache")
+    opened = _open(args)
+    if isinstance(opened, Archive):
+        return opened
+    return open_archive(opened.path, cache=opened.cache, workers=args.workers)
+
+
+def _ingested(archive: Archive, client: Any = None) -> IngestStats:
+    """The archive ingested, with a progress line on a terminal."""
+    with _stage("ingesting", archive.name):
+        return archive.ingest(client=client) if client is not None else archive.ingest()
+
+
+def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    archive = _stored_archive(args, "ingest")
+    client = _dask_client(args.dask) if args.dask else None
+    try:
+        done = _ingested(archive, client)
+    finally:
+        if client is not None:
+            client.close()
+    store = archive.cache
+    assert store is not None
+    reread = f"; read whole again (history rewritten): {', '.join(done.reread)}" if done.reread else ""
+    print(
+        f"{PROG}: ingested {done.deliveries} deliveries ({done.mails} mails, {done.parsed} parsed) of "
+        f"{len(archive.lists)} list{'s' if len(archive.lists) != 1 else ''}; {done.series} series; "
+        f"store {_shown(store.path)}{reread}",
+        file=sys.stderr,
+    )
+    _report_cache(archive)
+    return 0
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise _UsageError("--dask needs Dask: pip install 'patchtrack[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise _UsageError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+
+
+def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
+    archive = _stored_archive(args, "sql")
+    if not args.no_ingest:
+        _ingested(archive)
+    table = archive.sql(args.query, ingest=False)
+    fmt = args.format or ("text" if out.isatty() else "csv")
+    names = table.column_names
+    rows = table.to_pylist()
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, default=_json_value, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([_csv_value(row[n]) for n in names] for row in rows)
+    else:
+        cells = [[safe_line(_text_value(row[n])) for n in names] for row in rows]
+        widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+        out.write("  ".join(n.ljust(w) for n, w in zip(names, widths)).rstrip() + "\n")
+        for r in cells:
+            out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        print(f"{PROG}: {len(rows)} row{'s' if len(rows) != 1 else ''}", file=sys.stderr)
+    _report_cache(archive)
+    return 0
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _text_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(map(_text_value, value))
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    archive = _stored_archive(args, "export")
+    target = Path(args.parquet)
+    if target.exists() and not target.is_dir():
+        raise _UsageError(f"--parquet {args.parquet}: not a folder")
+    if not args.no_ingest:
+        _ingested(archive)
+    written = archive.to_parquet(target, ingest=False)
+    shown = ", ".join(f"{name} {count}" for name, count in written.items())
+    print(f"{PROG}: wrote {_shown(target)}: {shown} rows", file=sys.stderr)
+    _report_cache(archive)
     return 0
 
 

@@ -43,7 +43,7 @@ from .archive import (
     raise_damage,
     selection,
 )
-from .cache import Cache
+from .store import Store
 from .identity import DomainMap, Mailmap
 from .message import UNREADABLE, Message
 from .report import Report, build_report
@@ -71,7 +71,7 @@ class Inbox:
         self,
         source: Source,
         *,
-        cache: Cache | None = None,
+        cache: Store | None = None,
         workers: int | None = None,
         executor: Executor | None = None,
     ) -> None:
@@ -299,13 +299,13 @@ def _checked(messages: Iterator[Message], walk: Walk) -> Iterator[Message]:
 def open_inbox(
     path: str | os.PathLike[str],
     *,
-    cache: Cache | str | os.PathLike[str] | None = None,
+    cache: Store | str | os.PathLike[str] | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> Inbox:
     """Open the public-inbox archive at ``path``: a v2 inbox, one v2 epoch, or v1.
 
-    ``cache`` (a :class:`~patchtrack.cache.Cache` or the path of its file) keeps
+    ``cache`` (a :class:`~patchtrack.store.Store` or the path of its file) keeps
     parsed messages across runs; without one, every walk parses. Parsing runs on
     ``executor`` when given (any :class:`concurrent.futures.Executor`), otherwise on
     a process pool of ``workers`` processes (default: one per core; ``1`` parses in
@@ -324,7 +324,7 @@ def open_inbox(
     if workers is not None:
         workers = check_workers(workers)
     inbox = Inbox(open_source(path))
-    inbox.cache = Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache
+    inbox.cache = Store(cache) if cache is not None and not isinstance(cache, Store) else cache
     if workers is not None:
         inbox.workers = workers
     inbox.executor = executor

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from ._dates import DateLike
+from ._engine._ingest import WINDOW, IngestStats, deliveries_of, export_parquet, join_copies, store_series, window_tips, windows
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -50,7 +51,7 @@ from .archive import (
     utc,
 )
 from .assemble import assemble
-from .cache import Cache
+from .store import Store
 from .errors import InboxError, RevisionError, UnreadableError
 from .identity import DomainMap, Mailmap
 from .inbox import Inbox, within_dates
@@ -78,7 +79,7 @@ class Archive:
         self,
         sources: Mapping[str, Source],
         *,
-        cache: Cache | None = None,
+        cache: Store | None = None,
         workers: int | None = None,
         executor: Executor | None = None,
     ) -> None:
@@ -331,6 +332,86 @@ class Archive:
         keep = {m.oid for m in messages}
         return messages, [s for s in everything if any(m.oid in keep for m in s.messages)], covered
 
+    def _store(self, what: str) -> Store:
+        if not isinstance(self.cache, Store):
+            raise InboxError(f"{what} needs a store: open the archive with cache=Store(path) (or a path)")
+        return self.cache
+
+    def ingest(
+        self, *, progress: Callable[[int], None] | None = None, window: int = WINDOW, client: Any = None
+    ) -> IngestStats:
+        """Read every list's mail that arrived since the last ingest into the store
+        (``cache``): parsed mail, its deliveries, the cursor of each list; then
+        the series of the whole archive. The first ingest reads everything; a list
+        whose history was rewritten is read whole again.
+
+        The walk goes in windows of ``window`` deliveries, each written with the
+        cursor that ends it in one transaction: memory holds a window, and a run
+        that is killed loses at most the window it was in (the next ingest goes on
+        from the last one written; nothing is doubled). ``progress`` is called
+        with the deliveries read so far. Raises :class:`DamagedArchiveError` after
+        writing every readable mail, as :meth:`messages` does."""
+        store = self._store("ingest")
+        before = store.ingested()
+        now = self.tips()
+        cursor: dict[str, dict[int, str]] = {}
+        reread = []
+        for name in self.lists:
+            old = before.get(name)
+            if not old:
+                continue
+            if old == now[name] or self._sources[name].grew_from(old, now[name]):
+                cursor[name] = old
+            else:
+                reread.append(name)
+        if reread:
+            store.forget_lists(reread)
+        pairs, walks = self.walk_refs(selection(after=cursor, lists=self.lists))
+        done = {name: dict(epochs) for name, epochs in cursor.items()}
+        stored, written, mails = store.stats.stored, 0, 0
+        for part in windows(pairs, window):
+            found = gather(
+                part, cache=store, executor=self.executor, workers=self.workers,
+                progress=None if progress is None else _offset(progress, written),
+            )
+            done = window_tips(part, done)
+            store.put_deliveries(deliveries_of(found), done)
+            written += len(part)
+            mails += len(found)
+            if progress is not None:
+                progress(written)
+        joined = join_copies(store) if pairs else 0
+        for walk in walks.values():
+            raise_damage(walk)
+        count = store_series(store, self.tips(), lambda: self.series())
+        return IngestStats(
+            deliveries=written, mails=mails, parsed=store.stats.stored - stored, joined=joined, series=count,
+            reread=tuple(reread),
+        )
+
+    def sql(self, query: str, params: Sequence[Any] | None = None, *, ingest: bool = True) -> Any:
+        """The result of one ``SELECT`` over the store's views
+        (:data:`patchtrack.store.VIEWS`), as a :class:`pyarrow.Table`
+        (``.to_pandas()`` for a data frame). With ``ingest`` (the default), new
+        mail is ingested first (:meth:`ingest`), so the answer is the archive's
+        as it is now. Raises :class:`~patchtrack.store.StoreError` for a query
+        DuckDB refuses, or one that would change the store."""
+        store = self._store("sql")
+        if ingest:
+            self.ingest()
+        return store.sql(query, self.lists, params)
+
+    def to_parquet(self, directory: str | os.PathLike[str], *, ingest: bool = True) -> dict[str, int]:
+        """Write every view of the store as Parquet files under ``directory``
+        (``<view>/list=<name>/year=<YYYY>/…parquet``, Hive partitioning: Spark,
+        DuckDB, pandas and Arrow read the folder as one table), after ingesting new
+        mail. Returns the rows written per view. Views without a list or a year
+        (a series is put under the list and year of its first mail)."""
+        store = self._store("export")
+        if ingest:
+            self.ingest()
+        return export_parquet(store, self.lists, directory)
+
     _whole: tuple[dict[str, dict[int, str]], list[Series]] | None = None
 
     def newest(self, series: Series, *, same_author: bool = False) -> Series:
@@ -391,7 +472,7 @@ class ListsWalk(Iterator[RawMessage]):
 def gather(
     pairs: Sequence[tuple[str, Ref]],
     *,
-    cache: Cache | None = None,
+    cache: Store | None = None,
     executor: Executor | None = None,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
@@ -474,6 +555,10 @@ def gather(
     return out
 
 
+def _offset(progress: Callable[[int], None], at: int) -> Callable[[int], None]:
+    return lambda n: progress(at + n)
+
+
 def _combined(sel: Selection, per_list: list[tuple[str, Coverage]]) -> Coverage:
     """A selection's coverage from each list's: of one list, its own (with ``lists``
     naming it, so a cursor saved from it is the archive's); of several, ``lists``."""
@@ -513,7 +598,7 @@ def _scanned(ref: Ref) -> tuple[str, bytes | None]:
 def open_archive(
     where: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Mapping[str, str | os.PathLike[str]],
     *,
-    cache: Cache | str | os.PathLike[str] | None = None,
+    cache: Store | str | os.PathLike[str] | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> Archive:
@@ -530,7 +615,7 @@ def open_archive(
     sources = open_sources(where)
     return Archive(
         sources,
-        cache=Cache(cache) if cache is not None and not isinstance(cache, Cache) else cache,
+        cache=Store(cache) if cache is not None and not isinstance(cache, Store) else cache,
         workers=workers,
         executor=executor,
     )

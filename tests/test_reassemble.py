@@ -64,7 +64,7 @@ class _Archive:
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> _Archive:
     path = patchtrack.build_inbox(MAILS, tmp_path_factory.mktemp("gizmo") / "gizmo")
     messages = list(patchtrack.open_inbox(path, workers=1).messages())
-    return _Archive(messages, Cache(tmp_path_factory.mktemp("cache") / "c.sqlite"))
+    return _Archive(messages, Cache(tmp_path_factory.mktemp("cache") / "c.duckdb"))
 
 
 def test_fixture_traffic_has_series_to_get_wrong(traffic: _Archive) -> None:
@@ -116,7 +116,7 @@ def test_a_ghost_that_arrives_is_linked_again(tmp_path: Path, ways: list[bool]) 
     cover = make("a@x", "[PATCH 0/1] x", body="cover\n")
     reply = make("r@x", "Re: [PATCH 1/1] x", parent="x@x", refs=("a@x", "x@x"), body="ok\n", minutes=10)
     late = make("x@x", "[PATCH 1/1] x", minutes=20)  # sent without In-Reply-To: a root
-    archive = _Archive([cover, reply, late], Cache(tmp_path / "c.sqlite"))
+    archive = _Archive([cover, reply, late], Cache(tmp_path / "c.duckdb"))
     assert "x@x" not in archive.state.parents  # a root once it arrived
     archive.check({late.oid})
     assert ways == [False]
@@ -131,7 +131,7 @@ def test_a_parent_that_arrives_is_linked_again(tmp_path: Path, ways: list[bool])
     p = make("p@x", "Re: x", parent="x@x", body="p\n", minutes=5)
     m = make("m@x", "Re: x", parent="g@x", refs=("p@x", "g@x"), body="m\n", minutes=6)
     x = make("x@x", "Re: x", parent="g@x", body="x\n", minutes=20)
-    archive = _Archive([p, m, x], Cache(tmp_path / "c.sqlite"))
+    archive = _Archive([p, m, x], Cache(tmp_path / "c.duckdb"))
     assert archive.state.parents["x@x"] == "g@x" and "g@x" not in archive.state.parents
     archive.check({x.oid})
     assert ways == [False]
@@ -150,7 +150,7 @@ def test_a_message_gone_from_the_cache_means_a_full_assembly(traffic: _Archive, 
     _, base, state = assemble_stored(old, _deliveries(old))
     deliveries = {late.oid: (late.commit, late.epoch, 0)}
     assert reassemble(base, state, [late], deliveries, traffic.cache) is not None
-    assert reassemble(base, state, [late], deliveries, Cache(tmp_path / "empty.sqlite")) is None
+    assert reassemble(base, state, [late], deliveries, Cache(tmp_path / "empty.duckdb")) is None
 
 
 # --- through the Inbox: mail arrives between two calls ------------------------------
@@ -165,7 +165,7 @@ def _writer_with(path: Path, mails: list[bytes]) -> V2Writer:
 
 def test_inbox_after_new_mail_extends_the_stored_assembly(mails: list[bytes], tmp_path: Path) -> None:
     writer = _writer_with(tmp_path / "inbox", mails[:20])  # epochs of 12: new mail fills one and opens another
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Cache(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
     inbox.series()
     for raw in mails[20:]:
@@ -188,7 +188,7 @@ def test_weekly_growth_is_stored_as_differences(mails: list[bytes], tmp_path: Pa
     from patchtrack._engine import _index
 
     writer = _writer_with(tmp_path / "inbox", mails[:10])
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Cache(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
     inbox.series()
     steps = _index.MAX_DELTAS + 3
@@ -203,7 +203,7 @@ def test_weekly_growth_is_stored_as_differences(mails: list[bytes], tmp_path: Pa
         stored = _index.load(cache, key, state=True)
         assert stored is not None and stored.state is not None
         chain.append(stored.deltas)
-        kept = [k for (k,) in cache._db.execute("SELECT key FROM assembly")]
+        kept = [k for (k,) in cache._db.execute("SELECT key FROM assembly").fetchall()]
         assert all(_index.load(cache, k) is not None for k in kept)  # no broken chain
     assert cache.stats.assemblies_updated == steps
     assert chain[: _index.MAX_DELTAS + 2] == [*range(1, _index.MAX_DELTAS + 1), 0, 1]
@@ -211,7 +211,7 @@ def test_weekly_growth_is_stored_as_differences(mails: list[bytes], tmp_path: Pa
 
 def test_inbox_with_another_history_assembles_in_full(mails: list[bytes], tmp_path: Path) -> None:
     """A stored state is a base only for the same archive grown by appending."""
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Cache(tmp_path / "c.duckdb")
     _writer_with(tmp_path / "a", mails[:20])
     patchtrack.open_inbox(tmp_path / "a", cache=cache, workers=1).series()
     _writer_with(tmp_path / "b", mails[:8] + mails[25:])  # not a descendant of a's history
@@ -224,7 +224,7 @@ def test_inbox_with_another_history_assembles_in_full(mails: list[bytes], tmp_pa
 
 
 def test_corpus_new_mail_at_the_end_and_in_the_past(corpus_messages: list, tmp_path: Path) -> None:
-    archive = _Archive(corpus_messages, Cache(tmp_path / "c.sqlite"))
+    archive = _Archive(corpus_messages, Cache(tmp_path / "c.duckdb"))
     tail = len(corpus_messages)
     for size in (1, 250, 1000):
         archive.check({m.oid for m in corpus_messages[max(0, tail - size):]})
@@ -249,7 +249,7 @@ def test_corpus_report_a_week_later(corpus_repo: Path, corpus_messages: list, tm
     (before / "objects" / "info" / "alternates").write_text(f"{corpus_repo / 'objects'}\n")
     commits = [r[2] for r in patchtrack.open_inbox(corpus_repo).walk().refs()]
     subprocess.run(["git", "-C", str(before), "update-ref", "refs/heads/master", commits[-251]], check=True)
-    cache, other = Cache(tmp_path / "c.sqlite"), Cache(tmp_path / "other.sqlite")
+    cache, other = Cache(tmp_path / "c.duckdb"), Cache(tmp_path / "other.duckdb")
     cache.put_many(corpus_messages)
     other.put_many(corpus_messages)
     patchtrack.open_inbox(before, cache=cache).series()

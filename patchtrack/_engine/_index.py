@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from . import _codec, _series_codec
 from ._load import rebind
-from ._cache import FINGERPRINT, SERIES_FINGERPRINT, Cache
+from ._store import FINGERPRINT, SERIES_FINGERPRINT, Store
 from ..message import Message
 from ..series import GroupKey, Series
 
@@ -191,14 +191,14 @@ class Assembly:
             todo += [by_id[other] for other in _series_codec.series_links(self.rows[n])[1:] if other in by_id]
         return sorted(found)
 
-    def series(self, picks: Iterable[int], cache: Cache) -> list[Series] | None:
+    def series(self, picks: Iterable[int], cache: Store) -> list[Series] | None:
         """The series of these rows, their messages decoded from ``cache``; ``None``
         when the cache no longer holds one of them."""
         found = self.selection(set(), picks, cache)
         return None if found is None else found[1]
 
     def selection(
-        self, chosen: set[str] | None, picks: Iterable[int], cache: Cache
+        self, chosen: set[str] | None, picks: Iterable[int], cache: Store
     ) -> tuple[list[Message], list[Series]] | None:
         """The messages ``chosen`` (blob ids; ``None``: all) and the series of rows
         ``picks``, decoded once from ``cache`` (a report's series hold most of its
@@ -214,7 +214,7 @@ class Assembly:
         return (messages if chosen is None else [m for m in messages if m.oid in chosen]), series
 
     def messages(
-        self, oids: set[str] | None, cache: Cache, persons: _codec.Interned | None = None
+        self, oids: set[str] | None, cache: Store, persons: _codec.Interned | None = None
     ) -> list[Message] | None:
         """The messages with these blob ids (``None``: all), in walk order, as the
         walk gave them; ``None`` when the cache no longer holds one of them."""
@@ -272,7 +272,7 @@ class Stored(NamedTuple):
     deltas: int  # differences applied to the whole stored assembly it is built from
 
 
-def load(cache: Cache, key: str, *, state: bool = False) -> Stored | None:
+def load(cache: Store, key: str, *, state: bool = False) -> Stored | None:
     """The assembly stored under ``key`` (and its :class:`State`, with ``state``),
     put back together from the chain of differences it is stored as; ``None`` when
     it or any assembly it builds on is no longer stored."""
@@ -300,7 +300,7 @@ def load(cache: Cache, key: str, *, state: bool = False) -> Stored | None:
 
 
 def store(
-    cache: Cache, key: str, scope: str, tips: str, assembly: Assembly, state: State, base: Stored | None = None
+    cache: Store, key: str, scope: str, tips: str, assembly: Assembly, state: State, base: Stored | None = None
 ) -> None:
     """Store an archive state's assembly and state under ``key``: as their
     difference from ``base`` (the stored assembly they were extended from, loaded

@@ -12,6 +12,7 @@ holds the chunks in flight, not the archive.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import operator
 import os
 import select
@@ -29,7 +30,7 @@ import attrs
 
 from . import _codec
 from ..archive import Readable, Ref, raw_from, raw_message, read_stored, report_unreadable, stored_at
-from ._cache import Cache
+from ._store import BATCH, Store
 from ..archive import GIT_ERRORS, unreadable
 from ..errors import UnreadableError
 from ..message import UNREADABLE, Message, parse_message
@@ -169,7 +170,7 @@ _Pending = tuple[list[Ref], dict[str, Message], list[Ref], "Future[list[bytes]] 
 def load_messages(
     refs: Iterator[Ref],
     *,
-    cache: Cache | None = None,
+    cache: Store | None = None,
     executor: Executor | None = None,
     workers: int = 1,
 ) -> Iterator[Message]:
@@ -181,7 +182,7 @@ def load_messages(
 def load(
     refs: Iterator[Ref],
     *,
-    cache: Cache | None = None,
+    cache: Store | None = None,
     executor: Executor | None = None,
     workers: int = 1,
     removals: bool = False,
@@ -246,12 +247,29 @@ def load(
 
 
 def _looked_up(
-    chunks: Iterator[list[Ref]], cache: Cache | None, persons: _codec.Interned
+    chunks: Iterator[list[Ref]], cache: Store | None, persons: _codec.Interned
 ) -> Iterator[tuple[list[Ref], dict[str, Message], list[Ref]]]:
-    """Each chunk with the messages the cache has for it and the references left to parse."""
-    for chunk in chunks:
-        known = cache.get_many([str(r[0]) for r in chunk], persons) if cache is not None else {}
-        yield chunk, known, [r for r in chunk if str(r[0]) not in known]
+    """Each chunk with the messages the store has for it and the references left to
+    parse; the store is asked for :data:`~._store.BATCH` mails' worth of chunks at
+    once (a query costs ~6 ms whatever its size)."""
+    if cache is None:
+        for chunk in chunks:
+            yield chunk, {}, chunk
+        return
+    batch: list[list[Ref]] = []
+    last: list[Ref] = []  # the end of the chunks
+    for chunk in itertools.chain(chunks, [last]):
+        if chunk is not last:
+            batch.append(chunk)
+            if len(batch) * CHUNK < BATCH:
+                continue
+        if batch:
+            known = cache.get_many([str(r[0]) for c in batch for r in c], persons)
+            for c in batch:
+                yield c, {str(r[0]): known[str(r[0])] for r in c if str(r[0]) in known}, [
+                    r for r in c if str(r[0]) not in known
+                ]
+            batch = []
 
 
 def _pool(size: int) -> ProcessPoolExecutor:
@@ -323,7 +341,7 @@ def _finish(
     known: dict[str, Message],
     todo: list[Ref],
     work: Future[list[bytes]] | list[Message],
-    cache: Cache | None,
+    cache: Store | None,
     persons: _codec.Interned,
 ) -> tuple[list[tuple[Ref, Message]], bool]:
     """The chunk's references with their messages, once its work is done, and
@@ -347,10 +365,10 @@ def _finish(
             reason = message.problems[0][len(UNREADABLE):]
             report_unreadable(ref, UnreadableError(str(ref[0]), reason))
     if cache is not None:
-        if encoded is not None:  # store the workers' bytes as they are: no second encoding
-            cache.put_encoded([(m.oid, data) for m, data in zip(parsed, encoded) if not _unread(m)])
-        else:
-            cache.put_many([m for m in parsed if not _unread(m)])
+        kept = [i for i, m in enumerate(parsed) if not _unread(m)]
+        if encoded is None:  # parsed here: encoded once, for the store
+            encoded = [_codec.encode(m) for m in parsed]
+        cache.put_parsed([parsed[i] for i in kept], [encoded[i] for i in kept])
     fresh = iter(parsed)
     pairs = [
         (ref, next(fresh) if message is None else rebind(message, ref[2], ref[3], ref[4]))

@@ -35,7 +35,7 @@ import attrs
 from . import _codec, _series_codec
 from ._index import Assembly, Delivery, GroupSpan, Skeleton, State
 from ._load import rebind
-from ._cache import Cache
+from ._store import Store
 from ..message import Message
 from ..revisions import LinkIndex, LinkKey, carry, followers, link_keyed, links, relinked
 from ..series import (
@@ -147,7 +147,7 @@ def reassemble(
     state: State,
     new: Sequence[Message],
     deliveries: Mapping[str, Delivery],
-    cache: Cache,
+    cache: Store,
 ) -> tuple[Assembly, State] | None:
     """The assembly of ``base``'s messages plus ``new`` (mail not in ``base``, with
     ``deliveries`` their first deliveries), and its state; ``None`` when the cache no
@@ -249,7 +249,7 @@ def _region(
     decoded: dict[str, Message],
     deliveries: Mapping[str, Delivery],
     base: Assembly,
-    cache: Cache,
+    cache: Store,
 ) -> Threads | None:
     """The reply forest of the region's trees, in arrival order, under the whole
     archive's parent links; its messages are taken from ``decoded`` (the new mail,
@@ -280,7 +280,7 @@ def _relink(
     skeleton: dict[str, Skeleton],
     kept: dict[str, str],
     deliveries: Mapping[str, Delivery],
-    cache: Cache,
+    cache: Store,
 ) -> tuple[Assembly, State] | None:
     """Link ``built`` (the region's series, unlinked) among the stored rows not
     ``gone``; every row's links and status are set again, and a stored row is encoded

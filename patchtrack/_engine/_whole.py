@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 import attrs
 
 from ..archive import Coverage, Ref, Selection, Source, Walk, raise_damage, spans_of, utc
-from ._cache import Cache
+from ._store import Store
 from ..message import Message
 from ..series import Series
 from ._index import Assembly, State, Stored, arrived, assembly_key, assembly_scope, load, store
@@ -46,7 +46,7 @@ def assembled(
     source: Source,
     sel: Selection,
     *,
-    cache: Cache | None,
+    cache: Store | None,
     executor: Executor | None,
     workers: int,
     progress: Callable[[int], None] | None,
@@ -122,7 +122,7 @@ def assembled(
 
 
 def _store(
-    source: Source, cache: Cache, key: str, tips: dict[int, str], index: Assembly, state: State,
+    source: Source, cache: Store, key: str, tips: dict[int, str], index: Assembly, state: State,
     base: Stored | None = None,
 ) -> None:
     """Keep an archive state's assembly, with what extending it later needs (as
@@ -131,7 +131,7 @@ def _store(
 
 
 def _reassembled(
-    source: Source, cache: Cache, tips: dict[int, str], executor: Executor | None, workers: int
+    source: Source, cache: Store, tips: dict[int, str], executor: Executor | None, workers: int
 ) -> tuple[Assembly, State, Stored] | None:
     """The assembly of the archive as it is now, from the newest stored one of an
     earlier state of it (see :mod:`patchtrack._engine._reassemble`): only mail that

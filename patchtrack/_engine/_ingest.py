@@ -1,0 +1,166 @@
+"""What an ingest writes into the store besides parsed mail: its deliveries in
+windows, how far each list was read, the copies of one mail that windows split,
+and the series.
+
+This is :meth:`patchtrack.Archive.ingest` under the hood. An archive is read in
+windows of :data:`WINDOW` deliveries (merged by arrival over every list): each
+window's mails are matched and parsed (:func:`patchtrack.lists.gather`), then its
+deliveries and the cursor that ends it are written in one transaction — memory
+holds one window, and a run killed between windows goes on from the last one
+written. Two copies of one cross-posted mail that arrived in different windows
+were taken for two mails; :func:`join_copies` makes them one afterwards, by the
+rule ``gather`` follows within a window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..archive import Delivery, Ref
+from ..message import Message
+from ..series import Series
+from ._store import Store, StoreError
+from ._tables import EXPORTS, scope_of
+
+__all__ = [
+    "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet",
+]
+
+WINDOW = 20_000
+"""Deliveries a window holds: their parsed records (~11 MB a thousand mails) are
+what an ingest keeps in memory."""
+
+
+@attrs.frozen
+class IngestStats:
+    """What one :meth:`~patchtrack.Archive.ingest` did."""
+
+    deliveries: int
+    """Deliveries written (every list's new mail)."""
+    mails: int
+    """Distinct mails among them."""
+    parsed: int
+    """Mails parsed (the rest the store had)."""
+    joined: int
+    """Copies of one mail that windows had split, made one again."""
+    series: int
+    """Series of the archive, stored."""
+    reread: tuple[str, ...] = ()
+    """Lists whose history was rewritten since the last ingest: read whole again."""
+
+
+def windows(pairs: Sequence[tuple[str, Ref]], size: int = WINDOW) -> Iterator[Sequence[tuple[str, Ref]]]:
+    """``pairs`` in windows of ``size`` deliveries."""
+    for start in range(0, len(pairs), size):
+        yield pairs[start:start + size]
+
+
+def window_tips(pairs: Iterable[tuple[str, Ref]], before: dict[str, dict[int, str]]) -> dict[str, dict[int, str]]:
+    """The cursor after ``pairs``: ``before`` with, per list and epoch, the last
+    commit read (an epoch's history is a line, so what its walk yields after that
+    commit is what the window did not read)."""
+    tips = {name: dict(epochs) for name, epochs in before.items()}
+    for name, ref in pairs:
+        tips.setdefault(name, {})[ref[3]] = ref[2]
+    return tips
+
+
+def deliveries_of(messages: Iterable[Message]) -> list[tuple[Delivery, str]]:
+    """Each delivery of ``messages`` with the blob id of the copy parsed."""
+    return [(d, m.oid) for m in messages for d in m.deliveries]
+
+
+def join_copies(store: Store) -> int:
+    """Make the copies of one mail that arrived in different windows one mail:
+    those sharing a Message-ID on lists none of the others was delivered to (on
+    one list, two mails with one Message-ID are two: a ``RESEND`` with the old
+    id); the mail kept is the one delivered first. Returns the deliveries moved."""
+    db = store._db  # noqa: SLF001 - the engine's own store
+
+    def work() -> int:
+        db.execute("BEGIN")
+        rows = db.execute("""
+            WITH per AS (
+                SELECT d.mail, m.msgid, min(d.arrived) AS first, d.list
+                FROM delivery d JOIN mail m ON m.oid = d.mail
+                WHERE m.msgid <> '' GROUP BY d.mail, m.msgid, d.list),
+            groups AS (
+                SELECT msgid, arg_min(mail, first) AS keep
+                FROM per GROUP BY msgid
+                HAVING count(DISTINCT mail) > 1 AND count(*) = count(DISTINCT list)),
+            moves AS (
+                SELECT DISTINCT p.mail, g.keep FROM per p JOIN groups g USING (msgid) WHERE p.mail <> g.keep)
+            UPDATE delivery SET mail = moves.keep FROM moves WHERE delivery.mail = moves.mail
+            RETURNING 1""").fetchall()
+        db.execute("COMMIT")
+        return len(rows)
+
+    return store._guarded(work, "write")  # noqa: SLF001
+
+
+def store_series(
+    store: Store, tips: dict[str, dict[int, str]], assemble: Callable[[], Sequence[Series]]
+) -> int:
+    """Store the archive's series (``assemble()``) unless those of this state
+    (``tips``, and the assembling code's fingerprint) are stored already; returns
+    how many the store holds."""
+    db = store._db  # noqa: SLF001 - the engine's own store
+    lists = sorted(tips)
+    key = f"series_state:{scope_of(lists)}"
+    state = json.dumps(tips, sort_keys=True)
+    stored: list[Any] = store._guarded(  # noqa: SLF001
+        lambda: db.execute(
+            "SELECT value, (SELECT count(*) FROM assembled_series WHERE scope = ?) FROM meta WHERE key = ?",
+            [scope_of(lists), key],
+        ).fetchall(), "read", fallback=list
+    )
+    if stored and stored[0][0] == state:
+        return int(stored[0][1])
+    series = assemble()
+    store.put_series(series, lists)
+
+    def work() -> None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, state])
+
+    store._guarded(work, "write")  # noqa: SLF001
+    return len(series)
+
+
+def export_parquet(store: Store, lists: Sequence[str], directory: str | os.PathLike[str]) -> dict[str, int]:
+    """Every view of :data:`~._tables.EXPORTS` as Parquet under ``directory``,
+    partitioned by list and year; the rows written per view."""
+    out = Path(directory)
+    db = store.connection(lists)
+
+    def work() -> dict[str, int]:
+        written: dict[str, int] = {}
+        for name, query in EXPORTS.items():
+            target = out / name
+            if target.exists():
+                shutil.rmtree(target)  # an export replaces the last one, never mixes with it
+            target.parent.mkdir(parents=True, exist_ok=True)
+            count = int(db.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])  # noqa: S608
+            if count:
+                db.execute(
+                    f"COPY ({query}) TO '{_quoted(target)}' (FORMAT parquet, PARTITION_BY (list, year))"  # noqa: S608
+                ).fetchall()
+            else:
+                target.mkdir()
+            written[name] = count
+        return written
+
+    try:
+        return store._guarded(work, f"export to {out}")  # noqa: SLF001
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot write ({exc})") from None
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")

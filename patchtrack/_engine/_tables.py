@@ -1,0 +1,226 @@
+"""Records → the store's columns: the Arrow tables a :class:`~._store.Store` writes.
+
+A parsed mail becomes one row of ``mail`` and rows of ``mail_trailer`` (the
+trailers it carries), ``mail_file`` (its diffstat) and ``mail_address`` (its To and
+Cc); a delivery one row of ``delivery``; an assembled series rows of
+``assembled_series``, ``assembled_patch`` and ``assembled_trailer`` — the columns of :func:`patchtrack.export.rows`, so a
+query over the store and a data frame of the records name things alike. The
+schemas are the store's contract: :data:`SCHEMAS` creates the tables, and the
+views users query (:data:`patchtrack.store.VIEWS`) are built on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+import pyarrow as pa
+
+from ..archive import Delivery
+from ..export import rows
+from ..message import Message
+from ..series import Series
+from ._codec import plain
+
+__all__ = ["VIEWS", "EXPORTS", "create_views", "scope_of", "SCHEMAS", "MAIL_TABLES", "SERIES_TABLES", "mail_tables", "delivery_table", "series_tables", "create_sql"]
+
+_S, _I, _B = pa.string(), pa.int32(), pa.bool_()
+_T = pa.timestamp("us", tz="UTC")
+_L = pa.list_(pa.string())
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "mail": pa.schema([
+        ("oid", _S), ("msgid", _S), ("date", _T), ("kind", _S), ("subject", _S), ("title", _S),
+        ("version", _I), ("index", _I), ("total", _I), ("rfc", _B), ("resend", _B), ("prefixes", _L),
+        ("sender_name", _S), ("sender_email", _S), ("author_name", _S), ("author_email", _S),
+        ("author_domain", _S), ("in_reply_to", _S), ("references", _L), ("list_id", _S), ("change_id", _S),
+        ("base_commit", _S), ("patch_id", _S), ("files", _I), ("insertions", _I), ("deletions", _I),
+        ("body_size", _I), ("problems", _L),
+    ]),
+    "mail_trailer": pa.schema([
+        ("oid", _S), ("pos", _I), ("key", _S), ("value", _S), ("name", _S), ("email", _S),
+    ]),
+    "mail_file": pa.schema([
+        ("oid", _S), ("path", _S), ("old_path", _S), ("added", _I), ("removed", _I), ("binary", _B), ("status", _S),
+    ]),
+    "mail_address": pa.schema([("oid", _S), ("field", _S), ("pos", _I), ("name", _S), ("email", _S)]),
+    # oid: this list's copy; mail: the copy parsed (the oid of the mail's row)
+    "delivery": pa.schema([("list", _S), ("epoch", _I), ("commit", _S), ("arrived", _T), ("oid", _S), ("mail", _S)]),
+    "assembled_series": pa.schema([
+        ("series_id", _S), ("title", _S), ("version", _I), ("rfc", _B), ("resend", _B), ("status", _S),
+        ("author_name", _S), ("author_email", _S), ("author_domain", _S), ("sender_email", _S), ("msgid", _S),
+        ("cover", _B), ("patches", _I), ("total", _I), ("complete", _B), ("missing", _I), ("first_date", _T),
+        ("last_date", _T), ("insertions", _I), ("deletions", _I), ("reviewed_patches", _I), ("reviews", _I),
+        ("posted_reviewed_patches", _I), ("posted_reviews", _I), ("previous_id", _S), ("previous_version", _I),
+        ("next_id", _S), ("next_version", _I), ("list_id", _S), ("change_id", _S), ("messages", _I),
+        ("problems", _S), ("oid", _S), ("scope", _S),
+    ]),
+    "assembled_patch": pa.schema([
+        ("series_id", _S), ("series_title", _S), ("series_version", _I), ("status", _S), ("index", _I),
+        ("total", _I), ("msgid", _S), ("subject", _S), ("date", _T), ("author_email", _S), ("insertions", _I),
+        ("deletions", _I), ("reviews", _I), ("followups", _I), ("oid", _S), ("scope", _S),
+    ]),
+    "assembled_trailer": pa.schema([
+        ("series_id", _S), ("index", _I), ("msgid", _S), ("key", _S), ("name", _S), ("email", _S), ("value", _S),
+        ("via", _S), ("from_msgid", _S), ("date", _T), ("flagged", _B), ("scope", _S),
+    ]),
+}
+"""Every table of parsed records in the store, with its columns."""
+
+MAIL_TABLES = ("mail", "mail_trailer", "mail_file", "mail_address")
+SERIES_TABLES = ("assembled_series", "assembled_patch", "assembled_trailer")
+
+_SQL_TYPES = {_S: "VARCHAR", _I: "INTEGER", _B: "BOOLEAN", _T: "TIMESTAMPTZ", _L: "VARCHAR[]"}
+
+
+def create_sql(table: str) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for one of :data:`SCHEMAS` (``mail`` keyed by
+    blob id: a mail's columns are written once)."""
+    columns = ", ".join(
+        f'"{f.name}" {_SQL_TYPES[f.type]}{" PRIMARY KEY" if table == "mail" and f.name == "oid" else ""}'
+        for f in SCHEMAS[table]
+    )
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
+
+
+def _utc(d: datetime | None) -> datetime | None:
+    """A date Arrow can hold as UTC: a naive one read as UTC (a mail's ``Date:``
+    without a zone), one beyond Arrow's microsecond range dropped."""
+    if d is None:
+        return None
+    return d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d
+
+
+def _person(p: Any) -> tuple[str | None, str | None]:
+    return (None, None) if p is None else (p.name, p.email)
+
+
+def mail_tables(messages: Sequence[Message]) -> dict[str, pa.Table]:
+    """The rows of :data:`MAIL_TABLES` for ``messages``."""
+    mail: list[tuple[Any, ...]] = []
+    trailers: list[tuple[Any, ...]] = []
+    files: list[tuple[Any, ...]] = []
+    addresses: list[tuple[Any, ...]] = []
+    for m in messages:
+        s, stat = m.subject, m.diffstat
+        oid = m.oid
+        mail.append((
+            oid, m.msgid, _utc(m.date), plain(m.kind), s.raw, s.title, s.version, s.index, s.total, s.rfc,
+            s.resend, list(s.prefixes), *_person(m.sender), *_person(m.author),
+            m.author.domain if m.author else None, m.in_reply_to, list(m.references), m.list_id, m.change_id,
+            m.base_commit, m.patch_id, len(stat.files) if stat else 0, stat.insertions if stat else 0,
+            stat.deletions if stat else 0, len(m.body), [plain(p) for p in m.problems],
+        ))
+        trailers += [(oid, i, t.key, t.value, *_person(t.person)) for i, t in enumerate(m.trailers)]
+        if stat is not None:
+            files += [(oid, f.path, f.old_path, f.added, f.removed, f.binary, f.status) for f in stat.files]
+        addresses += [(oid, "to", i, p.name, p.email) for i, p in enumerate(m.to)]
+        addresses += [(oid, "cc", i, p.name, p.email) for i, p in enumerate(m.cc)]
+    return {
+        "mail": _table("mail", mail), "mail_trailer": _table("mail_trailer", trailers),
+        "mail_file": _table("mail_file", files), "mail_address": _table("mail_address", addresses),
+    }
+
+
+def delivery_table(deliveries: Iterable[tuple[Delivery, str]]) -> pa.Table:
+    """The rows of ``delivery``: each delivery with the blob id of the copy parsed."""
+    return _table("delivery", [(d.list, d.epoch, d.commit, d.time, d.oid, mail) for d, mail in deliveries])
+
+
+def series_tables(series: Sequence[Series], scope: str) -> dict[str, pa.Table]:
+    """The rows of :data:`SERIES_TABLES`: :func:`patchtrack.export.rows`' columns,
+    with the blob id of the series' head (its cover, else its first patch) and of
+    each patch, and the ``scope`` (the lists assembled together) they belong to."""
+    out: dict[str, pa.Table] = {}
+    for table, kind in zip(SERIES_TABLES, ("series", "patches", "trailers")):
+        found = rows(series, kind)
+        if table == "assembled_series":
+            found = [{**row, "oid": s.head.oid} for row, s in zip(found, series)]
+        elif table == "assembled_patch":
+            oids = (p.message.oid for s in series for p in s.patches)
+            found = [{**row, "oid": oid} for row, oid in zip(found, oids)]
+        names = SCHEMAS[table].names[:-1]
+        out[table] = _table(table, [
+            (*(_utc(v) if isinstance(v, datetime) else v for v in (row[n] for n in names)), scope) for row in found
+        ])
+    return out
+
+
+def _table(name: str, data: list[tuple[Any, ...]]) -> pa.Table:
+    schema = SCHEMAS[name]
+    columns = list(zip(*data)) if data else [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+
+
+VIEWS: dict[str, str] = {
+    "deliveries": """
+        SELECT d.list, d.epoch, d."commit", d.arrived, d.oid, d.mail, m.msgid
+        FROM _delivery d LEFT JOIN mail m ON m.oid = d.mail""",
+    "messages": """
+        WITH d AS (
+            SELECT mail, arg_min(list, (arrived, list)) AS list, min(arrived) AS arrived,
+                   list(DISTINCT list ORDER BY list) AS lists, count(*) AS deliveries
+            FROM _delivery GROUP BY mail)
+        SELECT m.oid, d.list, d.lists, d.deliveries, d.arrived, m.* EXCLUDE (oid)
+        FROM mail m JOIN d ON d.mail = m.oid""",
+    "mail_trailers": """
+        SELECT t.oid, m.msgid, t.pos, t.key, t.value, t.name, t.email
+        FROM mail_trailer t JOIN mail m USING (oid) WHERE m.oid IN (SELECT mail FROM _delivery)""",
+    "files": """
+        SELECT f.oid, m.msgid, f.path, f.old_path, f.added, f.removed, f.binary, f.status
+        FROM mail_file f JOIN mail m USING (oid) WHERE m.oid IN (SELECT mail FROM _delivery)""",
+    "addresses": """
+        SELECT a.oid, m.msgid, a.field, a.pos, a.name, a.email
+        FROM mail_address a JOIN mail m USING (oid) WHERE m.oid IN (SELECT mail FROM _delivery)""",
+    "series": "SELECT * EXCLUDE (scope) FROM assembled_series WHERE scope = $scope",
+    "patches": "SELECT * EXCLUDE (scope) FROM assembled_patch WHERE scope = $scope",
+    "trailers": "SELECT * EXCLUDE (scope) FROM assembled_trailer WHERE scope = $scope",
+    "reviews": """
+        SELECT * EXCLUDE (scope) FROM assembled_trailer
+        WHERE scope = $scope AND NOT flagged AND lower(key) IN ('reviewed-by', 'acked-by', 'tested-by')""",
+}
+"""The views queries read (:meth:`patchtrack.Archive.sql`), over the lists of the
+archive asked: its mail, each distinct mail once (``messages``: its first
+delivery's list and arrival, every list that carried it), its deliveries, the
+trailers each mail carries, its files and addresses; the series assembled over
+those lists at their last ingest, their patches and trailers (a patch's own and
+those follow-ups gave it: :func:`patchtrack.export.rows`' columns), and the reviews
+among them."""
+
+
+def scope_of(lists: Iterable[str]) -> str:
+    """The scope series are stored under: the lists assembled together."""
+    return ",".join(sorted(lists))
+
+
+def create_views(db: duckdb.DuckDBPyConnection, lists: Sequence[str]) -> None:
+    """Create (or replace) :data:`VIEWS` on ``db`` over ``lists`` (temporary: they
+    are defined by this code, not stored in the file)."""
+    names = ", ".join("'" + n.replace("'", "''") + "'" for n in lists) or "NULL"
+    db.execute(f"CREATE OR REPLACE TEMP VIEW _delivery AS SELECT * FROM delivery WHERE list IN ({names})")
+    scope = "'" + scope_of(lists).replace("'", "''") + "'"
+    for name, query in VIEWS.items():
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query.replace('$scope', scope)}")
+
+
+_YEAR = "CAST(year({}) AS INTEGER) AS year"
+_MAIL_PLACE = "JOIN (SELECT oid AS m_oid, list, arrived FROM messages) w ON w.m_oid = t.oid"
+_SERIES_PLACE = """JOIN (
+    SELECT s.series_id AS s_id, w.list, w.arrived FROM series s JOIN messages w ON w.oid = s.oid
+) w ON w.s_id = t.series_id"""
+
+EXPORTS: dict[str, str] = {
+    "messages": f"SELECT *, {_YEAR.format('arrived')} FROM messages",
+    "deliveries": f"SELECT *, {_YEAR.format('arrived')} FROM deliveries",
+    "mail_trailers": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM mail_trailers t {_MAIL_PLACE}",
+    "files": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM files t {_MAIL_PLACE}",
+    "addresses": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM addresses t {_MAIL_PLACE}",
+    "series": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM series t {_SERIES_PLACE}",
+    "patches": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM patches t {_SERIES_PLACE}",
+    "trailers": f"SELECT t.*, w.list, {_YEAR.format('w.arrived')} FROM trailers t {_SERIES_PLACE}",
+}
+"""What ``export --parquet`` writes: each view with the ``list`` and ``year`` it is
+partitioned by (of the mail's first delivery; a series', of its patches' first)."""
