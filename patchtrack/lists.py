@@ -29,7 +29,8 @@ from typing import Any
 import attrs
 
 from ._dates import DateLike
-from ._engine._ingest import WINDOW, IngestStats, deliveries_of, export_parquet, join_copies, store_series, window_tips, windows
+from ._engine._cluster import ingest_on
+from ._engine._ingest import WINDOW, IngestStats, deliveries_of, distinct_mails, export_parquet, join_copies, store_series, window_tips, windows
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -348,7 +349,11 @@ class Archive:
         The walk goes in windows of ``window`` deliveries, each written with the
         cursor that ends it in one transaction: memory holds a window, and a run
         that is killed loses at most the window it was in (the next ingest goes on
-        from the last one written; nothing is doubled). ``progress`` is called
+        from the last one written; nothing is doubled). With ``client`` (a
+        :class:`distributed.Client`: ``pip install 'patchtrack[dask]'``), the mail
+        is parsed on its cluster's workers, which must see the archive at the same
+        path (a shared file system; see :mod:`patchtrack._engine._cluster`), and
+        ``mails`` counts every distinct mail of the lists. ``progress`` is called
         with the deliveries read so far. Raises :class:`DamagedArchiveError` after
         writing every readable mail, as :meth:`messages` does."""
         store = self._store("ingest")
@@ -368,8 +373,12 @@ class Archive:
             store.forget_lists(reread)
         pairs, walks = self.walk_refs(selection(after=cursor, lists=self.lists))
         done = {name: dict(epochs) for name, epochs in cursor.items()}
-        stored, written, mails = store.stats.stored, 0, 0
-        for part in windows(pairs, window):
+        stored, written = store.stats.stored, 0
+        if client is not None:  # parsed on the cluster, merged here; one cursor at the end
+            written = ingest_on(client, store, pairs, progress=progress)
+            store.put_deliveries([], window_tips(pairs, done))
+            pairs = pairs if written else []
+        for part in windows(pairs if client is None else [], window):
             found = gather(
                 part, cache=store, executor=self.executor, workers=self.workers,
                 progress=None if progress is None else _offset(progress, written),
@@ -377,10 +386,10 @@ class Archive:
             done = window_tips(part, done)
             store.put_deliveries(deliveries_of(found), done)
             written += len(part)
-            mails += len(found)
             if progress is not None:
                 progress(written)
         joined = join_copies(store) if pairs else 0
+        mails = distinct_mails(store, pairs) if pairs else 0
         for walk in walks.values():
             raise_damage(walk)
         count = store_series(store, self.tips(), lambda: self.series())

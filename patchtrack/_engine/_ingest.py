@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
 from ..archive import Delivery, Ref
 from ..message import Message
@@ -30,7 +31,7 @@ from ._store import Store, StoreError
 from ._tables import EXPORTS, scope_of
 
 __all__ = [
-    "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet",
+    "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails",
 ]
 
 WINDOW = 20_000
@@ -92,7 +93,7 @@ def join_copies(store: Store) -> int:
                 FROM delivery d JOIN mail m ON m.oid = d.mail
                 WHERE m.msgid <> '' GROUP BY d.mail, m.msgid, d.list),
             groups AS (
-                SELECT msgid, arg_min(mail, first) AS keep
+                SELECT msgid, arg_min(mail, (first, list)) AS keep  -- ties: by list name, as gather
                 FROM per GROUP BY msgid
                 HAVING count(DISTINCT mail) > 1 AND count(*) = count(DISTINCT list)),
             moves AS (
@@ -103,6 +104,24 @@ def join_copies(store: Store) -> int:
         return len(rows)
 
     return store._guarded(work, "write")  # noqa: SLF001
+
+
+def distinct_mails(store: Store, pairs: Sequence[tuple[str, Ref]]) -> int:
+    """The distinct mails the deliveries ``pairs`` carried, as stored (copies
+    made one)."""
+    db = store._db  # noqa: SLF001 - the engine's own store
+    new = pa.table({"list": [n for n, _ in pairs], "commit": [r[2] for _, r in pairs]})
+
+    def work() -> int:
+        db.register("new", new)
+        try:
+            return int(db.execute(
+                'SELECT count(DISTINCT d.mail) FROM delivery d JOIN new n ON d.list = n.list AND d."commit" = n."commit"'
+            ).fetchall()[0][0])
+        finally:
+            db.unregister("new")
+
+    return store._guarded(work, "read")  # noqa: SLF001
 
 
 def store_series(
