@@ -392,7 +392,7 @@ class Archive:
         mails = distinct_mails(store, pairs) if pairs else 0
         for walk in walks.values():
             raise_damage(walk)
-        count = store_series(store, self.tips(), lambda: self.series())
+        count = store_series(store, self.tips(), window=window)
         return IngestStats(
             deliveries=written, mails=mails, parsed=store.stats.stored - stored, joined=joined, series=count,
             reread=tuple(reread),

@@ -27,8 +27,11 @@ import pyarrow as pa
 from ..archive import Delivery, Ref
 from ..message import Message
 from ..series import Series
+from ._index import Assembly, State
+from ._load import rebind
+from ._reassemble import assemble_stored, reassemble
 from ._store import Store, StoreError
-from ._tables import EXPORTS, scope_of
+from ._tables import EXPORTS, create_views, scope_of
 
 __all__ = [
     "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails",
@@ -124,32 +127,77 @@ def distinct_mails(store: Store, pairs: Sequence[tuple[str, Ref]]) -> int:
     return store._guarded(work, "read")  # noqa: SLF001
 
 
-def store_series(
-    store: Store, tips: dict[str, dict[int, str]], assemble: Callable[[], Sequence[Series]]
-) -> int:
-    """Store the archive's series (``assemble()``) unless those of this state
-    (``tips``, and the assembling code's fingerprint) are stored already; returns
-    how many the store holds."""
-    db = store._db  # noqa: SLF001 - the engine's own store
+def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int = WINDOW) -> int:
+    """Assemble the series of the lists of ``tips`` from the store and store them
+    (the assembly too, for later calls), unless those of this state (``tips``, and
+    the assembling code's fingerprint) are stored already; returns how many series
+    the lists have.
+
+    The mails are taken from the store in windows of ``window``, in order of first
+    arrival: the first window is assembled, each next one extends that assembly
+    (:func:`._reassemble.reassemble`, equal to assembling them all at once), so
+    memory holds a window's records and the assembly's skeleton (~1 kB a mail),
+    never every record. The series are then written :data:`SERIES_BATCH` at a time."""
     lists = sorted(tips)
-    key = f"series_state:{scope_of(lists)}"
-    state = json.dumps(tips, sort_keys=True)
+    scope = scope_of(lists)
+    key = f"series_state:{scope}"
+    state_json = json.dumps(tips, sort_keys=True)
+    db = store._db  # noqa: SLF001 - the engine's own store
     stored: list[Any] = store._guarded(  # noqa: SLF001
         lambda: db.execute(
             "SELECT value, (SELECT count(*) FROM assembled_series WHERE scope = ?) FROM meta WHERE key = ?",
-            [scope_of(lists), key],
+            [scope, key],
         ).fetchall(), "read", fallback=list
     )
-    if stored and stored[0][0] == state:
+    if stored and stored[0][0] == state_json:
         return int(stored[0][1])
-    series = assemble()
-    store.put_series(series, lists)
+    index = assembled(store, lists, window)
+    store.put_series([], lists)  # this scope's rows go; the new ones are appended
+    for start in range(0, len(index.rows), SERIES_BATCH):
+        series = index.series(range(start, min(start + SERIES_BATCH, len(index.rows))), store)
+        if series is None:
+            raise StoreError(f"{store.path}: a mail of a series is no longer in the store: ingest again")
+        store.put_series(series, lists, append=True)
 
     def work() -> None:
-        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, state])
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, state_json])
 
     store._guarded(work, "write")  # noqa: SLF001
-    return len(series)
+    return len(index.rows)
+
+
+SERIES_BATCH = 5_000
+"""Series decoded and written at a time."""
+
+
+def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> Assembly:
+    """The assembly of every distinct mail the store holds for ``lists``, built a
+    window of mails at a time (see :func:`store_series`)."""
+    reader = store.connection(lists).cursor()  # its own: the look-ups run between its batches
+    create_views(reader, lists)
+    result = reader.execute(
+        'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
+        " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail ORDER BY min(arrived), mail"
+    )
+    index: Assembly | None = None
+    state: State | None = None
+    try:
+        while batch := result.fetchmany(window):
+            where = {oid: (commit, epoch, when) for oid, commit, epoch, when in batch}
+            found = store.get_many(list(where))
+            if len(found) != len(where):
+                raise StoreError(f"{store.path}: {len(where) - len(found)} ingested mails are no longer stored: ingest again")
+            messages = [rebind(found[o], *where[o]) for o in where]
+            if index is None or state is None:
+                _, index, state = assemble_stored(messages, where)
+            else:
+                grown = reassemble(index, state, messages, where, store)
+                if grown is None:
+                    raise StoreError(f"{store.path}: a mail of a series is no longer in the store: ingest again")
+                index, state = grown
+    finally:
+        reader.close()
+    return index if index is not None else Assembly([], {})
 
 
 def export_parquet(store: Store, lists: Sequence[str], directory: str | os.PathLike[str]) -> dict[str, int]:

@@ -244,6 +244,8 @@ def load(
     finally:
         if owned is not None:
             owned.shutdown(wait=True, cancel_futures=True)
+        if cache is not None:
+            cache.flush()  # what was parsed is kept, however the load ended
 
 
 def _looked_up(
