@@ -30,7 +30,7 @@ import attrs
 
 from ._dates import DateLike
 from ._engine._cluster import ingest_on
-from ._engine._ingest import WINDOW, IngestStats, deliveries_of, distinct_mails, export_parquet, join_copies, store_series, window_tips, windows
+from ._engine._ingest import WINDOW, IngestStats, deliveries_of, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -371,25 +371,25 @@ class Archive:
                 reread.append(name)
         if reread:
             store.forget_lists(reread)
-        pairs, walks = self.walk_refs(selection(after=cursor, lists=self.lists))
+        walks = self._walks(selection(after=cursor, lists=self.lists), self.lists)
+        streams = [_keyed(i, name, walk) for i, (name, walk) in enumerate(walks.items())]
+        pairs = ((name, ref) for _, _, _, name, ref in heapq.merge(*streams))  # never all in memory
         done = {name: dict(epochs) for name, epochs in cursor.items()}
-        stored, written = store.stats.stored, 0
+        stored, written, run = store.stats.stored, 0, next_run(store)
         if client is not None:  # parsed on the cluster, merged here; one cursor at the end
-            written = ingest_on(client, store, pairs, progress=progress)
-            store.put_deliveries([], window_tips(pairs, done))
-            pairs = pairs if written else []
-        for part in windows(pairs if client is None else [], window):
+            written = ingest_on(client, store, pairs, run, done, progress=progress)
+        for part in windows(pairs if client is None else iter(()), window):
             found = gather(
                 part, cache=store, executor=self.executor, workers=self.workers,
                 progress=None if progress is None else _offset(progress, written),
             )
             done = window_tips(part, done)
-            store.put_deliveries(deliveries_of(found), done)
+            store.put_deliveries(deliveries_of(found), done, run)
             written += len(part)
             if progress is not None:
                 progress(written)
-        joined = join_copies(store) if pairs else 0
-        mails = distinct_mails(store, pairs) if pairs else 0
+        joined = join_copies(store) if written else 0
+        mails = distinct_mails(store, run) if written else 0
         for walk in walks.values():
             raise_damage(walk)
         count = store_series(store, self.tips(), window=window)

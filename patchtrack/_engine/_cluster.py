@@ -24,11 +24,12 @@ is written once every partition is merged.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,11 @@ from ._load import Row, parse_encoded, rows
 from ._store import Store, StoreError
 from ._tables import MAIL_TABLES, SCHEMAS, mail_tables
 
-__all__ = ["PARTITION", "Partition", "parse_partition", "ingest_on"]
+__all__ = ["PARTITION", "IN_FLIGHT", "Partition", "parse_partition", "partitions", "merge", "ingest_on"]
+
+IN_FLIGHT = 3
+"""Tasks handed to each worker at once: one running, the next ones queued, so no
+worker waits for this process; the walk is read no further ahead than that."""
 
 PARTITION = 5_000
 """Deliveries a worker parses in one task: large enough that a task's fixed cost
@@ -53,9 +58,9 @@ parsing it (~1 s), small enough to keep every worker busy on a day's mail."""
 
 _BLOB = pa.schema([("oid", pa.string()), ("data", pa.binary()), ("crc", pa.uint64())])
 
-Partition = tuple[str, str, list[Row]]
-"""One task: the list, the staging path prefix its files are written under, and
-its mails (as :func:`._load.rows` gives them: the git directory to read each
+Partition = tuple[str, str, int, list[Row]]
+"""One task: the list, the staging path prefix its files are written under, the
+ingest run, and its mails (as :func:`._load.rows` gives them: the git directory to read each
 from, or its bytes when it has no such directory)."""
 
 
@@ -63,7 +68,7 @@ def parse_partition(task: Partition) -> tuple[str, int, list[tuple[str, str]]]:
     """Run on a worker: parse the partition's mails and write the store's rows as
     Parquet (``<prefix>-<table>.parquet``); returns the prefix, the mails written
     and the mails that could not be read (blob id, reason)."""
-    name, prefix, batch = task
+    name, prefix, run, batch = task
     encoded = parse_encoded(batch)
     persons: _codec.Interned = {}
     messages = [_codec.decode(data, persons) for data in encoded]
@@ -76,7 +81,7 @@ def parse_partition(task: Partition) -> tuple[str, int, list[tuple[str, str]]]:
     }, schema=_BLOB)
     tables["delivery"] = pa.Table.from_pylist([
         {"list": name, "epoch": row[2], "commit": row[1], "arrived": datetime.fromtimestamp(row[3], timezone.utc),
-         "oid": row[0], "mail": row[0]}
+         "oid": row[0], "mail": row[0], "run": run}
         for row in batch
     ], schema=SCHEMAS["delivery"])
     for table, data in tables.items():
@@ -88,19 +93,30 @@ def _unreadable(problems: Sequence[str]) -> bool:
     return bool(problems) and problems[0].startswith(UNREADABLE)
 
 
-def partitions(pairs: Sequence[tuple[str, Ref]], staging: Path, size: int = PARTITION) -> list[tuple[Partition, list[Ref]]]:
+def partitions(
+    pairs: Iterable[tuple[str, Ref]], staging: Path, run: int, size: int = PARTITION
+) -> Iterator[tuple[Partition, list[Ref]]]:
     """``pairs`` cut into tasks of at most ``size`` deliveries of one list's epoch,
-    each with its references."""
+    each with its references, as the walk yields them (a task is given once full:
+    memory holds at most a partition per list and epoch)."""
     runs: dict[tuple[str, int], list[Ref]] = {}
+    made = 0
+
+    def task(name: str, epoch: int, refs: list[Ref]) -> tuple[Partition, list[Ref]]:
+        nonlocal made
+        made += 1
+        prefix = str(staging / f"{made:06d}")
+        return (name, prefix, run, rows(refs, local=True)), refs
+
     for name, ref in pairs:
-        runs.setdefault((name, ref[3]), []).append(ref)
-    out = []
+        refs = runs.setdefault((name, ref[3]), [])
+        refs.append(ref)
+        if len(refs) >= size:
+            yield task(name, ref[3], refs)
+            runs[name, ref[3]] = []
     for (name, epoch), refs in runs.items():
-        for start in range(0, len(refs), size):
-            part = refs[start:start + size]
-            prefix = str(staging / f"{name}-{epoch}-{start}")
-            out.append(((name, prefix, rows(part, local=True)), part))
-    return out
+        if refs:
+            yield task(name, epoch, refs)
 
 
 def merge(store: Store, prefix: str) -> None:
@@ -108,6 +124,7 @@ def merge(store: Store, prefix: str) -> None:
     replace what was stored, columns are written for mails without them, and a
     delivery already stored (a run started again) is skipped."""
     db = store._db  # noqa: SLF001 - the engine's own store
+    store.flush()
 
     def path(table: str) -> str:
         return f"{prefix}-{table}.parquet".replace("'", "''")
@@ -138,14 +155,18 @@ def merge(store: Store, prefix: str) -> None:
 def ingest_on(
     client: Any,
     store: Store,
-    pairs: Sequence[tuple[str, Ref]],
+    pairs: Iterable[tuple[str, Ref]],
+    run: int,
+    cursor: dict[str, dict[int, str]],
     *,
     progress: Callable[[int], None] | None = None,
     staging: Path | None = None,
 ) -> int:
     """Parse ``pairs`` on the Dask ``client``'s workers and merge them into
-    ``store``; returns the deliveries merged. ``staging`` (default: a folder beside
-    the store) must be on a file system every worker shares."""
+    ``store`` as deliveries of ingest ``run``, then write the lists' cursor
+    (``cursor`` moved past ``pairs``); returns the deliveries merged. ``staging``
+    (default: a folder beside the store) must be on a file system every worker
+    shares. At most :data:`IN_FLIGHT` tasks a worker are handed out at once."""
     from distributed import as_completed
 
     where = (staging or store.path.with_name(store.path.name + ".staging")) / uuid.uuid4().hex
@@ -153,22 +174,37 @@ def ingest_on(
         where.mkdir(parents=True)
     except OSError as exc:
         raise StoreError(f"{where}: cannot stage the workers' files ({exc})") from None
-    tasks = partitions(pairs, where)
-    refs = {task[1]: part for task, part in tasks}
+    tips = {name: dict(epochs) for name, epochs in cursor.items()}
+    refs: dict[str, list[Ref]] = {}
+    limit = IN_FLIGHT * max(1, len(client.scheduler_info().get("workers", {})))
     done = 0
+    def passing() -> Iterator[tuple[str, Ref]]:
+        for name, ref in pairs:  # the cursor moves past each delivery handed out
+            tips.setdefault(name, {})[ref[3]] = ref[2]
+            yield name, ref
+
     try:
-        futures = client.map(parse_partition, [task for task, _ in tasks], pure=False)
-        for future in as_completed(futures):
+        tasks = partitions(passing(), where, run)
+        running = as_completed()
+        for task, part in itertools.islice(tasks, limit):
+            refs[task[1]] = part
+            running.add(client.submit(parse_partition, task, pure=False))
+        for future in running:
             prefix, count, unread = future.result()
             merge(store, prefix)
-            by_oid = {str(r[0]): r for r in refs[prefix]}
+            part = refs.pop(prefix)
+            by_oid = {str(r[0]): r for r in part}
             for oid, reason in unread:
                 report_unreadable(by_oid[oid], UnreadableError(oid, reason))
-            for file in Path(prefix).parent.glob(f"{Path(prefix).name}-*.parquet"):
+            for file in where.glob(f"{Path(prefix).name}-*.parquet"):
                 file.unlink()
             done += count
             if progress is not None:
                 progress(done)
+            for task, more in itertools.islice(tasks, 1):
+                refs[task[1]] = more
+                running.add(client.submit(parse_partition, task, pure=False))
+        store.put_deliveries([], tips, run)  # every partition merged: the cursor moves
     finally:
         shutil.rmtree(where, ignore_errors=True)
         if where.parent.is_dir() and not os.listdir(where.parent):

@@ -14,6 +14,7 @@ rule ``gather`` follows within a window.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ from ._store import Store, StoreError
 from ._tables import EXPORTS, create_views, scope_of
 
 __all__ = [
-    "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails",
+    "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails", "next_run",
 ]
 
 WINDOW = 20_000
@@ -60,10 +61,11 @@ class IngestStats:
     """Lists whose history was rewritten since the last ingest: read whole again."""
 
 
-def windows(pairs: Sequence[tuple[str, Ref]], size: int = WINDOW) -> Iterator[Sequence[tuple[str, Ref]]]:
-    """``pairs`` in windows of ``size`` deliveries."""
-    for start in range(0, len(pairs), size):
-        yield pairs[start:start + size]
+def windows(pairs: Iterable[tuple[str, Ref]], size: int = WINDOW) -> Iterator[list[tuple[str, Ref]]]:
+    """``pairs`` in windows of ``size`` deliveries (read as they come)."""
+    it = iter(pairs)
+    while part := list(itertools.islice(it, size)):
+        yield part
 
 
 def window_tips(pairs: Iterable[tuple[str, Ref]], before: dict[str, dict[int, str]]) -> dict[str, dict[int, str]]:
@@ -74,6 +76,15 @@ def window_tips(pairs: Iterable[tuple[str, Ref]], before: dict[str, dict[int, st
     for name, ref in pairs:
         tips.setdefault(name, {})[ref[3]] = ref[2]
     return tips
+
+
+def next_run(store: Store) -> int:
+    """The number this ingest's deliveries are written under (one more than the last)."""
+    found: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
+        lambda: store._db.execute("SELECT coalesce(max(run), 0) + 1 FROM delivery").fetchall(),  # noqa: SLF001
+        "read",
+    )
+    return int(found[0][0])
 
 
 def deliveries_of(messages: Iterable[Message]) -> list[tuple[Delivery, str]]:
@@ -109,22 +120,16 @@ def join_copies(store: Store) -> int:
     return store._guarded(work, "write")  # noqa: SLF001
 
 
-def distinct_mails(store: Store, pairs: Sequence[tuple[str, Ref]]) -> int:
-    """The distinct mails the deliveries ``pairs`` carried, as stored (copies
-    made one)."""
-    db = store._db  # noqa: SLF001 - the engine's own store
-    new = pa.table({"list": [n for n, _ in pairs], "commit": [r[2] for _, r in pairs]})
-
-    def work() -> int:
-        db.register("new", new)
-        try:
-            return int(db.execute(
-                'SELECT count(DISTINCT d.mail) FROM delivery d JOIN new n ON d.list = n.list AND d."commit" = n."commit"'
-            ).fetchall()[0][0])
-        finally:
-            db.unregister("new")
-
-    return store._guarded(work, "read")  # noqa: SLF001
+def distinct_mails(store: Store, run: int) -> int:
+    """The distinct mails the deliveries of ingest ``run`` carried, as stored
+    (copies made one)."""
+    found: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
+        lambda: store._db.execute(  # noqa: SLF001
+            "SELECT count(DISTINCT mail) FROM delivery WHERE run = ?", [run]
+        ).fetchall(),
+        "read",
+    )
+    return int(found[0][0])
 
 
 def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int = WINDOW) -> int:

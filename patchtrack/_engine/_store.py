@@ -622,11 +622,14 @@ class Store:
             out.setdefault(name, {})[int(epoch)] = tip
         return out
 
-    def put_deliveries(self, deliveries: Sequence[tuple[Delivery, str]], tips: dict[str, dict[int, str]]) -> None:
-        """Record ``deliveries`` (each with the blob id of the copy parsed) and, in the same transaction, the ``tips`` they were
+    def put_deliveries(
+        self, deliveries: Sequence[tuple[Delivery, str]], tips: dict[str, dict[int, str]], run: int
+    ) -> None:
+        """Record ``deliveries`` (each with the blob id of the copy parsed), written
+        by ingest ``run``, and, in the same transaction, the ``tips`` they were
         walked to: a run killed before it commits leaves the store as it was, and
         the next ingest walks the same mail again — nothing lost, nothing doubled."""
-        rows = delivery_table(deliveries)
+        rows = delivery_table(deliveries, run)
 
         def work() -> None:
             db = self._db

@@ -48,7 +48,10 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "mail_address": pa.schema([("oid", _S), ("field", _S), ("pos", _I), ("name", _S), ("email", _S)]),
     # oid: this list's copy; mail: the copy parsed (the oid of the mail's row)
-    "delivery": pa.schema([("list", _S), ("epoch", _I), ("commit", _S), ("arrived", _T), ("oid", _S), ("mail", _S)]),
+    # run: the ingest that wrote it (1, 2, …)
+    "delivery": pa.schema([
+        ("list", _S), ("epoch", _I), ("commit", _S), ("arrived", _T), ("oid", _S), ("mail", _S), ("run", _I),
+    ]),
     "assembled_series": pa.schema([
         ("series_id", _S), ("title", _S), ("version", _I), ("rfc", _B), ("resend", _B), ("status", _S),
         ("author_name", _S), ("author_email", _S), ("author_domain", _S), ("sender_email", _S), ("msgid", _S),
@@ -125,9 +128,10 @@ def mail_tables(messages: Sequence[Message]) -> dict[str, pa.Table]:
     }
 
 
-def delivery_table(deliveries: Iterable[tuple[Delivery, str]]) -> pa.Table:
-    """The rows of ``delivery``: each delivery with the blob id of the copy parsed."""
-    return _table("delivery", [(d.list, d.epoch, d.commit, d.time, d.oid, mail) for d, mail in deliveries])
+def delivery_table(deliveries: Iterable[tuple[Delivery, str]], run: int) -> pa.Table:
+    """The rows of ``delivery``: each delivery with the blob id of the copy parsed,
+    written by ingest ``run``."""
+    return _table("delivery", [(d.list, d.epoch, d.commit, d.time, d.oid, mail, run) for d, mail in deliveries])
 
 
 def series_tables(series: Sequence[Series], scope: str) -> dict[str, pa.Table]:
@@ -157,7 +161,7 @@ def _table(name: str, data: list[tuple[Any, ...]]) -> pa.Table:
 
 VIEWS: dict[str, str] = {
     "deliveries": """
-        SELECT d.list, d.epoch, d."commit", d.arrived, d.oid, d.mail, m.msgid
+        SELECT d.list, d.epoch, d."commit", d.arrived, d.oid, d.mail, m.msgid, d.run
         FROM _delivery d LEFT JOIN mail m ON m.oid = d.mail""",
     "messages": """
         WITH d AS (
