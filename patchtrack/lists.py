@@ -30,7 +30,7 @@ import attrs
 
 from ._dates import DateLike
 from ._engine._cluster import ingest_on
-from ._engine._ingest import WINDOW, IngestStats, deliveries_of, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
+from ._engine._ingest import WINDOW, IngestStats, canonical, deliveries_for, deliveries_of, stored_assembly, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -63,6 +63,8 @@ from .series import Series
 from .upstream import Upstream, track
 
 __all__ = ["Archive", "ListsWalk", "open_archive"]
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 ListCursor = Mapping[str, Mapping[int, str] | Mapping[str, str]]
 """A cursor of an archive of many lists: list name → that list's tips (epoch → commit)."""
@@ -312,6 +314,21 @@ class Archive:
                     inside.add((name, str(ref[0])))
                     spans.setdefault(str(ref[0]), (ref[2], ref[3], ref[4]))
             raise_damage(walk)
+        if isinstance(self.cache, Store):
+            kept = self._from_store(self.cache, inside, progress, history=history)
+            if kept is not None:
+                found, everything = kept
+                messages = list(within_dates(found, sel.lo, sel.hi)) if sel.on_date else found
+                covered = _combined(sel, [
+                    (name, attrs.evolve(walk.coverage, spans=spans_of(where[name], {
+                        d.oid for m in messages for d in m.deliveries if d.list == name
+                    })))
+                    for name, walk in selected.items()
+                ])
+                if not history and sel.on_date:
+                    keep = {m.oid for m in messages}
+                    everything = [s for s in everything if any(m.oid in keep for m in s.messages)]
+                return messages, everything, covered
         whole = selection(lists=self.lists)
         found, walks = self._gathered(whole, progress)
         for walk in walks.values():
@@ -420,6 +437,33 @@ class Archive:
         if ingest:
             self.ingest()
         return export_parquet(store, self.lists, directory)
+
+    def _from_store(
+        self, store: Store, inside: set[tuple[str, str]], progress: Callable[[int], None] | None, *, history: bool
+    ) -> tuple[list[Message], list[Series]] | None:
+        """The mails of the deliveries ``inside`` (list, blob id), each once, and the
+        series holding them (with ``history``, every revision they link to), from
+        the assembly the store keeps — after ingesting what arrived since, so it is
+        this state's; ``None`` when the store has none (a series of it lost)."""
+        self.ingest(progress=progress)
+        index = stored_assembly(store, self.tips())
+        if index is None:
+            return None
+        chosen = canonical(store, inside)
+        picks = index.touching(chosen)
+        kept = index.selection(chosen, index.with_history(picks) if history else picks, store)
+        if kept is None:
+            return None
+        messages, series = kept
+        records = {id(m): m for m in messages}
+        for s in series:
+            for m in (*([s.cover] if s.cover is not None else []), *(p.message for p in s.patches), *s.messages):
+                records.setdefault(id(m), m)
+        where = deliveries_for(store, self.lists, {m.oid for m in records.values()})
+        for m in records.values():
+            object.__setattr__(m, "deliveries", where.get(m.oid, ()))  # as gather sets them
+        messages.sort(key=lambda m: (m.deliveries[0].time, m.deliveries[0].list) if m.deliveries else (_NEVER, ""))
+        return messages, series
 
     _whole: tuple[dict[str, dict[int, str]], list[Series]] | None = None
 

@@ -14,11 +14,13 @@ rule ``gather`` follows within a window.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,9 @@ import pyarrow as pa
 from ..archive import Delivery, Ref
 from ..message import Message
 from ..series import Series
-from ._index import Assembly, State
+from ._index import Assembly, State, assembly_scope
+from ._index import load as load_assembly
+from ._index import store as store_assembly
 from ._load import rebind
 from ._reassemble import assemble_stored, reassemble
 from ._store import Store, StoreError
@@ -36,6 +40,7 @@ from ._tables import EXPORTS, create_views, scope_of
 
 __all__ = [
     "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails", "next_run",
+    "stored_assembly", "canonical", "deliveries_for", "lists_key",
 ]
 
 WINDOW = 20_000
@@ -156,7 +161,9 @@ def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int =
     )
     if stored and stored[0][0] == state_json:
         return int(stored[0][1])
-    index = assembled(store, lists, window)
+    index, state = assembled(store, lists, window)
+    if state is not None:  # kept for series() and report() of this state (see stored_assembly)
+        store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state)
     store.put_series([], lists)  # this scope's rows go; the new ones are appended
     for start in range(0, len(index.rows), SERIES_BATCH):
         series = index.series(range(start, min(start + SERIES_BATCH, len(index.rows))), store)
@@ -175,9 +182,10 @@ SERIES_BATCH = 5_000
 """Series decoded and written at a time."""
 
 
-def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> Assembly:
+def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> tuple[Assembly, State | None]:
     """The assembly of every distinct mail the store holds for ``lists``, built a
-    window of mails at a time (see :func:`store_series`)."""
+    window of mails at a time (see :func:`store_series`), and its state (``None``
+    without mail)."""
     reader = store.connection(lists).cursor()  # its own: the look-ups run between its batches
     create_views(reader, lists)
     result = reader.execute(
@@ -202,7 +210,61 @@ def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> Assem
                 index, state = grown
     finally:
         reader.close()
-    return index if index is not None else Assembly([], {})
+    return (index, state) if index is not None else (Assembly([], {}), None)
+
+
+def lists_key(tips: Mapping[str, Mapping[int, str]]) -> str:
+    """The key the assembly of these lists at these tips is stored under."""
+    text = f"{assembly_scope('lists')}:{json.dumps(tips, sort_keys=True)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def stored_assembly(store: Store, tips: Mapping[str, Mapping[int, str]]) -> Assembly | None:
+    """The assembly an ingest stored for the lists of ``tips`` at those tips, if it did."""
+    found = load_assembly(store, lists_key(tips))
+    return None if found is None else found.assembly
+
+
+def canonical(store: Store, pairs: Iterable[tuple[str, str]]) -> set[str]:
+    """The blob ids of the mails stored for these deliveries (list, blob id): the
+    copy parsed of each."""
+    wanted = pa.table({"list": pa.array([n for n, _ in pairs], pa.string()), "oid": pa.array([o for _, o in pairs], pa.string())})
+    db = store._db  # noqa: SLF001 - the engine's own store
+
+    def work() -> set[str]:
+        db.register("wanted", wanted)
+        try:
+            return {r[0] for r in db.execute(
+                "SELECT DISTINCT d.mail FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
+            ).fetchall()}
+        finally:
+            db.unregister("wanted")
+
+    return store._guarded(work, "read")  # noqa: SLF001
+
+
+def deliveries_for(store: Store, lists: Sequence[str], mails: Iterable[str]) -> dict[str, tuple[Delivery, ...]]:
+    """Every delivery, on ``lists``, of these mails (blob ids of the copies parsed),
+    in order of arrival (ties by list name)."""
+    wanted = pa.table({"mail": pa.array(list(mails), pa.string())})
+    db = store._db  # noqa: SLF001 - the engine's own store
+
+    def work() -> dict[str, tuple[Delivery, ...]]:
+        db.register("wanted", wanted)
+        try:
+            rows = db.execute(
+                'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM delivery d JOIN wanted w USING (mail)'
+                " WHERE d.list IN (SELECT unnest(?)) ORDER BY d.mail, d.arrived, d.list, d.epoch, d.run",
+                [list(lists)],
+            ).fetchall()
+        finally:
+            db.unregister("wanted")
+        out: dict[str, list[Delivery]] = {}
+        for mail, name, epoch, commit, arrived, oid in rows:
+            out.setdefault(mail, []).append(Delivery(name, epoch, commit, arrived.astimezone(timezone.utc), oid))
+        return {mail: tuple(found) for mail, found in out.items()}
+
+    return store._guarded(work, "read")  # noqa: SLF001
 
 
 def export_parquet(store: Store, lists: Sequence[str], directory: str | os.PathLike[str]) -> dict[str, int]:
