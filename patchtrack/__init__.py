@@ -10,7 +10,8 @@ turn them into typed :class:`Message` records; :func:`thread` (reply trees),
 :func:`assemble` and :meth:`Inbox.series`, which give linked :class:`Series` with
 their :class:`Patch` records and review :class:`Followup` trailers; and
 :mod:`patchtrack.builder`, which writes v1/v2 archives from mail files (for tests and
-the demo); :class:`Cache` (parsed mail and assemblies on disk); :meth:`Series.to_mbox`
+the demo); :class:`Store` (parsed mail, deliveries and series in one DuckDB file: SQL over
+the archive, Parquet out; :meth:`Archive.ingest`, :meth:`Archive.sql`); :meth:`Series.to_mbox`
 and :func:`read_mbox` (b4 workflows); :func:`track` and :class:`Upstream` (what landed
 upstream). The closed sets of words records use (kinds of mail, statuses, evidence,
 problem codes…) are ``str`` enums in :mod:`patchtrack.vocab`.
@@ -22,6 +23,7 @@ from ._dates import DateLike
 from .archive import Coverage, Damage, Delivery, EpochSpan, Selection, Position, RawMessage, Segment, Unreadable, Walk, WalkStats
 from .builder import V1Writer, V2Writer, build_inbox
 from .cache import Cache, CacheError, default_cache_path
+from .store import IngestStats, Store, StoreError, default_store_path
 from .demo import build_demo_inbox
 from .diff import Diffstat, FileChange, diffstat, patch_id
 from .assemble import assemble
@@ -51,6 +53,9 @@ __all__ = [
     "Archive",
     "Cache",
     "CacheError",
+    "IngestStats",
+    "Store",
+    "StoreError",
     "Coverage",
     "Damage",
     "Delivery",
@@ -111,6 +116,7 @@ __all__ = [
     "build_inbox",
     "build_report",
     "default_cache_path",
+    "default_store_path",
     "diffstat",
     "group_series",
     "is_bot",

@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     inbox_opts.add_argument(
         "--cache", metavar="FILE",
-        help=f"parsed-message cache (default: {_shown(default_cache_path())})",
+        help=f"the store of parsed mail (default: {_shown(default_cache_path())})",
     )
     inbox_opts.add_argument("--no-cache", action="store_true", help="parse everything, store nothing")
     inbox_opts.add_argument(
@@ -320,18 +320,18 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_cmd_export)
 
     cache = sub.add_parser(
-        "cache", help="what the parsed-message cache holds; prune or clear it",
-        description="info: the cache file, its size, its messages, archive assemblies and "
-        "upstream indexes. prune: drop the messages whose mail is in none of the archives "
-        "named (when any is), and the archive assemblies stored more than --older-than days "
-        "ago (they are rebuilt from the cached messages when needed); then compact the file. "
-        "clear: drop everything. A message entry never goes stale by itself: a mail never "
-        "changes, and a new patchtrack version starts the cache afresh.",
+        "cache", help="what the store holds; prune or clear it",
+        description="info: the store file, its size, its messages, deliveries, series, archive "
+        "assemblies and upstream indexes. prune: drop the messages whose mail is in none of the "
+        "archives named (when any is), and the archive assemblies stored more than --older-than days "
+        "ago (they are rebuilt from the stored messages when needed); the store reuses the space. "
+        "clear: drop everything and give the space back. A message never goes stale by itself: a "
+        "mail never changes, and a new patchtrack version starts the parsed tables afresh.",
     )
     cache.add_argument("action", choices=("info", "prune", "clear"))
     cache.add_argument("inboxes", metavar="INBOX", nargs="*", help="prune: the archives whose mail is kept")
     cache.add_argument(
-        "--cache", metavar="FILE", help=f"the cache file (default: {_shown(default_cache_path())})"
+        "--cache", metavar="FILE", help=f"the store (default: {_shown(default_cache_path())})"
     )
     cache.add_argument(
         "--older-than", type=float, default=30, metavar="DAYS",
@@ -673,16 +673,16 @@ def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
                         keep.update(str(ref[0]) for ref in walks[0].refs())
                     for walk in walks:
                         _raise_damage_line(walk)
-            size = cache.info().size
             dropped = cache.prune(keep=keep, older_than=args.older_than * 86400)
-            print(f"{PROG}: cache pruned: {dropped.messages} messages, {dropped.assemblies} assemblies dropped, "
-                  f"{_bytes(size - cache.info().size)} given back", file=sys.stderr)
+            print(f"{PROG}: cache pruned: {dropped.messages} messages, {dropped.assemblies} assemblies dropped "
+                  "(their space is reused; 'cache clear' gives the file's back)", file=sys.stderr)
         info = cache.info()
     when = (
         f", assemblies stored {_day(info.oldest)} to {_day(info.newest)}" if info.oldest and info.newest else ""
     )
     out.write(
         f"cache: {_shown(info.path)}\nsize: {_bytes(info.size)}\nmessages: {info.messages}\n"
+        f"deliveries: {info.deliveries}\nseries: {info.series}\n"
         f"assemblies: {info.assemblies} (archive states{when})\nupstream indexes: {info.upstream}\n"
     )
     return 0
