@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ import pyarrow as pa
 
 from ..archive import Delivery, Ref
 from ..message import Message
-from ..series import Series
 from ._index import Assembly, State, assembly_scope
 from ._index import load as load_assembly
 from ._index import store as store_assembly
