@@ -149,7 +149,9 @@ def merge(store: Store, prefix: str) -> None:
         db.execute("COMMIT")
 
     store._guarded(work, "write")  # noqa: SLF001
-    store.stats.stored += int(pq.read_metadata(f"{prefix}-blob.parquet").num_rows)
+    added = int(pq.read_metadata(f"{prefix}-blob.parquet").num_rows)
+    store.stats.stored += added
+    store._rows += added  # noqa: SLF001 - what its look-ups are planned by
 
 
 def ingest_on(
