@@ -177,7 +177,7 @@ def test_reassembly_after_new_mail_grows_linearly_and_equals_a_full_assembly(nam
 
     def case(n: int, check: bool) -> Callable[[], object]:
         messages = SHAPES[name](n)
-        cache = Cache(tmp_path / f"{n}.sqlite")
+        cache = Cache(tmp_path / f"{n}.duckdb")
         cache.put_many(messages)
         old, new = messages[:-3], messages[-3:]
         base, state, deliveries = _stored(old, cache)
@@ -252,7 +252,7 @@ def test_an_assembly_stored_under_another_layout_is_assembled_again(
     (before this one, rows held every missing counter) are never decoded: the key
     differs, the assembly is made again and stored beside."""
     inbox_path = build_inbox(MAILS, tmp_path / "inbox")
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Cache(tmp_path / "c.duckdb")
     first = open_inbox(inbox_path, cache=cache, workers=1).series()
     assert open_inbox(inbox_path, cache=cache, workers=1).series() == first
     assert cache.stats.assemblies_read == 1

@@ -1,7 +1,7 @@
-"""The parsed-message cache and parallel parsing: whatever way a walk is parsed —
-serially, on a process pool, on an injected executor, from the cache — the
-messages are the same, in the same order. Fixture inboxes here; the corpora at the
-end."""
+"""The store of parsed messages (a DuckDB file) and parallel parsing: whatever
+way a walk is parsed — serially, on a process pool, on an injected executor, from
+the store — the messages are the same, in the same order. Fixture inboxes here;
+the corpora at the end."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
+import duckdb
 import pytest
 
 import patchtrack
 from conftest import MAILS
-from patchtrack._engine import _cache, _codec, _load
+from patchtrack._engine import _codec, _load, _store
 from patchtrack.builder import V2Writer, mail_meta
-from patchtrack.cache import Cache, CacheError
+from patchtrack.store import Store, StoreError
 
 
 @pytest.fixture
@@ -48,15 +49,15 @@ def test_codec_round_trips_every_fixture_message(mails: list[bytes]) -> None:
 
 def test_second_walk_parses_nothing_and_gives_the_same_messages(v2: Path, tmp_path: Path) -> None:
     expected = serial(v2)
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(v2, cache=cache, workers=1)
     assert list(inbox.messages()) == expected
     assert (cache.stats.hits, cache.stats.misses, cache.stats.stored) == (0, len(expected), len(expected))
     assert list(inbox.messages()) == expected
     assert (cache.stats.hits, cache.stats.stored) == (len(expected), len(expected))
     assert len(cache) == len(expected)
-    # a new process (a new Cache on the same file) sees the same entries
-    again = patchtrack.open_inbox(v2, cache=tmp_path / "c.sqlite", workers=1)
+    cache.close()  # a new process (a new Store on the same file) sees the same entries
+    again = patchtrack.open_inbox(v2, cache=tmp_path / "c.duckdb", workers=1)
     assert list(again.messages()) == expected and again.cache.stats.misses == 0
 
 
@@ -64,7 +65,7 @@ def test_walk_after_new_mail_parses_only_the_new_mail(mails: list[bytes], tmp_pa
     writer = V2Writer(tmp_path / "inbox")
     for raw in mails[:20]:
         writer.add(raw, arrival=mail_meta(raw).arrival)
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     assert len(list(patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1).messages())) == 20
     for raw in mails[20:]:
         writer.add(raw, arrival=mail_meta(raw).arrival)
@@ -74,78 +75,124 @@ def test_walk_after_new_mail_parses_only_the_new_mail(mails: list[bytes], tmp_pa
     assert got == serial(tmp_path / "inbox")
 
 
+def _sql(path: Path, *statements: str) -> None:
+    """Run ``statements`` on the store file from outside (the Store closed: DuckDB
+    locks the file while one is open)."""
+    db = duckdb.connect(str(path))
+    try:
+        for statement in statements:
+            db.execute(statement).fetchall()
+    finally:
+        db.close()
+
+
 def test_a_parser_change_invalidates_old_entries(v2: Path, tmp_path: Path) -> None:
-    path = tmp_path / "c.sqlite"
-    cache = Cache(path)
+    """Parsed mail stored under another parser fingerprint is dropped on open;
+    upstream indexes (stored under the same schema) stay."""
+    path = tmp_path / "c.duckdb"
+    cache = Store(path)
     list(patchtrack.open_inbox(v2, cache=cache, workers=1).messages())
+    cache.put_upstream("repo", b"index")
     assert len(cache) > 0
     cache.close()
-    with sqlite3.connect(path) as db:  # as if written by another parser version
-        db.execute("UPDATE meta SET value = 'older-parser' WHERE key = 'fingerprint'")
-    reopened = Cache(path)
-    assert len(reopened) == 0
+    # as if written by another parser version
+    _sql(path, "UPDATE meta SET value = 'older-parser' WHERE key = 'fingerprint'")
+    assert _rows(path, "blob") > 0 and _rows(path, "mail") > 0
+    reopened = Store(path)
+    assert len(reopened) == 0 and _rows(reopened, "mail") == 0 and _rows(reopened, "mail_address") == 0
+    assert reopened.get_upstream("repo") == b"index"
     list(patchtrack.open_inbox(v2, cache=reopened, workers=1).messages())
-    assert reopened.stats.hits == 0 and len(reopened) > 0
+    assert reopened.stats.hits == 0 and len(reopened) > 0 and _rows(reopened, "mail") == len(reopened)
 
 
 def test_a_cache_of_the_previous_layout_is_started_again(v2: Path, tmp_path: Path) -> None:
-    """A file whose tables an older patchtrack made (assemblies without a base
-    column) is emptied and laid out anew on open, then stores and reads assemblies."""
-    path = tmp_path / "c.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        db.execute("INSERT INTO meta VALUES ('fingerprint', 'schema-2-parser')")
-        db.execute("CREATE TABLE message (oid TEXT PRIMARY KEY, data BLOB)")
-        db.execute("INSERT INTO message VALUES ('0' , x'00')")
-        db.execute("CREATE TABLE assembly (key TEXT PRIMARY KEY, data BLOB, stored REAL)")
-        db.execute("CREATE TABLE assembly_state (key TEXT PRIMARY KEY, scope TEXT, tips TEXT, data BLOB)")
-    db.close()
-    cache = Cache(path)
-    assert len(cache) == 0
+    """A DuckDB file whose tables an older layout made (another schema: assemblies
+    without a base column, blobs without a checksum, an upstream table of its own)
+    is emptied and laid out anew on open, upstream indexes too, then stores and
+    reads assemblies."""
+    path = tmp_path / "c.duckdb"
+    _sql(
+        path,
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "INSERT INTO meta VALUES ('fingerprint', 'schema-4-parser'), ('schema', '4')",
+        "CREATE TABLE blob (oid VARCHAR PRIMARY KEY, data BLOB)",
+        "INSERT INTO blob VALUES ('0', '\\x00'::BLOB)",
+        "CREATE TABLE assembly (key VARCHAR PRIMARY KEY, data BLOB, stored DOUBLE)",
+        "CREATE TABLE assembly_state (key VARCHAR PRIMARY KEY, scope VARCHAR, tips VARCHAR, data BLOB)",
+        "CREATE TABLE upstream (key VARCHAR PRIMARY KEY, data BLOB)",
+        "INSERT INTO upstream VALUES ('repo', '\\x00'::BLOB)",
+    )
+    cache = Store(path)
+    assert len(cache) == 0 and cache.get_upstream("repo") is None and not cache.notes
+    cache.put_upstream("repo", b"index")
+    assert cache.get_upstream("repo") == b"index"
     inbox = patchtrack.open_inbox(v2, cache=cache, workers=1)
     first = inbox.series()
     assert inbox.series() == first and cache.stats.assemblies_read == 1
+    assert first == patchtrack.open_inbox(v2, workers=1).series()
 
 
 def test_fingerprint_covers_the_parser_sources() -> None:
-    assert set(_cache._PARSER_MODULES) >= {"message", "_mime", "subject", "trailers", "diff", "_engine/_codec"}
-    assert len(patchtrack.cache.FINGERPRINT) == 16
+    assert set(_store._PARSER_MODULES) >= {
+        "message", "_mime", "subject", "trailers", "diff", "_engine/_codec", "_engine/_tables",
+    }
+    assert len(patchtrack.store.FINGERPRINT) == 16
+
+
+def test_the_cache_names_are_the_stores() -> None:
+    """Code written against the SQLite cache keeps working: its names are the store's."""
+    from patchtrack import cache, store
+
+    assert (cache.Cache, cache.CacheError, cache.CacheInfo, cache.CacheStats) == (
+        store.Store, store.StoreError, store.StoreInfo, store.StoreStats
+    )
+    assert cache.default_cache_path is store.default_store_path and cache.FINGERPRINT == store.FINGERPRINT
+    assert store.default_store_path().name == "store.duckdb"
 
 
 def test_the_message_and_series_codecs_have_fingerprints_of_their_own() -> None:
     """Messages are stored under the parser and message codec's source, assemblies
     under the series codec and the assembling code's: neither list holds the other's
     codec, so changing how series are stored leaves the parsed mails valid."""
-    assert "_engine/_series_codec" in _cache._ASSEMBLY_MODULES and "_engine/_codec" in _cache._PARSER_MODULES
-    assert not set(_cache._PARSER_MODULES) & set(_cache._ASSEMBLY_MODULES)
-    assert len(patchtrack.cache.SERIES_FINGERPRINT) == 16 and patchtrack.cache.SERIES_FINGERPRINT != patchtrack.cache.FINGERPRINT
+    assert "_engine/_series_codec" in _store._ASSEMBLY_MODULES and "_engine/_codec" in _store._PARSER_MODULES
+    assert not set(_store._PARSER_MODULES) & set(_store._ASSEMBLY_MODULES)
+    assert len(patchtrack.store.SERIES_FINGERPRINT) == 16 and patchtrack.store.SERIES_FINGERPRINT != patchtrack.store.FINGERPRINT
 
 
-def _rows(path: Path, table: str) -> int:
-    with sqlite3.connect(path) as db:
-        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+def _rows(where: Path | Store, table: str) -> int:
+    """Rows of ``table``: through an open Store's connection, or of a closed file
+    (opened read-only from outside)."""
+    if isinstance(where, Store):
+        return int(where._db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608
+    db = duckdb.connect(str(where), read_only=True)
+    try:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608
+    finally:
+        db.close()
 
 
 def test_another_series_codec_drops_the_assemblies_and_keeps_the_messages(
     v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "c.sqlite"
-    with Cache(path) as cache:
+    path = tmp_path / "c.duckdb"
+    with Store(path) as cache:
         first = patchtrack.open_inbox(v2, cache=cache, workers=1).series()
-    stored = _rows(path, "message")
+    stored = _rows(path, "blob")
     assert stored > 0 and _rows(path, "assembly") == 1 and _rows(path, "assembly_state") == 1
+    assert _rows(path, "mail") == stored
 
-    monkeypatch.setattr(_cache, "SERIES_FINGERPRINT", "another-series-codec")
-    with Cache(path) as cache:
-        assert len(cache) == stored and _rows(path, "assembly") == 0 and _rows(path, "assembly_state") == 0
+    monkeypatch.setattr(_store, "SERIES_FINGERPRINT", "another-series-codec")
+    with Store(path) as cache:
+        assert len(cache) == stored and _rows(cache, "assembly") == 0 and _rows(cache, "assembly_state") == 0
+        assert _rows(cache, "mail") == stored  # the columns stay with their records
         assert patchtrack.open_inbox(v2, cache=cache, workers=1).series() == first
         assert cache.stats.misses == 0 and cache.stats.hits > 0  # every mail read back, none parsed
         assert cache.stats.assemblies_read == 0  # assembled again, and stored
     assert _rows(path, "assembly") == 1
 
-    monkeypatch.setattr(_cache, "FINGERPRINT", "another-message-codec")
-    with Cache(path) as cache:
-        assert len(cache) == 0 and _rows(path, "assembly") == 0
+    monkeypatch.setattr(_store, "FINGERPRINT", "another-message-codec")
+    with Store(path) as cache:
+        assert len(cache) == 0 and _rows(cache, "assembly") == 0 and _rows(cache, "mail") == 0
         assert patchtrack.open_inbox(v2, cache=cache, workers=1).series() == first
         assert cache.stats.hits == 0 and cache.stats.stored == stored
 
@@ -159,7 +206,7 @@ def test_cached_blob_in_another_delivery_takes_that_commit(mails: list[bytes], t
     first = writer.add(mails[2], arrival=mail_meta(mails[4]).arrival)  # redelivered
     writer.new_epoch()
     second = writer.add(mails[2], arrival=mail_meta(mails[4]).arrival)  # and again, next epoch
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
     list(inbox.messages())
     for commit, epoch in ((first, 0), (second, 1)):
@@ -179,7 +226,7 @@ def test_date_from_arrival_follows_the_delivery(tmp_path: Path) -> None:
 
     early = writer.add(raw, arrival=datetime(2024, 1, 1, tzinfo=timezone.utc))
     late = writer.add(raw, arrival=datetime(2024, 6, 1, tzinfo=timezone.utc))
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
     [m] = inbox.messages(f"{early}^!")
     assert "no-date" in m.problems and m.date == datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -249,7 +296,7 @@ def test_v1_mail_is_sent_as_bytes_to_a_process_pool(tmp_path: Path, small_chunks
 
 
 def test_pool_with_a_cache_stores_what_workers_parsed(v2: Path, tmp_path: Path, small_chunks: None) -> None:
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     got = list(patchtrack.open_inbox(v2, cache=cache, workers=2).messages())
     assert got == serial(v2) and len(cache) == len(got)
     warm = list(patchtrack.open_inbox(v2, cache=cache, workers=2).messages())
@@ -258,7 +305,7 @@ def test_pool_with_a_cache_stores_what_workers_parsed(v2: Path, tmp_path: Path, 
 
 def test_series_and_report_are_the_same_from_the_cache(v2: Path, tmp_path: Path) -> None:
     plain = patchtrack.open_inbox(v2, workers=1)
-    cached = patchtrack.open_inbox(v2, cache=tmp_path / "c.sqlite", workers=1)
+    cached = patchtrack.open_inbox(v2, cache=tmp_path / "c.duckdb", workers=1)
     for _ in range(2):  # cold, then warm
         assert cached.series() == plain.series()
         assert cached.report("HEAD~6..").to_dict() == plain.report("HEAD~6..").to_dict()
@@ -280,13 +327,26 @@ def test_report_with_dates_selects_by_arrival(v2: Path) -> None:
     assert report.to_dict()["series"] and len(report.to_dict()["series"]) <= len(series)
 
 
-def test_bad_cache_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_bad_store_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-db"
-    bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(CacheError, match="cannot use as a cache"):
-        Cache(bad)
-    with pytest.raises(CacheError):
-        Cache(tmp_path)  # a directory
+    bad.write_bytes(b"this is not duckdb" * 100)
+    with pytest.raises(StoreError, match=r"cannot use as a store \(not a DuckDB file\)$"):
+        Store(bad)
+    old = tmp_path / "cache.sqlite"  # the cache of patchtrack before 0.2
+    with sqlite3.connect(old) as db:
+        db.execute("CREATE TABLE message (oid TEXT PRIMARY KEY, data BLOB)")
+    db.close()
+    with pytest.raises(StoreError, match=r"cannot use as a store \(an SQLite file: the cache of patchtrack before 0.2\)$"):
+        Store(old)
+    with pytest.raises(StoreError, match="cannot use as a store"):
+        Store(tmp_path)  # a directory
+
+
+def test_the_store_draws_no_progress_bar(tmp_path: Path) -> None:
+    """DuckDB draws one on stdout (piped or not) past 2 s of a statement: in the
+    middle of the records the CLI writes there."""
+    with Store(tmp_path / "c.duckdb") as store:
+        assert store._db.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
 
 
 def test_workers_must_be_positive(v2: Path) -> None:
@@ -299,7 +359,7 @@ def test_workers_must_be_positive(v2: Path) -> None:
 
 def test_corpus_cached_messages_equal_parsed(corpus_repo: Path, corpus_messages: list, tmp_path: Path) -> None:
     """Every real message survives the cache: store the session's parse, walk warm."""
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     cache.put_many(corpus_messages)
     warm = list(patchtrack.open_inbox(corpus_repo, cache=cache).messages())
     assert cache.stats.misses == 0
@@ -341,7 +401,7 @@ def test_stored_assembly_follows_the_archive_state(mails: list[bytes], tmp_path:
     writer = V2Writer(tmp_path / "inbox")
     for raw in mails[:25]:
         writer.add(raw, arrival=mail_meta(raw).arrival)
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     inbox = patchtrack.open_inbox(tmp_path / "inbox", cache=cache, workers=1)
     first = inbox.series()
     assert cache.stats.assemblies_read == 0
@@ -353,15 +413,15 @@ def test_stored_assembly_follows_the_archive_state(mails: list[bytes], tmp_path:
     assert grown == patchtrack.open_inbox(tmp_path / "inbox", workers=1).series()
     read = cache.stats.assemblies_read
     assert inbox.series() == grown and cache.stats.assemblies_read == read + 1
-    # an assembly whose messages left the cache is not used
-    cache._db.execute("DELETE FROM message")
+    # an assembly whose messages left the store is not used
+    cache._db.execute("DELETE FROM blob")
     assert inbox.series() == grown
 
 
 def test_corpus_stored_assembly_gives_the_same_series_and_reports(
     corpus_repo: Path, corpus_messages: list, tmp_path: Path
 ) -> None:
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Store(tmp_path / "c.duckdb")
     cache.put_many(corpus_messages)
     inbox = patchtrack.open_inbox(corpus_repo, cache=cache)
     refs = [r for r in inbox.walk().refs() if not r[5]]
@@ -372,7 +432,7 @@ def test_corpus_stored_assembly_gives_the_same_series_and_reports(
     span = f"{refs[-min(1000, len(refs) - 1) - 1][2]}..{refs[-1][2]}"
 
     def assembled(call):  # type: ignore[no-untyped-def]
-        cache._db.execute("DELETE FROM assembly")  # force a fresh assembly (messages stay cached)
+        cache._db.execute("DELETE FROM assembly")  # force a fresh assembly (messages stay stored)
         return call()
 
     calls = {

@@ -130,7 +130,7 @@ def test_series_formats(capsys, inbox: Path) -> None:  # type: ignore[no-untyped
         (["report", "{inbox}", "deadbeef00.."], "unknown revision"),
         (["report", "{inbox}", "--top", "0"], "--top must be at least 1"),
         (["series", "{inbox}", "--workers", "0"], "--workers must be at least 1"),
-        (["messages", "{inbox}", "--cache", "{tmp}"], "cannot use as a cache"),
+        (["messages", "{inbox}", "--cache", "{tmp}"], "cannot use as a store"),
         (["report", "{inbox}", "--mailmap", "{tmp}/no.mailmap"], "cannot read"),
         (["series", "{inbox}", "--domain-map", "{tmp}/no.map"], "cannot read"),
     ],
@@ -195,7 +195,7 @@ def test_cache_is_on_by_default_and_can_be_moved_or_off(capsys, inbox: Path, tmp
     assert code == 0 and len(Cache(default_cache_path())) == len(mails)
     code, again, _ = run(capsys, "messages", str(inbox))
     assert again == first  # the same records, read from the cache
-    mine = tmp_path / "mine.sqlite"
+    mine = tmp_path / "mine.duckdb"
     code, out, _ = run(capsys, "series", str(inbox), "--cache", str(mine), "--format", "json")
     assert code == 0 and len(Cache(mine)) == len(mails)
     off = tmp_path / "off"

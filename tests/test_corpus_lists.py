@@ -117,7 +117,7 @@ def stored(mirrors: dict[str, Built]) -> dict[str, dict[str, list[tuple[str, str
 @pytest.fixture(scope="module")
 def cache_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the module: the first archive opened parses, the others read it."""
-    return tmp_path_factory.mktemp("lists-cache") / "cache.sqlite"
+    return tmp_path_factory.mktemp("lists-cache") / "cache.duckdb"
 
 
 def _open(built: Built, cache: Path) -> patchtrack.Archive:  # type: ignore[name-defined]

@@ -55,7 +55,7 @@ def test_report_header_names_resolved_commits(
     name: str, corpus_clones: dict[str, Path], tmp_path: Path
 ) -> None:
     repo = corpus_clones[name]
-    inbox = patchtrack.open_inbox(repo, cache=tmp_path / "cache.sqlite")
+    inbox = patchtrack.open_inbox(repo, cache=tmp_path / "cache.duckdb")
     everything = deliveries(repo, "HEAD")
     tip_time = everything[-1][2]
     month = datetime.fromtimestamp(tip_time, timezone.utc) - timedelta(days=40)

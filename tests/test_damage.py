@@ -203,7 +203,7 @@ def test_unreadable_mail_is_not_cached_and_is_read_once_mended(pristine: Path, i
     path = loose(epoch(inbox, 1), "HEAD~4:m")
     kept = path.read_bytes()
     _garbage(path)
-    cache = tmp_path / "cache.sqlite"
+    cache = tmp_path / "cache.duckdb"
     first = list(patchtrack.open_inbox(inbox, cache=cache, workers=1).messages())
     assert [m.problems for m in first if m.problems[:1] == ("unreadable:corrupt-blob",)]
     path.write_bytes(kept)
@@ -781,7 +781,7 @@ def test_series_see_a_mended_mail_through_a_cache(pristine: Path, inbox: Path, t
     path = loose(epoch(inbox, 1), patch.oid)
     kept = path.read_bytes()
     _garbage(path)
-    cache = tmp_path / "cache.sqlite"
+    cache = tmp_path / "cache.duckdb"
     damaged = patchtrack.open_inbox(inbox, cache=cache, workers=1).series()
     path.write_bytes(kept)
     mended = patchtrack.open_inbox(inbox, cache=cache, workers=1).series()

@@ -88,16 +88,31 @@ def test_the_cycle_finder_finds_a_cycle_and_none_where_there_is_none() -> None:
 
 def test_relative_imports_resolve() -> None:
     engine = {target for _, target, _ in _imports("patchtrack._engine._index")}
-    assert {"patchtrack._engine", "patchtrack.series", "patchtrack._engine._cache"} <= engine
+    assert {"patchtrack._engine", "patchtrack.series", "patchtrack._engine._store"} <= engine
     assert "patchtrack._render" in _edges("patchtrack")  # from . import _render, mbox
-    assert "patchtrack._engine._cache" in _edges("patchtrack.cache")
+    assert "patchtrack._engine._store" in _edges("patchtrack.store")
+    assert "patchtrack.store" in _edges("patchtrack.cache")  # the old names, aliases of the store's
+
+
+def test_the_store_faces_import_the_engine_never_the_reverse() -> None:
+    """``patchtrack.cache`` (the old names) imports ``patchtrack.store`` (the public
+    face), which imports the engine's ``_store``: no engine module imports either
+    face, so the structure stays one-way."""
+    faces = {"patchtrack.store", "patchtrack.cache"}
+    reached = [
+        f"{name} imports {target}"
+        for name in MODULES if name.startswith("patchtrack._engine")
+        for target in _edges(name) & faces
+    ]
+    assert not reached, reached
+    assert not _edges("patchtrack.store") & {"patchtrack.cache"}  # the face never leans on the aliases
 
 
 def test_no_import_cycles() -> None:
     """No module imports one that imports it back, directly or around a loop —
     counting imports inside functions and under ``TYPE_CHECKING`` (a lazy import
     hides a cycle, it does not remove it). Renderers import records, never the
-    reverse; the engine imports the stages and the cache's face imports the engine."""
+    reverse; the engine imports the stages and the store's faces import the engine."""
     graph = {name: _edges(name) for name in MODULES}
     cycle = _cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
@@ -111,7 +126,7 @@ def _room(name: str) -> str:
 def test_no_import_cycles_between_subpackages() -> None:
     """The same with each subpackage (``archive``, ``_engine``) one node: a
     subpackage is a unit, so the modules beside it may import it or be imported
-    by it, never both (the cache's face imports the engine, never the reverse)."""
+    by it, never both (the store's faces import the engine, never the reverse)."""
     graph: dict[str, set[str]] = {}
     for name in MODULES:
         graph.setdefault(_room(name), set()).update(_room(m) for m in _edges(name) if _room(m) != _room(name))

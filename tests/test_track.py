@@ -184,7 +184,7 @@ def test_upstream_index_is_cached_and_incremental(world: dict, tmp_path: Path, m
     up = tmp_path / "up"
     git("clone", "-q", str(world["upstream"]), str(up))
     _run(up, "checkout", "-q", "up")
-    cache = Cache(tmp_path / "c.sqlite")
+    cache = Cache(tmp_path / "c.duckdb")
     made = []
     original = tracking._commit
     monkeypatch.setattr(tracking, "_commit", lambda repo, c: made.append(str(c.id)) or original(repo, c))
@@ -224,7 +224,7 @@ def test_hand_checked_decisions(corpus_clones: dict[str, Path]) -> None:
 def test_report_marks_what_landed_upstream(world: dict, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def,type-arg]
     upstream = Upstream.index(world["upstream"], f"{world['base']}..up")
     states = {t.series.id: t.state for t in track(patchtrack.open_inbox(world["inbox"], workers=1).series(), upstream)}
-    cached = patchtrack.open_inbox(world["inbox"], workers=1, cache=tmp_path / "c.sqlite")
+    cached = patchtrack.open_inbox(world["inbox"], workers=1, cache=tmp_path / "c.duckdb")
     for _ in range(2):  # assembled, then from the stored assembly
         report = cached.report(upstream=upstream)
         rows = report.to_dict()["series"]

@@ -483,9 +483,9 @@ class Store:
         third of parsing. Until then :meth:`get_many` finds them here."""
         for m, data in zip(messages, encoded):
             self._pending[m.oid] = (m, data)
+            if len(self._pending) >= FLUSH:  # as they come: linux-pwm's 23,541 in one
+                self.flush()  # transaction ran out of MEMORY_LIMIT (256 MB)
         self.stats.stored += len(messages)
-        if len(self._pending) >= FLUSH:
-            self.flush()
 
     def flush(self) -> None:
         """Write the mails :meth:`put_parsed` holds."""
