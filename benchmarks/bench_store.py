@@ -7,13 +7,13 @@ between runs under ``/work/bench-data/mirror/<size>``. For each size given, in o
 - the floor: ``git log --format=%H:m | git cat-file --batch`` over every epoch;
 - a cold ingest (no store yet) with one process, the process pool (one worker per
   core) and a 2-worker Dask ``LocalCluster`` (each in a fresh process; the pool at
-  every size, the others at ``--all-modes`` sizes): seconds, deliveries a second and
+  every size, on the mirror cut back by a day, the others at ``--all-modes`` sizes): seconds, deliveries a second and
   that rate's share of the floor's, the peak RSS of the ingesting process — its own
   memory (``RssAnon``) and all of it (``VmHWM``, which counts the pack files git maps:
   file pages the kernel takes back under pressure);
-- one day of new mail: the mirror is shared-cloned with every epoch's ref moved back
-  one day (epochs begun in that day left out), ingested, then the refs moved forward
-  again and ingested: the second ingest's seconds;
+- one day of new mail (``--all-modes`` sizes): the pool's store, ingested from the
+  mirror shared-cloned with every epoch's ref moved back one day (epochs begun in
+  that day left out), after the refs are moved forward again: that ingest's seconds;
 - warm queries on that store, each the best of three: series touching
   ``drivers/pwm/`` in any list in the last 30 days with their review state (as a
   library call and as a ``patchtrack sql`` command), a full-archive count of trailers
@@ -140,19 +140,26 @@ def command(*args: str) -> float:
     return best(lambda: subprocess.run(["patchtrack", *args], check=True, capture_output=True))
 
 
-def measure(root: Path, modes: list[str], work: Path) -> dict[str, Any]:
+def measure(root: Path, modes: list[str], work: Path, full: bool) -> dict[str, Any]:
+    """The figures of one mirror: the floor and a cold ingest per mode; with
+    ``full``, also a day of new mail, the warm queries and the store's size. The
+    pool's cold ingest runs on the mirror cut back by a day (the day is then ingested
+    on its store): one ingest fewer, for a day's difference in the figures."""
     manifest = json.loads((root / "manifest.json").read_text())
     n, t = floor([str(e) for e in epochs(root)])
     row: dict[str, Any] = {"size": root.name, "mails": n, "floor_rate": n / t, "lists": len(manifest["lists"])}
-    for mode in modes:
-        store = work / f"{root.name}-{mode}.duckdb"
-        row[mode] = ingest(root, store, mode)
-        if mode != "pool":
-            store.unlink()
-    # one day of new mail, on a clone of the mirror cut back by a day
     clone, tips = cut_back(root, work / f"{root.name}-day", 86400)
-    store = work / f"{root.name}-day.duckdb"
-    row["before_day"] = ingest(clone, store, "pool")
+    store = work / f"{root.name}-pool.duckdb"
+    row["pool"] = ingest(clone, store, "pool")
+    for mode in modes:
+        if mode != "pool":
+            other = work / f"{root.name}-{mode}.duckdb"
+            row[mode] = ingest(root, other, mode)
+            other.unlink()
+    if not full:
+        store.unlink()
+        shutil.rmtree(clone)
+        return row
     for target, tip in tips.items():
         subprocess.run(["git", "update-ref", "HEAD", tip], cwd=target, check=True)
     row["day"] = ingest(clone, store, "pool")
@@ -166,7 +173,7 @@ def measure(root: Path, modes: list[str], work: Path) -> dict[str, Any]:
     newest = archive.sql("SELECT max(arrived) FROM deliveries", ingest=False).column(0)[0].as_py()
     archive.cache.close()  # type: ignore[union-attr]
     row["pwm_command_s"] = command("sql", str(clone), PWM_QUERY, "--no-ingest", "--cache", str(store))
-    since = (newest.timestamp() - 7 * 86400)
+    since = newest.timestamp() - 7 * 86400
     row["report_command_s"] = command(
         "report", str(clone), "--list", "linux-pwm", "--since", f"@{int(since)}", "--cache", str(store)
     )
@@ -201,6 +208,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        if "day" not in r:
+            continue
         lines.append(
             f"| {r['size']} | {r['day']['deliveries']:,} in {r['day']['seconds']:.1f} | {r['pwm_query_s']:.2f} / "
             f"{r['pwm_command_s']:.2f} ({r['pwm_rows']} series) | {r['trailer_query_s']:.2f} | {r['report_command_s']:.2f} "
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{root}: no mirror (benchmarks/make_mirror.py writes it)", file=sys.stderr)
                 return 2
             modes = ["pool", "one", "dask"] if size in full else ["pool"]
-            rows.append(measure(root, modes, Path(tmp)))
+            rows.append(measure(root, modes, Path(tmp), size in full))
             print(json.dumps(rows[-1], default=str), file=sys.stderr)
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
     text = (

@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {safe_line(str(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            # the cache commits each batch whole: what was parsed before is kept
+            # the store writes parsed mail as a load ends, however it ends: what was parsed is kept
             print(f"{PROG}: interrupted", file=sys.stderr)
             return 130
         except BrokenPipeError:

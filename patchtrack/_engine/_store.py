@@ -743,6 +743,7 @@ class Store:
         for path in (self.path, Path(f"{self.path}.wal")):
             path.unlink(missing_ok=True)
         self._db = self._guarded(self._open, "start afresh", reopen=False)
+        self._db.execute("CHECKPOINT")  # the fresh file written out: its size is what info() says
 
     def info(self) -> StoreInfo:
         """What the file holds, and its size on disk (with its write-ahead log)."""
