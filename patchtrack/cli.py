@@ -539,6 +539,9 @@ def _stored_archive(args: argparse.Namespace, what: str) -> Archive:
         raise _UsageError(f"{what} reads the store: drop --no-cache")
     opened = _open(args)
     if isinstance(opened, Archive):
+        if args.lists:  # only these lists: their deliveries, their series (docs/store.md)
+            chosen = opened.select(lists=args.lists).lists
+            return Archive({n: opened.sources[n] for n in chosen}, cache=opened.cache, workers=args.workers)
         return opened
     return open_archive(opened.path, cache=opened.cache, workers=args.workers)
 

@@ -30,7 +30,7 @@ import attrs
 
 from ._dates import DateLike
 from ._engine._cluster import ingest_on
-from ._engine._ingest import WINDOW, IngestStats, canonical, deliveries_for, deliveries_of, stored_assembly, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
+from ._engine._ingest import WINDOW, IngestStats, canonical, delivered_before, deliveries_for, deliveries_of, stored_assembly, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -395,12 +395,13 @@ class Archive:
         stored, written, run = store.stats.stored, 0, next_run(store)
         if client is not None:  # parsed on the cluster, merged here; one cursor at the end
             written = ingest_on(client, store, pairs, run, done, progress=progress)
-        for part in windows(pairs if client is None else iter(()), window):
+        for whole in windows(pairs if client is None else iter(()), window):
+            part = delivered_before(store, whole) if cursor else whole
             found = gather(
                 part, cache=store, executor=self.executor, workers=self.workers,
                 progress=None if progress is None else _offset(progress, written),
             )
-            done = window_tips(part, done)
+            done = window_tips(whole, done)  # past the deliveries left out too
             store.put_deliveries(deliveries_of(found), done, run)
             written += len(part)
             if progress is not None:

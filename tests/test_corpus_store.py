@@ -235,11 +235,6 @@ def test_an_ingest_killed_half_way_goes_on_without_loss_or_doubling(
 
 @pytest.mark.slow(reason="linux-fpga parsed in two ingests (10-28 s); the same gap on built lists runs in CI "
                          "(tests/test_store.py::test_a_blob_delivered_again_after_an_ingest_is_not_doubled)")
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Archive.ingest walks from the stored cursor with a fresh dedupe set, so a blob delivered again after "
-    "the cursor is stored twice: linux-fpga ingested up to a commit between a mail and its redelivery, then "
-    "to its tip, holds more deliveries than its walk yields"
-))
 def test_linux_fpga_ingested_in_two_steps_equals_one(corpus_clones: dict[str, Path], tmp_path: Path) -> None:
     (clone,) = _pick(corpus_clones, ("linux-fpga",)).values()
     commits = first_parent_commits(clone)

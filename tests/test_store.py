@@ -652,11 +652,6 @@ def test_a_new_parser_fingerprint_empties_the_parsed_tables(lists: Lists, tmp_pa
     store.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Store._open drops the assembled_* tables on a parser or series fingerprint change but keeps the "
-    "'series_state:<scope>' key in meta, so store_series (_engine/_ingest.py) takes the series as stored and "
-    "the next ingest leaves series, patches, trailers and reviews empty (IngestStats.series == 0)"
-))
 @pytest.mark.parametrize("key", ["fingerprint", "series_fingerprint"])
 def test_after_a_fingerprint_change_the_next_ingest_rebuilds_every_view(lists: Lists, tmp_path: Path, key: str) -> None:
     path = tmp_path / "s.duckdb"
@@ -740,21 +735,12 @@ def test_dask_ingest_equals_a_serial_ingest(lists: Lists, tmp_path: Path, dask_c
 # --- known gaps (strict: they fail today; fix the library, then drop the mark) --------
 
 
-RESEND_REASON = (
-    "bug: join_copies (_engine/_ingest.py) joins copies by Message-ID only when no list holds two mails with that "
-    "id (HAVING count(*) = count(DISTINCT list)); gather pairs the k-th copy on one list with the k-th on another. "
-    "A mail cross-posted to alpha and beta whose Message-ID alpha also carries in a resend stays two mails when "
-    "its copies are in different windows or parsed on Dask"
-)
-
-
 @pytest.fixture
 def resent_lists(tmp_path: Path) -> Lists:
     """ALPHA + BETA with the first post of ``twice`` cross-posted to beta too."""
     return Lists(tmp_path / "resent", {"alpha": ALPHA, "beta": [*BETA, RESENT]})
 
 
-@pytest.mark.xfail(strict=True, reason=RESEND_REASON)
 def test_a_resend_of_a_cross_posted_mail_split_across_windows(resent_lists: Lists, tmp_path: Path) -> None:
     whole = resent_lists.archive(Store(tmp_path / "whole.duckdb"))
     whole.ingest()
@@ -765,7 +751,6 @@ def test_a_resend_of_a_cross_posted_mail_split_across_windows(resent_lists: List
     assert_same_views(snapshot(split), snapshot(whole))
 
 
-@pytest.mark.xfail(strict=True, reason=RESEND_REASON)
 def test_a_resend_of_a_cross_posted_mail_on_dask(resent_lists: Lists, tmp_path: Path, dask_client: Any) -> None:
     serial = resent_lists.archive(Store(tmp_path / "serial.duckdb"))
     serial.ingest()
@@ -775,12 +760,6 @@ def test_a_resend_of_a_cross_posted_mail_on_dask(resent_lists: Lists, tmp_path: 
     assert_same_views(snapshot(parallel), snapshot(serial))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Archive.ingest walks from the stored cursor with a fresh dedupe set (Walk._present), so a blob a list "
-    "delivers again after an ingest is stored as a second delivery, where a fresh ingest (and Archive.walk) "
-    "counts it once (linux-fpga delivers 59 blobs twice: ingested in two steps it holds 7,583 deliveries, "
-    "not 7,525); a store-backed Archive.series() then gives that mail two deliveries"
-))
 def test_a_blob_delivered_again_after_an_ingest_is_not_doubled(lists: Lists, tmp_path: Path) -> None:
     archive = lists.archive(Store(tmp_path / "s.duckdb"))
     archive.ingest()
@@ -794,10 +773,6 @@ def test_a_blob_delivered_again_after_an_ingest_is_not_doubled(lists: Lists, tmp
     assert_same_views(snapshot(archive), snapshot(fresh))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: ingest, sql and export accept --list NAME (the shared inbox options) and ignore it: "
-    "_stored_archive (cli.py) opens every list, so 'sql … --list beta' reads alpha's deliveries too"
-))
 def test_cli_sql_of_one_list_reads_that_list(lists: Lists, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "sql", *lists.argv(), "--cache", str(tmp_path / "s.duckdb"), "--list", "beta",
                          "SELECT DISTINCT list FROM deliveries", "--format", "jsonl")
@@ -835,11 +810,6 @@ def test_a_one_list_archive_reads_its_own_copies(lists: Lists, tmp_path: Path) -
     assert table(rows(alpha.series(), "series"), list(expected[0])) == table(expected, list(expected[0]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: to_parquet's year partition is year(arrived) in DuckDB's session time zone, which follows the "
-    "machine's TZ: the same store exports a mail that arrived 2026-12-31T23:30Z under year=2027 on a machine "
-    "at UTC+14 (EXPORTS in _engine/_tables.py; UTC, as every other time patchtrack gives, is meant)"
-))
 def test_the_year_partition_is_the_utc_year(tmp_path: Path) -> None:
     lists = Lists(tmp_path / "lists", {"alpha": [SHARED]})
     lists.add("alpha", LATE, at=datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
@@ -858,12 +828,6 @@ def test_the_year_partition_is_the_utc_year(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "messages" / "list=alpha").iterdir()) == ["year=2026"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: docs/store.md has the reviews view as the Reviewed-by/Acked-by/Tested-by 'given on the list', but "
-    "VIEWS['reviews'] (_engine/_tables.py) filters assembled_trailer on the key alone, so it also holds the "
-    "tags a patch carried as posted (via = 'patch'; the patch author's own Tested-by too): count(*) of "
-    "reviews is not sum(reviews) of series"
-))
 def test_the_reviews_view_is_the_reviews_given_on_the_list(tmp_path: Path) -> None:
     own = mail("own-1@devs.test", "[PATCH v2] own: carries its tags", minutes=0,
                body="Change.\n\nReviewed-by: Rita Rev <rita@rev.test>\nTested-by: Ann Dev <ann@devs.test>\n"

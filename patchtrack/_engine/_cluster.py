@@ -145,6 +145,8 @@ def merge(store: Store, prefix: str) -> None:
         db.execute(
             f"INSERT INTO delivery SELECT * FROM read_parquet('{path('delivery')}') n"  # noqa: S608
             " WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.list = n.list AND d.\"commit\" = n.\"commit\")"
+            # a blob its list holds from an earlier ingest: delivered again, counted once
+            " AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.list = n.list AND d.oid = n.oid AND d.run < n.run)"
         )
         db.execute("COMMIT")
 

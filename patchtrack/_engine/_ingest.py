@@ -39,7 +39,7 @@ from ._tables import EXPORTS, create_views, scope_of
 
 __all__ = [
     "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails", "next_run",
-    "stored_assembly", "canonical", "deliveries_for", "lists_key",
+    "stored_assembly", "canonical", "deliveries_for", "lists_key", "delivered_before",
 ]
 
 WINDOW = 20_000
@@ -82,6 +82,28 @@ def window_tips(pairs: Iterable[tuple[str, Ref]], before: dict[str, dict[int, st
     return tips
 
 
+def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tuple[str, Ref]]:
+    """``part`` without the deliveries of a blob its list holds already (a walk
+    counts a blob delivered again while present once: one that goes on from a
+    cursor does not know what came before it)."""
+    wanted = pa.table({
+        "list": pa.array([n for n, _ in part], pa.string()), "oid": pa.array([str(r[0]) for _, r in part], pa.string()),
+    })
+    db = store._db  # noqa: SLF001 - the engine's own store
+
+    def work() -> set[tuple[str, str]]:
+        db.register("wanted", wanted)
+        try:
+            return {(n, o) for n, o in db.execute(
+                "SELECT DISTINCT d.list, d.oid FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
+            ).fetchall()}
+        finally:
+            db.unregister("wanted")
+
+    held = store._guarded(work, "read")  # noqa: SLF001
+    return [(n, r) for n, r in part if (n, str(r[0])) not in held] if held else list(part)
+
+
 def next_run(store: Store) -> int:
     """The number this ingest's deliveries are written under (one more than the last)."""
     found: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
@@ -97,26 +119,31 @@ def deliveries_of(messages: Iterable[Message]) -> list[tuple[Delivery, str]]:
 
 
 def join_copies(store: Store) -> int:
-    """Make the copies of one mail that arrived in different windows one mail:
-    those sharing a Message-ID on lists none of the others was delivered to (on
-    one list, two mails with one Message-ID are two: a ``RESEND`` with the old
-    id); the mail kept is the one delivered first. Returns the deliveries moved."""
+    """Make the copies of one mail that arrived in different windows (or Dask
+    partitions) one mail, by the rule :func:`patchtrack.lists.gather` follows: the
+    k-th mail with a Message-ID on one list (in order of arrival) and the k-th on
+    another are one (on one list, two mails with one Message-ID are two: a
+    ``RESEND`` with the old id); the mail kept is the one delivered first (ties: by
+    list name). Returns the deliveries moved."""
     db = store._db  # noqa: SLF001 - the engine's own store
 
     def work() -> int:
         db.execute("BEGIN")
         rows = db.execute("""
             WITH per AS (
-                SELECT d.mail, m.msgid, min(d.arrived) AS first, d.list
+                SELECT d.mail, m.msgid, d.list, min(d.arrived) AS first
                 FROM delivery d JOIN mail m ON m.oid = d.mail
                 WHERE m.msgid <> '' GROUP BY d.mail, m.msgid, d.list),
+            ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY msgid, list ORDER BY first, mail) AS k FROM per),
             groups AS (
-                SELECT msgid, arg_min(mail, (first, list)) AS keep  -- ties: by list name, as gather
-                FROM per GROUP BY msgid
-                HAVING count(DISTINCT mail) > 1 AND count(*) = count(DISTINCT list)),
+                SELECT msgid, k, arg_min(mail, (first, list)) AS keep  -- ties: by list name, as gather
+                FROM ranked GROUP BY msgid, k HAVING count(DISTINCT mail) > 1),
             moves AS (
-                SELECT DISTINCT p.mail, g.keep FROM per p JOIN groups g USING (msgid) WHERE p.mail <> g.keep)
-            UPDATE delivery SET mail = moves.keep FROM moves WHERE delivery.mail = moves.mail
+                SELECT r.mail, g.keep FROM ranked r JOIN groups g USING (msgid, k) WHERE r.mail <> g.keep),
+            single AS (  -- a mail that would join two others is left as it is
+                SELECT mail, any_value(keep) AS keep FROM moves GROUP BY mail HAVING count(DISTINCT keep) = 1)
+            UPDATE delivery SET mail = single.keep FROM single WHERE delivery.mail = single.mail
             RETURNING 1""").fetchall()
         db.execute("COMMIT")
         return len(rows)

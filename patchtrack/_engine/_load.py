@@ -12,6 +12,7 @@ holds the chunks in flight, not the archive.
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import operator
 import os
@@ -292,6 +293,10 @@ def _orphan_guard(owner: int) -> None:
     and platforms without ``prctl``: through a pidfd where there is one, else by
     polling once a second. Never raises: a worker that cannot be guarded still
     parses."""
+    # What the fork copied stays as it is: collecting it here would run finalizers of
+    # the parent's objects — a DuckDB connection's closed another thread's state and
+    # crashed workers (segfaults in the collector, seen with stores left unclosed).
+    gc.freeze()
     try:
         if sys.platform.startswith("linux"):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

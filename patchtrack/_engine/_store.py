@@ -282,6 +282,11 @@ class Store:
             # not, where the CLI writes its records (a closing checkpoint of 18 MB of
             # log took 3 s and drew one)
             db.execute("SET enable_progress_bar = false")
+            # UTC: DuckDB computes year(), date_trunc()… of a TIMESTAMPTZ in the session's
+            # zone, the machine's unless set (a mail of 2026-12-31T23:30Z went under
+            # year=2027 on Pacific/Kiritimati); as a connection option it fails before
+            # the time zone extension is loaded
+            db.execute("SET TimeZone = 'UTC'")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             found = dict(db.execute(
                 "SELECT key, value FROM meta WHERE key IN ('fingerprint', 'series_fingerprint', 'schema')"
@@ -296,6 +301,8 @@ class Store:
             db.execute("BEGIN")
             for table in dict.fromkeys(dropped):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
+            if dropped:  # the series' states name series no longer stored
+                db.execute("DELETE FROM meta WHERE key LIKE 'series_state:%'")
             self._create_tables(db)
             for key, value in (
                 ("fingerprint", FINGERPRINT), ("series_fingerprint", SERIES_FINGERPRINT), ("schema", str(_SCHEMA)),

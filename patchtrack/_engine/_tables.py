@@ -184,7 +184,8 @@ VIEWS: dict[str, str] = {
     "trailers": "SELECT * EXCLUDE (scope) FROM assembled_trailer WHERE scope = $scope",
     "reviews": """
         SELECT * EXCLUDE (scope) FROM assembled_trailer
-        WHERE scope = $scope AND NOT flagged AND lower(key) IN ('reviewed-by', 'acked-by', 'tested-by')""",
+        WHERE scope = $scope AND via <> 'patch' AND NOT flagged
+          AND lower(key) IN ('reviewed-by', 'acked-by', 'tested-by')""",
 }
 """The views queries read (:meth:`patchtrack.Archive.sql`), over the lists of the
 archive asked: its mail, each distinct mail once (``messages``: its first
