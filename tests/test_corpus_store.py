@@ -31,22 +31,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 import patchtrack
+from stores import assert_same_views, snapshot
 from conftest import BUNDLES, CORPUS, git
 from mirror import clone_mirror, first_parent_commits, shared_clone, short_name, stored_mails, union_count
 from patchtrack import Archive, open_archive
 from patchtrack.export import rows
-from patchtrack.store import VIEWS, Store
+from patchtrack.store import Store
 
 pytestmark = pytest.mark.corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIR = ("kvm-ppc", "linux-fpga")
-RUN_ONLY = {"run"}
-"""Columns two stores of one archive may differ in: which ingest wrote a delivery."""
 
 
 def git_deliveries(repo: Path) -> list[tuple[str, str]]:
@@ -76,21 +74,6 @@ def _pick(corpus_clones: dict[str, Path], lists: Sequence[str]) -> dict[str, Pat
     return picked
 
 
-def snapshot(archive: Archive) -> dict[str, pa.Table]:
-    """Every view, sorted (``run`` left out)."""
-    out = {}
-    for name in VIEWS:
-        columns = archive.sql(f"SELECT * FROM {name} LIMIT 0", ingest=False).column_names
-        kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_ONLY)
-        out[name] = archive.sql(f"SELECT {kept} FROM {name} ORDER BY ALL", ingest=False)
-    return out
-
-
-def assert_same_views(got: dict[str, pa.Table], expected: dict[str, pa.Table]) -> None:
-    assert list(got) == list(expected)
-    for name in expected:
-        assert got[name].num_rows == expected[name].num_rows, name
-        assert got[name].equals(expected[name]), name
 
 
 def one(archive: Archive, query: str) -> Any:

@@ -37,7 +37,8 @@ from patchtrack import Archive, open_archive
 from patchtrack.builder import V2Writer, mail_meta
 from patchtrack.cli import main
 from patchtrack.export import rows
-from patchtrack.store import VIEWS, Store, StoreError
+from patchtrack.store import Store, StoreError
+from stores import assert_same_views, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 UTC = timezone.utc
@@ -177,25 +178,8 @@ def view(archive: Archive, name: str) -> list[dict[str, Any]]:
     return archive.sql(f"SELECT * FROM {name}", ingest=False).to_pylist()  # type: ignore[no-any-return]
 
 
-RUN_ONLY = {"run"}
-"""Columns two stores of one archive may differ in: which ingest wrote a delivery."""
 
 
-def snapshot(archive: Archive) -> dict[str, pa.Table]:
-    """Every view, sorted: what two stores of one archive must agree on."""
-    out = {}
-    for name in VIEWS:
-        columns = archive.sql(f"SELECT * FROM {name} LIMIT 0", ingest=False).column_names
-        kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_ONLY)
-        out[name] = archive.sql(f"SELECT {kept} FROM {name} ORDER BY ALL", ingest=False)
-    return out
-
-
-def assert_same_views(got: dict[str, pa.Table], expected: dict[str, pa.Table]) -> None:
-    assert list(got) == list(expected)
-    for name in expected:
-        assert got[name].num_rows == expected[name].num_rows, name
-        assert got[name].equals(expected[name]), name
 
 
 MESSAGE_COLUMNS = (
