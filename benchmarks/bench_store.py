@@ -92,9 +92,9 @@ print(json.dumps({"seconds": seconds, "deliveries": stats.deliveries, "mails": s
 
 def ingest(root: Path, store: Path, mode: str) -> dict[str, Any]:
     """A cold ingest in a fresh process (``mode``: one, pool, dask)."""
-    done = subprocess.run(
-        [sys.executable, "-c", _INGEST, str(root), str(store), mode], check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-c", _INGEST, str(root), str(store), mode], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{mode} ingest of {root} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
