@@ -82,6 +82,8 @@ ASSEMBLIES_KEPT = 4
 """Whole-archive assemblies kept (a few archives, or a few states of one)."""
 MEMORY_LIMIT = "256MB"
 """DuckDB's own buffers: beyond this it spills to disk instead of growing."""
+_MB_LIMIT = 256
+_LARGE = "4GB"  # the limit a whole assembly is read under: a cap, nothing is taken ahead
 
 _PARSED = (*MAIL_TABLES, "blob", "delivery", "ingested", *SERIES_TABLES)
 _ASSEMBLED = ("assembly", "assembly_state", *SERIES_TABLES)
@@ -537,7 +539,7 @@ class Store:
         """A stored whole-archive assembly (see :mod:`patchtrack._engine._index`) and the key
         of the assembly it is stored as a difference from (``None``: stored whole);
         ``None`` when there is none."""
-        row = self._row("SELECT rowid, data, base, crc FROM assembly WHERE key = ?", key)
+        row = self._row("SELECT rowid, data, base, crc FROM assembly WHERE key = ?", key, large=True)
         if row is None:
             return None
         rowid, data, base, stored = row
@@ -546,8 +548,16 @@ class Store:
             return None
         return bytes(data), base
 
-    def _row(self, query: str, key: str) -> tuple[Any, ...] | None:
-        found: list[Any] = self._guarded(lambda: self._db.execute(query, [key]).fetchall(), "read", fallback=list)
+    def _row(self, query: str, key: str, *, large: bool = False) -> tuple[Any, ...] | None:
+        """The row ``query`` finds for ``key``; ``large``: a whole assembly, which
+        DuckDB reads under a limit of its own (see :meth:`put_assembly`)."""
+        if large:
+            self._guarded(lambda: self._db.execute(f"SET memory_limit = '{_LARGE}'"), "read")
+        try:
+            found: list[Any] = self._guarded(lambda: self._db.execute(query, [key]).fetchall(), "read", fallback=list)
+        finally:
+            if large:
+                self._guarded(lambda: self._db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'"), "read")
         return tuple(found[0]) if found else None
 
     def put_assembly(
@@ -566,8 +576,13 @@ class Store:
         same archive (``scope``) after new mail starts from, ``tips`` (JSON) the
         archive state it describes, and ``base`` the key of the stored assembly
         ``data`` and ``state`` are differences from, if they are."""
+        size = len(data) + len(state or b"")
+
         def work() -> None:
             db = self._db
+            # a whole archive's assembly is one value, which DuckDB holds in memory
+            # to write it: 250,000 mails' did not fit under MEMORY_LIMIT
+            db.execute(f"SET memory_limit = '{max(_MB_LIMIT, 4 * size // (1 << 20) + 64)}MB'")
             db.execute("BEGIN")
             db.execute(
                 "INSERT OR REPLACE INTO assembly VALUES (?, ?, ?, ?, ?)",
@@ -583,7 +598,10 @@ class Store:
             )
             db.execute("COMMIT")
 
-        self._guarded(work, "write")
+        try:
+            self._guarded(work, "write")
+        finally:
+            self._guarded(lambda: self._db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'"), "write")
 
     def _keep_assemblies(self, kept: str, *params: Any) -> None:
         """Delete every assembly but those ``kept`` selects and those they are stored
@@ -599,10 +617,14 @@ class Store:
     def assembly_bases(self, scope: str) -> list[tuple[str, str]]:
         """``(key, tips)`` of the stored assemblies of ``scope`` that keep a state,
         newest first (those whose state reads back intact)."""
-        rows: list[Any] = self._guarded(lambda: self._db.execute(
-            "SELECT s.rowid, s.key, s.tips, s.data, s.crc FROM assembly_state s JOIN assembly a ON a.key = s.key "
-            "WHERE s.scope = ? ORDER BY a.stored DESC", [scope]
-        ).fetchall(), "read", fallback=list)
+        self._guarded(lambda: self._db.execute(f"SET memory_limit = '{_LARGE}'"), "read")  # as _row(large=True)
+        try:
+            rows: list[Any] = self._guarded(lambda: self._db.execute(
+                "SELECT s.rowid, s.key, s.tips, s.data, s.crc FROM assembly_state s JOIN assembly a ON a.key = s.key "
+                "WHERE s.scope = ? ORDER BY a.stored DESC", [scope]
+            ).fetchall(), "read", fallback=list)
+        finally:
+            self._guarded(lambda: self._db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'"), "read")
         good = [(key, tips) for _, key, tips, data, stored in rows if _intact(stored, key, scope, tips, data)]
         if len(good) < len(rows):
             self._drop("assembly_state", [r[0] for r in rows if not _intact(r[4], r[1], scope, r[2], r[3])])
@@ -610,7 +632,7 @@ class Store:
 
     def get_assembly_state(self, key: str) -> bytes | None:
         """The state stored with the assembly ``key``, or ``None``."""
-        row = self._row("SELECT rowid, scope, tips, data, crc FROM assembly_state WHERE key = ?", key)
+        row = self._row("SELECT rowid, scope, tips, data, crc FROM assembly_state WHERE key = ?", key, large=True)
         if row is None:
             return None
         rowid, scope, tips, data, stored = row
