@@ -410,7 +410,7 @@ class Archive:
         mails = distinct_mails(store, run) if written else 0
         for walk in walks.values():
             raise_damage(walk)
-        count = store_series(store, self.tips(), window=window)
+        count = store_series(store, self.tips(), window=window, before=before if written and not reread else None, run=run)
         return IngestStats(
             deliveries=written, mails=mails, parsed=store.stats.stored - stored, joined=joined, series=count,
             reread=tuple(reread),

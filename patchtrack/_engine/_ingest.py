@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from ..archive import Delivery, Ref
 from ..message import Message
-from ._index import Assembly, State, assembly_scope
+from ._index import Assembly, State, Stored, assembly_scope
 from ._index import load as load_assembly
 from ._index import store as store_assembly
 from ._load import rebind
@@ -163,7 +163,14 @@ def distinct_mails(store: Store, run: int) -> int:
     return int(found[0][0])
 
 
-def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int = WINDOW) -> int:
+def store_series(
+    store: Store,
+    tips: dict[str, dict[int, str]],
+    *,
+    window: int = WINDOW,
+    before: Mapping[str, Mapping[int, str]] | None = None,
+    run: int | None = None,
+) -> int:
     """Assemble the series of the lists of ``tips`` from the store and store them
     (the assembly too, for later calls), unless those of this state (``tips``, and
     the assembling code's fingerprint) are stored already; returns how many series
@@ -173,7 +180,12 @@ def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int =
     arrival: the first window is assembled, each next one extends that assembly
     (:func:`._reassemble.reassemble`, equal to assembling them all at once), so
     memory holds a window's records and the assembly's skeleton (~1 kB a mail),
-    never every record. The series are then written :data:`SERIES_BATCH` at a time."""
+    never every record. The series are then written :data:`SERIES_BATCH` at a time.
+
+    When the assembly of the state before this ingest (``before``, the lists' tips
+    then) is stored, it is extended with the mails ingest ``run`` brought instead,
+    and only the series whose stored row changed are written again (a day of mail:
+    the 281 s of assembling 250,000 mails again became what the day changes)."""
     lists = sorted(tips)
     scope = scope_of(lists)
     key = f"series_state:{scope}"
@@ -187,12 +199,24 @@ def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int =
     )
     if stored and stored[0][0] == state_json:
         return int(stored[0][1])
-    index, state = assembled(store, lists, window)
-    if state is not None:  # kept for series() and report() of this state (see stored_assembly)
-        store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state)
-    store.put_series([], lists)  # this scope's rows go; the new ones are appended
-    for start in range(0, len(index.rows), SERIES_BATCH):
-        series = index.series(range(start, min(start + SERIES_BATCH, len(index.rows))), store)
+    grown = _extended(store, lists, before, run) if before and run is not None else None
+    state: State | None
+    if grown is not None:
+        index, state, base = grown
+        store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state, base)
+        was = {row[0]: row for row in base.assembly.rows}  # by series id (rows may hold lists)
+        changed = [n for n, row in enumerate(index.rows) if was.get(row[0]) != row]
+        live = {row[0] for n, row in enumerate(index.rows) if was.get(row[0]) == row}
+        gone = [sid for sid in was if sid not in live]  # changed or no longer a series: rewritten or dropped
+        store.drop_series(gone, lists)
+    else:
+        index, state = assembled(store, lists, window)
+        if state is not None:  # kept for series() and report() of this state (see stored_assembly)
+            store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state)
+        store.put_series([], lists)  # this scope's rows go; the new ones are appended
+        changed = list(range(len(index.rows)))
+    for start in range(0, len(changed), SERIES_BATCH):
+        series = index.series(changed[start:start + SERIES_BATCH], store)
         if series is None:
             raise StoreError(f"{store.path}: a mail of a series is no longer in the store: ingest again")
         store.put_series(series, lists, append=True)
@@ -202,6 +226,35 @@ def store_series(store: Store, tips: dict[str, dict[int, str]], *, window: int =
 
     store._guarded(work, "write")  # noqa: SLF001
     return len(index.rows)
+
+
+def _extended(
+    store: Store, lists: Sequence[str], before: Mapping[str, Mapping[int, str]], run: int
+) -> tuple[Assembly, State, Stored] | None:
+    """The stored assembly of the lists at ``before``, extended with the mails first
+    delivered by ingest ``run``; ``None`` when it is not stored (or cannot be
+    extended: assemble in full then)."""
+    stored = load_assembly(store, lists_key({n: before[n] for n in lists if n in before}), state=True)
+    if stored is None or stored.state is None or set(before) != set(lists):
+        return None
+    reader = store.connection(lists).cursor()
+    try:
+        create_views(reader, lists)
+        batch = reader.execute(
+            'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
+            " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail HAVING min(run) = ?"
+            " ORDER BY min(arrived), mail", [run]
+        ).fetchall()
+    finally:
+        reader.close()
+    where = {oid: (commit, epoch, when) for oid, commit, epoch, when in batch if oid not in stored.assembly.deliveries}
+    if not where:
+        return stored.assembly, stored.state, stored
+    found = store.get_many(list(where))
+    if len(found) != len(where):
+        return None
+    grown = reassemble(stored.assembly, stored.state, [rebind(found[o], *where[o]) for o in where], where, store)
+    return None if grown is None else (*grown, stored)
 
 
 SERIES_BATCH = 5_000

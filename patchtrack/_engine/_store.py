@@ -729,6 +729,23 @@ class Store:
 
         self._guarded(work, "write")
 
+    def drop_series(self, ids: Sequence[str], lists: Sequence[str]) -> None:
+        """Delete the stored series ``ids`` of ``lists`` (assembled together), with
+        their patches and trailers."""
+        scope = scope_of(lists)
+
+        def work() -> None:
+            db = self._db
+            db.execute("BEGIN")
+            for table in SERIES_TABLES:
+                db.execute(
+                    f"DELETE FROM {table} WHERE scope = ? AND series_id IN (SELECT unnest(?))", [scope, list(ids)]  # noqa: S608
+                )
+            db.execute("COMMIT")
+
+        if ids:
+            self._guarded(work, "write")
+
     def sql(self, query: str, lists: Sequence[str], params: Sequence[Any] | None = None) -> pa.Table:
         """The result of one ``SELECT`` (or ``WITH … SELECT``) over the store's views
         (:data:`patchtrack.store.VIEWS`) of ``lists``, as an Arrow table; any other statement is
