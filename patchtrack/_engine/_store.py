@@ -155,6 +155,14 @@ def _damaged(exc: duckdb.Error) -> bool:
     return bool(_DAMAGE.search(str(exc))) and not _LOCKED.search(str(exc))
 
 
+def _interrupted(exc: duckdb.Error) -> bool:
+    """Whether DuckDB failed because the user pressed Ctrl-C: an interrupted query,
+    or a KeyboardInterrupt raised while it read a table Python handed it, which
+    DuckDB reports as its own error (a Ctrl-C run then said "cannot read" and
+    exited 2, not 130)."""
+    return isinstance(exc, duckdb.InterruptException) or "KeyboardInterrupt" in str(exc)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -329,6 +337,8 @@ class Store:
             try:
                 return work()
             except duckdb.Error as exc:
+                if _interrupted(exc):
+                    raise KeyboardInterrupt from None
                 if reopen:
                     self._rollback()
                 if not _damaged(exc) or attempt == 2:
@@ -769,6 +779,8 @@ class Store:
         try:
             return work()
         except duckdb.Error as exc:
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None
             if _damaged(exc):
                 return self._guarded(work, "read")
             raise StoreError(f"query: {_first_line(exc)}") from None
