@@ -89,19 +89,24 @@ def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tupl
     wanted = pa.table({
         "list": pa.array([n for n, _ in part], pa.string()), "oid": pa.array([str(r[0]) for _, r in part], pa.string()),
     })
+    held = {(n, o) for n, o in _with(store, wanted, (
+        "SELECT DISTINCT d.list, d.oid FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
+    ))}
+    return [(n, r) for n, r in part if (n, str(r[0])) not in held] if held else list(part)
+
+
+def _with(store: Store, wanted: pa.Table, query: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``query``, which reads ``wanted`` as the table ``wanted``."""
     db = store._db  # noqa: SLF001 - the engine's own store
 
-    def work() -> set[tuple[str, str]]:
+    def work() -> list[Any]:
         db.register("wanted", wanted)
         try:
-            return {(n, o) for n, o in db.execute(
-                "SELECT DISTINCT d.list, d.oid FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
-            ).fetchall()}
+            return db.execute(query, list(params)).fetchall()
         finally:
             db.unregister("wanted")
 
-    held = store._guarded(work, "read")  # noqa: SLF001
-    return [(n, r) for n, r in part if (n, str(r[0])) not in held] if held else list(part)
+    return store._guarded(work, "read")  # noqa: SLF001
 
 
 def next_run(store: Store) -> int:
@@ -206,7 +211,7 @@ def store_series(
         store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state, base)
         was = {row[0]: row for row in base.assembly.rows}  # by series id (rows may hold lists)
         changed = [n for n, row in enumerate(index.rows) if was.get(row[0]) != row]
-        live = {row[0] for n, row in enumerate(index.rows) if was.get(row[0]) == row}
+        live = {row[0] for row in index.rows if was.get(row[0]) == row}
         gone = [sid for sid in was if sid not in live]  # changed or no longer a series: rewritten or dropped
         store.drop_series(gone, lists)
     else:
@@ -241,9 +246,7 @@ def _extended(
     try:
         create_views(reader, lists)
         batch = reader.execute(
-            'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
-            " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail HAVING min(run) = ?"
-            " ORDER BY min(arrived), mail", [run]
+            _FIRST_DELIVERIES.format(having="HAVING min(run) = ?"), [run]
         ).fetchall()
     finally:
         reader.close()
@@ -260,6 +263,13 @@ def _extended(
 SERIES_BATCH = 5_000
 """Series decoded and written at a time."""
 
+_FIRST_DELIVERIES = (
+    'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
+    " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail {having} ORDER BY min(arrived), mail"
+)
+"""Each mail of the lists with its first delivery (commit, epoch, arrival in
+seconds), in order of first arrival: what an assembly keeps of a mail's delivery."""
+
 
 def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> tuple[Assembly, State | None]:
     """The assembly of every distinct mail the store holds for ``lists``, built a
@@ -268,8 +278,7 @@ def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> tuple
     reader = store.connection(lists).cursor()  # its own: the look-ups run between its batches
     create_views(reader, lists)
     result = reader.execute(
-        'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
-        " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail ORDER BY min(arrived), mail"
+        _FIRST_DELIVERIES.format(having="")
     )
     index: Assembly | None = None
     state: State | None = None
@@ -308,42 +317,25 @@ def canonical(store: Store, pairs: Iterable[tuple[str, str]]) -> set[str]:
     """The blob ids of the mails stored for these deliveries (list, blob id): the
     copy parsed of each."""
     wanted = pa.table({"list": pa.array([n for n, _ in pairs], pa.string()), "oid": pa.array([o for _, o in pairs], pa.string())})
-    db = store._db  # noqa: SLF001 - the engine's own store
-
-    def work() -> set[str]:
-        db.register("wanted", wanted)
-        try:
-            return {r[0] for r in db.execute(
-                "SELECT DISTINCT d.mail FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
-            ).fetchall()}
-        finally:
-            db.unregister("wanted")
-
-    return store._guarded(work, "read")  # noqa: SLF001
+    return {r[0] for r in _with(
+        store, wanted, "SELECT DISTINCT d.mail FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
+    )}
 
 
 def deliveries_for(store: Store, lists: Sequence[str], mails: Iterable[str]) -> dict[str, tuple[Delivery, ...]]:
     """Every delivery, on ``lists``, of these mails (blob ids of the copies parsed),
     in order of arrival (ties by list name)."""
     wanted = pa.table({"mail": pa.array(list(mails), pa.string())})
-    db = store._db  # noqa: SLF001 - the engine's own store
-
-    def work() -> dict[str, tuple[Delivery, ...]]:
-        db.register("wanted", wanted)
-        try:
-            rows = db.execute(
-                'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM delivery d JOIN wanted w USING (mail)'
-                " WHERE d.list IN (SELECT unnest(?)) ORDER BY d.mail, d.arrived, d.list, d.epoch, d.run",
-                [list(lists)],
-            ).fetchall()
-        finally:
-            db.unregister("wanted")
-        out: dict[str, list[Delivery]] = {}
-        for mail, name, epoch, commit, arrived, oid in rows:
-            out.setdefault(mail, []).append(Delivery(name, epoch, commit, arrived.astimezone(timezone.utc), oid))
-        return {mail: tuple(found) for mail, found in out.items()}
-
-    return store._guarded(work, "read")  # noqa: SLF001
+    rows = _with(
+        store, wanted,
+        'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM delivery d JOIN wanted w USING (mail)'
+        " WHERE d.list IN (SELECT unnest(?)) ORDER BY d.mail, d.arrived, d.list, d.epoch, d.run",
+        [list(lists)],
+    )
+    out: dict[str, list[Delivery]] = {}
+    for mail, name, epoch, commit, arrived, oid in rows:
+        out.setdefault(mail, []).append(Delivery(name, epoch, commit, arrived.astimezone(timezone.utc), oid))
+    return {mail: tuple(found) for mail, found in out.items()}
 
 
 def export_parquet(store: Store, lists: Sequence[str], directory: str | os.PathLike[str]) -> dict[str, int]:
