@@ -82,6 +82,20 @@ def test_headers_after_a_flood_of_one_name_are_still_read() -> None:
     assert "header-truncated:cc" in m.problems and m.date is not None
 
 
+def test_a_second_flood_of_a_new_name_is_read_to_the_budget_and_flagged() -> None:
+    """Past the first MAX_HEADER_LINES, a name not seen yet is read at most that many
+    times again: 300 ``Cc:`` then 500 ``To:`` lines keep 200 ``Cc:`` and 200 ``To:``
+    values, both flagged, and the headers after both floods are still read."""
+    from patchtrack._mime import MAX_HEADER_LINES, split_mail
+
+    head = HEAD.replace(b"Message-ID: <m1@example.org>\n", b"")
+    data = b"Cc: c@b\n" * 300 + b"To: t@b\n" * 500 + head + b"Message-ID: <late@example.org>\n\nbody\n"
+    parts = split_mail(data)
+    assert len(parts.headers["cc"]) == len(parts.headers["to"]) == MAX_HEADER_LINES
+    assert {"header-truncated:cc", "header-truncated:to"} <= set(parts.problems)
+    assert parts.headers["message-id"] == ["<late@example.org>"]
+
+
 def test_a_reply_trailer_below_the_budget_is_found_and_one_past_it_is_flagged() -> None:
     reply = HEAD.replace(b"Subject: [PATCH]", b"Subject: Re: [PATCH]") + b"\n"
     near = parse_message(reply + b"> q\n" * 20_000 + b"\nReviewed-by: B <b@c.d>\n")
