@@ -409,7 +409,7 @@ def _later_headers(data: bytes, at: int, found: list[tuple[bytes, bytes]], probl
     for, so the rest of a flood is passed over in one search, not a step a line."""
     seen = {name.decode().lower() for name, _ in found}
     kept: list[tuple[bytes, bytes]] = []
-    wanted = WANTED
+    wanted: tuple[str, ...] = WANTED
     while wanted:
         match = _headers_named(wanted).search(data, at)
         if match is None:
