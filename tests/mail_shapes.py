@@ -119,6 +119,11 @@ SHAPES: dict[str, Shape] = {
     "reply-diff-lines": lambda n: reply_mail(b"Reviewed-by: A <a@b.c>\n" + fill(b"diff --git a\n---\n", n)),
     "reply-robot": lambda n: reply_mail(fill(b"kindly add following tag\nReported-by: A <a@b.c>\n", n)),
     "reply-attributions": lambda n: reply_mail(b"Reviewed-by: A <a@b.c>\n" + fill(b"> a\nX wrote:\n", n)),
+    # --- one long line (a run of junk inserted into a line)
+    "reply-long-trailer-value": lambda n: reply_mail(b"Acked-by: A <a@" + fill(b"x", n) + b".org>\n"),
+    "reply-long-line": lambda n: reply_mail(b"Reviewed-by: A <a@b.c>\n\n" + fill(b"x", n) + b"\n"),
+    "message-trailer-many-addresses": lambda n: _message(b"Signed-off-by: A <a@b.c>" + fill(b" d@e.f", n) + b"\n"),
+    "inbody-blank-lines-then-text": lambda n: patch_mail(fill(b"\n", n) + b"x\n" + PATCH),
     # --- notes (between --- and the diff)
     "notes-diffstat-lines": lambda n: _notes(fill(b" f | 1 +\n", n)),
     "notes-short-lines": lambda n: _notes(fill(b"a\n", n)),

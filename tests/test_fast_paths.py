@@ -4,6 +4,8 @@ module) on generated text."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,7 +51,7 @@ def test_notes_read_as_line_by_line(lines: list[str], final_break: bool) -> None
 
 
 def _inbody_by_line(body: str) -> tuple[dict[str, str], str]:
-    if not message._INBODY_FIRST.match(body):
+    if not re.match(r"\s*(?:from|subject|date)[ \t]*:", body, re.IGNORECASE):  # blanks, then a name
         return {}, body
     lines = body.split("\n")
     i = 0

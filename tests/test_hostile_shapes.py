@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from fuzz import alone as cpu
-from mail_shapes import DIFF, HEAD, SHAPES, fill
+from mail_shapes import DIFF, HEAD, REPLY_HEAD, SHAPES, fill
 from patchtrack.message import parse_message
 
 SIZE = 1 << 20
@@ -94,6 +94,22 @@ def test_a_second_flood_of_a_new_name_is_read_to_the_budget_and_flagged() -> Non
     assert len(parts.headers["cc"]) == len(parts.headers["to"]) == MAX_HEADER_LINES
     assert {"header-truncated:cc", "header-truncated:to"} <= set(parts.problems)
     assert parts.headers["message-id"] == ["<late@example.org>"]
+
+
+def test_a_reply_trailer_value_of_junk_is_no_trailer() -> None:
+    from patchtrack.trailers import MAX_REPLY_VALUE
+
+    reply = REPLY_HEAD + b"\n"
+    near = parse_message(reply + b"Acked-by: A <a@" + b"x" * (MAX_REPLY_VALUE - 20) + b".org>\n")
+    far = parse_message(reply + b"Acked-by: A <a@" + b"x" * MAX_REPLY_VALUE + b".org>\n")
+    assert len(near.trailers) == 1 and far.trailers == ()
+
+
+def test_a_person_trailer_of_many_addresses_keeps_its_value_and_names_the_first() -> None:
+    value = "A <a@b.c>" + " d@e.f" * 100_000
+    m = parse_message(HEAD + b"\nfix it\n\nSigned-off-by: " + value.encode() + b"\n---\n" + DIFF)
+    [signed] = m.trailers
+    assert signed.value == value and signed.person is not None and signed.person.email == "a@b.c"
 
 
 def test_a_reply_trailer_below_the_budget_is_found_and_one_past_it_is_flagged() -> None:
