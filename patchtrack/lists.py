@@ -30,7 +30,10 @@ import attrs
 
 from ._dates import DateLike
 from ._engine._cluster import ingest_on
-from ._engine._ingest import WINDOW, IngestStats, canonical, delivered_before, deliveries_for, deliveries_of, stored_assembly, distinct_mails, next_run, export_parquet, join_copies, store_series, window_tips, windows
+from ._engine._ingest import (
+    WINDOW, IngestStats, canonical, delivered_before, deliveries_for, deliveries_of, distinct_mails, export_parquet, join_copies,
+    next_run, store_series, stored_assembly, unparsed_copies, window_tips, windows,
+)
 from ._engine._load import check_workers, load, rebind, usable_cpus
 from ._find import find_series
 from .archive import (
@@ -410,11 +413,25 @@ class Archive:
         mails = distinct_mails(store, run) if written else 0
         for walk in walks.values():
             raise_damage(walk)
+        self._parse_own_copies(store)
         count = store_series(store, self.tips(), window=window, before=before if written and not reread else None, run=run)
         return IngestStats(
             deliveries=written, mails=mails, parsed=store.stats.stored - stored, joined=joined, series=count,
             reread=tuple(reread),
         )
+
+    def _parse_own_copies(self, store: Store) -> None:
+        """Parse the copies these lists delivered of mails another list of the store
+        carried first (and was parsed from): an archive of these lists reads its own
+        copy, as it does without a store (its List-Id, its blob id)."""
+        missing = unparsed_copies(store, self.lists)
+        if not missing:
+            return
+        for name, walk in self._walks(selection(lists=self.lists), self.lists).items():
+            pairs = [(name, ref) for ref in walk.refs() if not ref[5] and str(ref[0]) in missing]
+            if pairs:  # one list at a time: copies on one list are never joined, so each is parsed
+                gather(pairs, cache=store, executor=self.executor, workers=self.workers)
+        store.flush()
 
     def sql(self, query: str, params: Sequence[Any] | None = None, *, ingest: bool = True) -> Any:
         """The result of one ``SELECT`` over the store's views
@@ -450,7 +467,7 @@ class Archive:
         index = stored_assembly(store, self.tips())
         if index is None:
             return None
-        chosen = canonical(store, inside)
+        chosen = canonical(store, inside, self.lists)
         picks = index.touching(chosen)
         kept = index.selection(chosen, index.with_history(picks) if history else picks, store)
         if kept is None:

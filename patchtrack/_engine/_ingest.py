@@ -35,11 +35,11 @@ from ._index import store as store_assembly
 from ._load import rebind
 from ._reassemble import assemble_stored, reassemble
 from ._store import Store, StoreError
-from ._tables import EXPORTS, create_views, scope_of
+from ._tables import EXPORTS, create_views, own_copies_unparsed, scope_of
 
 __all__ = [
     "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails", "next_run",
-    "stored_assembly", "canonical", "deliveries_for", "lists_key", "delivered_before",
+    "stored_assembly", "canonical", "deliveries_for", "lists_key", "delivered_before", "unparsed_copies",
 ]
 
 WINDOW = 20_000
@@ -95,11 +95,16 @@ def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tupl
     return [(n, r) for n, r in part if (n, str(r[0])) not in held] if held else list(part)
 
 
-def _with(store: Store, wanted: pa.Table, query: str, params: Sequence[Any] = ()) -> list[Any]:
-    """The rows of ``query``, which reads ``wanted`` as the table ``wanted``."""
+def _with(
+    store: Store, wanted: pa.Table, query: str, params: Sequence[Any] = (), lists: Sequence[str] | None = None
+) -> list[Any]:
+    """The rows of ``query``, which reads ``wanted`` as the table ``wanted`` (and, with
+    ``lists``, the views of those lists)."""
     db = store._db  # noqa: SLF001 - the engine's own store
 
     def work() -> list[Any]:
+        if lists is not None:
+            create_views(db, lists)
         db.register("wanted", wanted)
         try:
             return db.execute(query, list(params)).fetchall()
@@ -301,6 +306,14 @@ def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> tuple
     return (index, state) if index is not None else (Assembly([], {}), None)
 
 
+def unparsed_copies(store: Store, lists: Sequence[str]) -> set[str]:
+    """Blob ids of the copies the archive of ``lists`` reads a mail as that are not
+    parsed yet (see :func:`._tables.own_copies_unparsed`)."""
+    db = store._db  # noqa: SLF001 - the engine's own store
+    store.flush()
+    return store._guarded(lambda: own_copies_unparsed(db, lists), "read")  # type: ignore[no-any-return]  # noqa: SLF001
+
+
 def lists_key(tips: Mapping[str, Mapping[int, str]]) -> str:
     """The key the assembly of these lists at these tips is stored under."""
     text = f"{assembly_scope('lists')}:{json.dumps(tips, sort_keys=True)}"
@@ -313,24 +326,26 @@ def stored_assembly(store: Store, tips: Mapping[str, Mapping[int, str]]) -> Asse
     return None if found is None else found.assembly
 
 
-def canonical(store: Store, pairs: Iterable[tuple[str, str]]) -> set[str]:
-    """The blob ids of the mails stored for these deliveries (list, blob id): the
-    copy parsed of each."""
+def canonical(store: Store, pairs: Iterable[tuple[str, str]], lists: Sequence[str]) -> set[str]:
+    """The blob ids of the mails stored for these deliveries (list, blob id), as the
+    archive of ``lists`` reads them: the copy parsed of each."""
+    pairs = list(pairs)
     wanted = pa.table({"list": pa.array([n for n, _ in pairs], pa.string()), "oid": pa.array([o for _, o in pairs], pa.string())})
     return {r[0] for r in _with(
-        store, wanted, "SELECT DISTINCT d.mail FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
+        store, wanted, "SELECT DISTINCT d.mail FROM _delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid",
+        lists=lists,
     )}
 
 
 def deliveries_for(store: Store, lists: Sequence[str], mails: Iterable[str]) -> dict[str, tuple[Delivery, ...]]:
-    """Every delivery, on ``lists``, of these mails (blob ids of the copies parsed),
-    in order of arrival (ties by list name)."""
+    """Every delivery, on ``lists``, of these mails (blob ids of the copies parsed, as
+    the archive of ``lists`` reads them), in order of arrival (ties by list name)."""
     wanted = pa.table({"mail": pa.array(list(mails), pa.string())})
     rows = _with(
         store, wanted,
-        'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM delivery d JOIN wanted w USING (mail)'
-        " WHERE d.list IN (SELECT unnest(?)) ORDER BY d.mail, d.arrived, d.list, d.epoch, d.run",
-        [list(lists)],
+        'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM _delivery d JOIN wanted w USING (mail)'
+        " ORDER BY d.mail, d.arrived, d.list, d.epoch, d.run",
+        lists=lists,
     )
     out: dict[str, list[Delivery]] = {}
     for mail, name, epoch, commit, arrived, oid in rows:
