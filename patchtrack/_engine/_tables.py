@@ -201,41 +201,50 @@ def scope_of(lists: Iterable[str]) -> str:
     return ",".join(sorted(lists))
 
 
-def _scoped_deliveries(db: duckdb.DuckDBPyConnection, lists: Sequence[str], names: str) -> str:
-    """The deliveries of ``lists`` (``names``, quoted), each naming the mail as these
+_OWN_COPIES = """
+    WITH scoped AS (SELECT * FROM delivery WHERE list IN ({names})),
+    own AS (SELECT mail, arg_min(oid, (arrived, list)) AS own FROM scoped GROUP BY mail)"""
+"""Each mail of the lists ``names`` (quoted) with ``own``, the copy they delivered first."""
+
+
+def _beyond(db: duckdb.DuckDBPyConnection, names: str) -> bool:
+    """Whether the store ingested lists other than ``names`` (quoted)."""
+    return bool(db.execute(f"SELECT count(*) FROM ingested WHERE list NOT IN ({names})").fetchall()[0][0])  # noqa: S608
+
+
+def _scoped_deliveries(db: duckdb.DuckDBPyConnection, names: str) -> str:
+    """The deliveries of the lists ``names`` (quoted), each naming the mail as these
     lists read it. ``delivery.mail`` is the copy parsed over every list ingested (the
     first delivered): when the store holds lists beyond these, a mail another list
     carried first is read here as the copy these lists delivered first, as an archive
     of them alone reads it — when that copy is parsed (:func:`own_copies_unparsed`
     names those that are not; an ingest of these lists parses them)."""
-    others = db.execute(f"SELECT count(*) FROM ingested WHERE list NOT IN ({names})").fetchall()[0][0]  # noqa: S608
-    if not others:
+    if not _beyond(db, names):
         return f"SELECT * FROM delivery WHERE list IN ({names})"  # noqa: S608
-    return f"""
-        WITH scoped AS (SELECT * FROM delivery WHERE list IN ({names})),
-        own AS (SELECT mail, arg_min(oid, (arrived, list)) AS own FROM scoped GROUP BY mail)
+    return _OWN_COPIES.format(names=names) + """
         SELECT s.* REPLACE (CASE WHEN m.oid IS NULL THEN s.mail ELSE own.own END AS mail)
-        FROM scoped s JOIN own USING (mail) LEFT JOIN mail m ON m.oid = own.own"""  # noqa: S608
+        FROM scoped s JOIN own USING (mail) LEFT JOIN mail m ON m.oid = own.own"""
 
 
 def own_copies_unparsed(db: duckdb.DuckDBPyConnection, lists: Sequence[str]) -> set[str]:
     """Blob ids of the copies ``lists`` delivered first of mails another list carried
     first, not parsed yet (what the views of these lists alone would read instead of
     the other list's copy)."""
-    names = ", ".join("'" + n.replace("'", "''") + "'" for n in lists) or "NULL"
-    if not db.execute(f"SELECT count(*) FROM ingested WHERE list NOT IN ({names})").fetchall()[0][0]:  # noqa: S608
+    names = _quoted(lists)
+    if not _beyond(db, names):
         return set()  # every list ingested: each mail is read as parsed
-    return {row[0] for row in db.execute(f"""
-        WITH scoped AS (SELECT * FROM delivery WHERE list IN ({names})),
-        own AS (SELECT mail, arg_min(oid, (arrived, list)) AS own FROM scoped GROUP BY mail)
-        SELECT own.own FROM own LEFT JOIN mail m ON m.oid = own.own WHERE m.oid IS NULL""").fetchall()}  # noqa: S608
+    query = _OWN_COPIES.format(names=names) + " SELECT own.own FROM own LEFT JOIN mail m ON m.oid = own.own WHERE m.oid IS NULL"
+    return {row[0] for row in db.execute(query).fetchall()}
+
+
+def _quoted(lists: Sequence[str]) -> str:
+    return ", ".join("'" + n.replace("'", "''") + "'" for n in lists) or "NULL"
 
 
 def create_views(db: duckdb.DuckDBPyConnection, lists: Sequence[str]) -> None:
     """Create (or replace) :data:`VIEWS` on ``db`` over ``lists`` (temporary: they
     are defined by this code, not stored in the file)."""
-    names = ", ".join("'" + n.replace("'", "''") + "'" for n in lists) or "NULL"
-    db.execute(f"CREATE OR REPLACE TEMP VIEW _delivery AS {_scoped_deliveries(db, lists, names)}")
+    db.execute(f"CREATE OR REPLACE TEMP VIEW _delivery AS {_scoped_deliveries(db, _quoted(lists))}")
     scope = "'" + scope_of(lists).replace("'", "''") + "'"
     for name, query in VIEWS.items():
         db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query.replace('$scope', scope)}")
