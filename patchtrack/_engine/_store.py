@@ -224,13 +224,16 @@ def _size(path: Path) -> int:
 
 _MAGIC = b"DUCK"  # at offset 8 of every DuckDB file
 
-# A join scans every blob id of the table: on 300,000 rows, 12 ms for 10 keys and
-# 380 ms for 2,000 (0.19 ms a key). Equalities joined by UNION ALL are answered from
-# the key's index: 0.18 ms a key, 3.5 ms for 20, however large the table. So a few
-# keys (fewer than the table's rows / _FEW_PER_ROW) are looked up _FEW at a time by
-# their index, and many by one join.
+# Equalities joined by UNION ALL are answered from the key's index: 0.22 ms a key
+# however large the table. A join scans every blob id of the table once: on 249,763
+# rows, 1.6 ms for 1 key, 2.6 ms for 50, 14.8 ms for 2,000 (DuckDB 2.0.1, warm). So
+# only a handful of keys — fewer than (rows + _JOIN_ROWS) / _FEW_PER_ROW, 7 at 250,000
+# rows — go by their index (_FEW at a time), the rest by one join. (The bar was a key
+# for every 40 rows, from a measurement under load: a cold ingest of 250,000 mails
+# spent 58 % of its 673 s looking up 2,000 keys at a time one by one.)
 _FEW = 20
-_FEW_PER_ROW = 40
+_FEW_PER_ROW = 45_000
+_JOIN_ROWS = 67_000
 
 
 @functools.cache
@@ -454,7 +457,7 @@ class Store:
             asked = len(oids)
 
         def rows_of(keys: Sequence[str]) -> list[Any]:
-            if len(keys) * _FEW_PER_ROW < self._rows:  # a few: each by the key's index
+            if len(keys) * _FEW_PER_ROW < self._rows + _JOIN_ROWS:  # a handful: each by the key's index
                 found: list[Any] = []
                 for start in range(0, len(keys), _FEW):
                     some = keys[start:start + _FEW]
