@@ -755,6 +755,13 @@ def test_a_blob_delivered_again_after_an_ingest_is_not_doubled(lists: Lists, tmp
     assert len(list(fresh.walk())) == len(ALPHA) + len(BETA) + 1  # the walk yields the blob once
     assert done.deliveries == 1
     assert_same_views(snapshot(archive), snapshot(fresh))
+    assert snapshot(fresh)["redelivery"].num_rows == 1  # kept apart, by either ingest
+    # a window holding the second delivery alone has the mail in it, as a walk of it yields
+    window = {"since": T0 + timedelta(minutes=5999), "until": T0 + timedelta(minutes=6001)}
+    memory = lists.archive()
+    expected = memory.report(**window).to_dict()
+    assert expected["counted_messages"] == 1
+    assert archive.report(**window).to_dict() == expected == fresh.report(**window).to_dict()
 
 
 def test_cli_sql_of_one_list_reads_that_list(lists: Lists, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,14 +28,10 @@ import itertools
 import os
 import shutil
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import _codec
 from ..archive import Ref, report_unreadable
@@ -43,7 +39,7 @@ from ..errors import UnreadableError
 from ..message import UNREADABLE
 from ._load import Row, parse_encoded, rows
 from ._store import Store, StoreError
-from ._tables import MAIL_TABLES, SCHEMAS, mail_tables
+from ._tables import MAIL_TABLES, blob_table, mail_tables, schema
 
 __all__ = ["PARTITION", "IN_FLIGHT", "Partition", "parse_partition", "partitions", "merge", "ingest_on"]
 
@@ -56,7 +52,6 @@ PARTITION = 5_000
 (scheduling, opening the epoch, writing five Parquet files) is small next to
 parsing it (~1 s), small enough to keep every worker busy on a day's mail."""
 
-_BLOB = pa.schema([("oid", pa.string()), ("data", pa.binary()), ("crc", pa.uint64())])
 
 Partition = tuple[str, str, int, list[Row]]
 """One task: the list, the staging path prefix its files are written under, the
@@ -68,6 +63,9 @@ def parse_partition(task: Partition) -> tuple[str, int, list[tuple[str, str]]]:
     """Run on a worker: parse the partition's mails and write the store's rows as
     Parquet (``<prefix>-<table>.parquet``); returns the prefix, the mails written
     and the mails that could not be read (blob id, reason)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     name, prefix, run, batch = task
     encoded = parse_encoded(batch)
     persons: _codec.Interned = {}
@@ -76,14 +74,12 @@ def parse_partition(task: Partition) -> tuple[str, int, list[tuple[str, str]]]:
     keep = [i for i, m in enumerate(messages) if not _unreadable(m.problems)]
     kept = [messages[i] for i in keep]
     tables = dict(mail_tables(kept))
-    tables["blob"] = pa.table({
-        "oid": [m.oid for m in kept], "data": [encoded[i] for i in keep], "crc": [zlib.crc32(encoded[i]) for i in keep],
-    }, schema=_BLOB)
+    tables["blob"] = blob_table([m.oid for m in kept], [encoded[i] for i in keep])
     tables["delivery"] = pa.Table.from_pylist([
         {"list": name, "epoch": row[2], "commit": row[1], "arrived": datetime.fromtimestamp(row[3], timezone.utc),
          "oid": row[0], "mail": row[0], "run": run}
         for row in batch
-    ], schema=SCHEMAS["delivery"])
+    ], schema=schema("delivery"))
     for table, data in tables.items():
         pq.write_table(data, f"{prefix}-{table}.parquet")
     return prefix, len(batch), unread
@@ -135,13 +131,18 @@ def merge(store: Store, prefix: str) -> None:
         fresh = db.execute(
             f"INSERT OR IGNORE INTO mail SELECT * FROM read_parquet('{path('mail')}') RETURNING oid"  # noqa: S608
         ).fetchall()
-        db.register("fresh", pa.table({"oid": pa.array([r[0] for r in fresh], pa.string())}))
         for table in MAIL_TABLES[1:]:
             db.execute(
                 f"INSERT INTO {table} SELECT * FROM read_parquet('{path(table)}')"  # noqa: S608
-                " WHERE oid IN (SELECT oid FROM fresh)"
+                " WHERE oid IN (SELECT unnest(?::VARCHAR[]))", [[r[0] for r in fresh]]
             )
-        db.unregister("fresh")
+        db.execute(  # a blob its list holds from an earlier ingest, kept apart (see Store.put_deliveries)
+            "INSERT INTO redelivery SELECT n.list, n.epoch, n.\"commit\", n.arrived, n.oid, n.run"
+            f" FROM read_parquet('{path('delivery')}') n"  # noqa: S608
+            " WHERE EXISTS (SELECT 1 FROM delivery d WHERE d.list = n.list AND d.oid = n.oid AND d.run < n.run)"
+            " AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.list = n.list AND d.\"commit\" = n.\"commit\")"
+            " AND NOT EXISTS (SELECT 1 FROM redelivery r WHERE r.list = n.list AND r.\"commit\" = n.\"commit\")"
+        )
         db.execute(
             f"INSERT INTO delivery SELECT * FROM read_parquet('{path('delivery')}') n"  # noqa: S608
             " WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.list = n.list AND d.\"commit\" = n.\"commit\")"
@@ -151,6 +152,8 @@ def merge(store: Store, prefix: str) -> None:
         db.execute("COMMIT")
 
     store._guarded(work, "write")  # noqa: SLF001
+    import pyarrow.parquet as pq
+
     added = int(pq.read_metadata(f"{prefix}-blob.parquet").num_rows)
     store.stats.stored += added
     store._rows += added  # noqa: SLF001 - what its look-ups are planned by
@@ -165,12 +168,15 @@ def ingest_on(
     *,
     progress: Callable[[int], None] | None = None,
     staging: Path | None = None,
+    repeats: Callable[[], Sequence[tuple[str, int, str, int, str]]] = tuple,
 ) -> int:
     """Parse ``pairs`` on the Dask ``client``'s workers and merge them into
     ``store`` as deliveries of ingest ``run``, then write the lists' cursor
     (``cursor`` moved past ``pairs``); returns the deliveries merged. ``staging``
     (default: a folder beside the store) must be on a file system every worker
-    shares. At most :data:`IN_FLIGHT` tasks a worker are handed out at once."""
+    shares. At most :data:`IN_FLIGHT` tasks a worker are handed out at once.
+    ``repeats()`` gives the blobs the walks passed over as delivered again,
+    written with the cursor (see :meth:`Store.put_deliveries`)."""
     from distributed import as_completed
 
     where = (staging or store.path.with_name(store.path.name + ".staging")) / uuid.uuid4().hex
@@ -208,7 +214,7 @@ def ingest_on(
             for task, more in itertools.islice(tasks, 1):
                 refs[task[1]] = more
                 running.add(client.submit(parse_partition, task, pure=False))
-        store.put_deliveries([], tips, run)  # every partition merged: the cursor moves
+        store.put_deliveries([], tips, run, repeats())  # every partition merged: the cursor moves
     finally:
         shutil.rmtree(where, ignore_errors=True)
         if where.parent.is_dir() and not os.listdir(where.parent):

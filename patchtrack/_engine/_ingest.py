@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import marshal
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,21 +26,23 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import pyarrow as pa
 
 from ..archive import Delivery, Ref
 from ..message import Message
+from ..series import Series, series_order
+from ._codec import Interned
 from ._index import Assembly, State, Stored, assembly_scope
 from ._index import load as load_assembly
 from ._index import store as store_assembly
 from ._load import rebind
 from ._reassemble import assemble_stored, reassemble
+from ._series_codec import decode_series, series_links, series_oids
 from ._store import Store, StoreError
 from ._tables import EXPORTS, create_views, own_copies_unparsed, scope_of
 
 __all__ = [
     "WINDOW", "IngestStats", "windows", "window_tips", "deliveries_of", "join_copies", "store_series", "export_parquet", "distinct_mails", "next_run",
-    "stored_assembly", "canonical", "deliveries_for", "lists_key", "delivered_before", "unparsed_copies",
+    "stored_selection", "delivered_within", "canonical", "deliveries_for", "lists_key", "delivered_before", "unparsed_copies",
 ]
 
 WINDOW = 20_000
@@ -86,9 +89,7 @@ def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tupl
     """``part`` without the deliveries of a blob its list holds already (a walk
     counts a blob delivered again while present once: one that goes on from a
     cursor does not know what came before it)."""
-    wanted = pa.table({
-        "list": pa.array([n for n, _ in part], pa.string()), "oid": pa.array([str(r[0]) for _, r in part], pa.string()),
-    })
+    wanted = {"list": [n for n, _ in part], "oid": [str(r[0]) for _, r in part]}
     held = {(n, o) for n, o in _with(store, wanted, (
         "SELECT DISTINCT d.list, d.oid FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
     ))}
@@ -96,20 +97,21 @@ def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tupl
 
 
 def _with(
-    store: Store, wanted: pa.Table, query: str, params: Sequence[Any] = (), lists: Sequence[str] | None = None
+    store: Store, wanted: Mapping[str, Sequence[str]], query: str, params: Sequence[Any] = (),
+    lists: Sequence[str] | None = None,
 ) -> list[Any]:
-    """The rows of ``query``, which reads ``wanted`` as the table ``wanted`` (and, with
-    ``lists``, the views of those lists)."""
+    """The rows of ``query``, which reads ``wanted`` (columns of strings, by name) as
+    the table ``wanted`` (and, with ``lists``, the views of those lists). The columns
+    go as list parameters: as fast as a table handed over (2,000 keys against 250,000
+    rows: 21 ms either way), without importing pyarrow to read."""
     db = store._db  # noqa: SLF001 - the engine's own store
+    columns = ", ".join(f'unnest(?::VARCHAR[]) AS "{name}"' for name in wanted)
+    args = [*(list(values) for values in wanted.values()), *params]
 
     def work() -> list[Any]:
         if lists is not None:
             create_views(db, lists)
-        db.register("wanted", wanted)
-        try:
-            return db.execute(query, list(params)).fetchall()
-        finally:
-            db.unregister("wanted")
+        return db.execute(f"WITH wanted AS (SELECT {columns}) {query}", args).fetchall()
 
     return store._guarded(work, "read")  # noqa: SLF001
 
@@ -221,7 +223,7 @@ def store_series(
         store.drop_series(gone, lists)
     else:
         index, state = assembled(store, lists, window)
-        if state is not None:  # kept for series() and report() of this state (see stored_assembly)
+        if state is not None:  # kept to extend after new mail (see _extended)
             store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state)
         store.put_series([], lists)  # this scope's rows go; the new ones are appended
         changed = list(range(len(index.rows)))
@@ -251,7 +253,7 @@ def _extended(
     try:
         create_views(reader, lists)
         batch = reader.execute(
-            _FIRST_DELIVERIES.format(having="HAVING min(run) = ?"), [run]
+            _FIRST_DELIVERIES.format(where="", having="HAVING min(run) = ?"), [run]
         ).fetchall()
     finally:
         reader.close()
@@ -270,7 +272,7 @@ SERIES_BATCH = 5_000
 
 _FIRST_DELIVERIES = (
     'SELECT mail, arg_min("commit", (arrived, list)), arg_min(epoch, (arrived, list)),'
-    " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery GROUP BY mail {having} ORDER BY min(arrived), mail"
+    " CAST(epoch(min(arrived)) AS BIGINT) FROM _delivery {where} GROUP BY mail {having} ORDER BY min(arrived), mail"
 )
 """Each mail of the lists with its first delivery (commit, epoch, arrival in
 seconds), in order of first arrival: what an assembly keeps of a mail's delivery."""
@@ -283,7 +285,7 @@ def assembled(store: Store, lists: Sequence[str], window: int = WINDOW) -> tuple
     reader = store.connection(lists).cursor()  # its own: the look-ups run between its batches
     create_views(reader, lists)
     result = reader.execute(
-        _FIRST_DELIVERIES.format(having="")
+        _FIRST_DELIVERIES.format(where="", having="")
     )
     index: Assembly | None = None
     state: State | None = None
@@ -320,17 +322,79 @@ def lists_key(tips: Mapping[str, Mapping[int, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def stored_assembly(store: Store, tips: Mapping[str, Mapping[int, str]]) -> Assembly | None:
-    """The assembly an ingest stored for the lists of ``tips`` at those tips, if it did."""
-    found = load_assembly(store, lists_key(tips))
-    return None if found is None else found.assembly
+def stored_selection(
+    store: Store, tips: Mapping[str, Mapping[int, str]], chosen: set[str], *, history: bool
+) -> tuple[list[Message], list[Series]] | None:
+    """The mails ``chosen`` (blob ids of the copies parsed) and the series holding
+    any of them (with ``history``, every revision their links lead to), as an ingest
+    of the lists of ``tips`` stored them at those tips; ``None`` when it did not (or
+    a mail of them is no longer stored). Only those series' rows and mails are read:
+    the cost follows the selection, not the archive. The mails in order of first
+    arrival, each as its first delivery gives it; the series in
+    :func:`~patchtrack.series.series_order`."""
+    lists = sorted(tips)
+    scope = scope_of(lists)
+    state: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
+        lambda: store._db.execute("SELECT value FROM meta WHERE key = ?", [f"series_state:{scope}"]).fetchall(),  # noqa: SLF001
+        "read", fallback=list,
+    )
+    if not state or state[0][0] != json.dumps(tips, sort_keys=True):
+        return None
+    wanted = {"mail": sorted(chosen)}
+    rows: dict[str, tuple[Any, ...]] = {
+        sid: marshal.loads(data) for sid, data in _with(store, wanted, (
+            "SELECT r.series_id, r.row FROM assembled_row r WHERE r.scope = ? AND r.series_id IN"
+            " (SELECT m.series_id FROM assembled_mail m JOIN wanted w USING (mail) WHERE m.scope = ?)"
+        ), [scope, scope])
+    }
+    todo = {sid for row in rows.values() for sid in series_links(row)[1:]} - rows.keys() if history else set()
+    while todo:  # a revision chain, a link at a time
+        ids = {"series_id": sorted(todo)}
+        more = {sid: marshal.loads(data) for sid, data in _with(store, ids, (
+            "SELECT r.series_id, r.row FROM assembled_row r JOIN wanted USING (series_id) WHERE r.scope = ?"
+        ), [scope])}
+        rows.update(more)
+        todo = {sid for row in more.values() for sid in series_links(row)[1:]} - rows.keys()
+    mails = chosen.union(*(series_oids(row) for row in rows.values()))
+    first = _with(store, {"mail": sorted(mails)}, _FIRST_DELIVERIES.format(
+        where="WHERE mail IN (SELECT mail FROM wanted)", having="",
+    ), lists=lists)
+    persons: Interned = {}
+    found = store.get_many([oid for oid, *_ in first], persons)
+    if len(found) != len(mails):
+        return None
+    messages = [rebind(found[oid], commit, epoch, when) for oid, commit, epoch, when in first]
+    by_oid = {m.oid: m for m in messages}
+    series = sorted((decode_series(row, by_oid, persons) for row in rows.values()), key=series_order)
+    return [m for m in messages if m.oid in chosen], series
+
+
+def delivered_within(
+    store: Store, lists: Sequence[str], lo: float | None, hi: float | None
+) -> list[tuple[str, int, str, str, int]]:
+    """Every delivery of ``lists`` that arrived within ``lo``..``hi`` (POSIX seconds,
+    inclusive; ``None``: unbounded), a blob delivered again included: list, epoch,
+    commit, blob id, arrival — what walks of that window yield, in no order."""
+    bounds = " AND ".join(
+        ["list IN (SELECT unnest(?))"]
+        + (["epoch(arrived) >= ?"] if lo is not None else [])
+        + (["epoch(arrived) <= ?"] if hi is not None else [])
+    )
+    params = [list(lists), *(b for b in (lo, hi) if b is not None)]
+    query = (
+        f'SELECT list, epoch, "commit", oid, CAST(epoch(arrived) AS BIGINT) FROM delivery WHERE {bounds}'  # noqa: S608
+        f' UNION ALL SELECT list, epoch, "commit", oid, CAST(epoch(arrived) AS BIGINT) FROM redelivery WHERE {bounds}'
+    )
+    return store._guarded(  # type: ignore[no-any-return]  # noqa: SLF001 - the engine's own store
+        lambda: store._db.execute(query, params + params).fetchall(), "read"  # noqa: SLF001
+    )
 
 
 def canonical(store: Store, pairs: Iterable[tuple[str, str]], lists: Sequence[str]) -> set[str]:
     """The blob ids of the mails stored for these deliveries (list, blob id), as the
     archive of ``lists`` reads them: the copy parsed of each."""
     pairs = list(pairs)
-    wanted = pa.table({"list": pa.array([n for n, _ in pairs], pa.string()), "oid": pa.array([o for _, o in pairs], pa.string())})
+    wanted = {"list": [n for n, _ in pairs], "oid": [o for _, o in pairs]}
     return {r[0] for r in _with(
         store, wanted, "SELECT DISTINCT d.mail FROM _delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid",
         lists=lists,
@@ -340,7 +404,7 @@ def canonical(store: Store, pairs: Iterable[tuple[str, str]], lists: Sequence[st
 def deliveries_for(store: Store, lists: Sequence[str], mails: Iterable[str]) -> dict[str, tuple[Delivery, ...]]:
     """Every delivery, on ``lists``, of these mails (blob ids of the copies parsed, as
     the archive of ``lists`` reads them), in order of arrival (ties by list name)."""
-    wanted = pa.table({"mail": pa.array(list(mails), pa.string())})
+    wanted = {"mail": list(mails)}
     rows = _with(
         store, wanted,
         'SELECT d.mail, d.list, d.epoch, d."commit", d.arrived, d.oid FROM _delivery d JOIN wanted w USING (mail)'

@@ -44,21 +44,22 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _codec
 from ._tables import (
-    MAIL_TABLES, SCHEMAS, SERIES_TABLES, create_sql, create_views, delivery_table, mail_tables, scope_of, series_tables,
+    MAIL_TABLES, SCHEMAS, SERIES_TABLES, blob_table, create_sql, create_views, delivery_table, mail_tables, redelivery_table, scope_of, series_tables,
 )
 from ..archive import Delivery
 from ..errors import PatchtrackError
 from ..message import Message
 from ..series import Series
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "Store", "StoreError", "StoreInfo", "StoreStats", "PruneStats", "default_store_path", "source_digest",
@@ -85,7 +86,7 @@ MEMORY_LIMIT = "256MB"
 _MB_LIMIT = 256
 _LARGE = "4GB"  # the limit a whole assembly is read under: a cap, nothing is taken ahead
 
-_PARSED = (*MAIL_TABLES, "blob", "delivery", "ingested", *SERIES_TABLES)
+_PARSED = (*MAIL_TABLES, "blob", "delivery", "redelivery", "ingested", *SERIES_TABLES)
 _ASSEMBLED = ("assembly", "assembly_state", *SERIES_TABLES)
 
 
@@ -463,8 +464,9 @@ class Store:
                     some = keys[start:start + _FEW]
                     found += self._db.execute(_by_key(len(some)), list(some)).fetchall()
                 return found
-            self._db.register("keys", pa.table({"k": pa.array(keys, pa.string())}))
-            return self._db.execute("SELECT rowid, oid, data, crc FROM blob JOIN keys ON oid = k").fetchall()
+            return self._db.execute(  # a list as a parameter: as fast as a registered table, without pyarrow
+                "SELECT rowid, oid, data, crc FROM blob JOIN (SELECT unnest(?::VARCHAR[]) AS k) ON oid = k", [list(keys)]
+            ).fetchall()
 
         def work() -> dict[str, Message]:
             for start in range(0, len(oids), BATCH):
@@ -521,10 +523,10 @@ class Store:
         pending = self._pending
         if not pending:
             return
-        encoded = [data for _, data in pending.values()]
-        incoming = pa.table({
-            "oid": list(pending), "data": encoded, "crc": [zlib.crc32(d) for d in encoded],
-        }, schema=pa.schema([("oid", pa.string()), ("data", pa.binary()), ("crc", pa.uint64())]))
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        incoming = blob_table(list(pending), [data for _, data in pending.values()])
         tables = mail_tables([m for m, _ in pending.values()])
         db = self._db
         if commit:
@@ -688,13 +690,20 @@ class Store:
         return out
 
     def put_deliveries(
-        self, deliveries: Sequence[tuple[Delivery, str]], tips: dict[str, dict[int, str]], run: int
+        self,
+        deliveries: Sequence[tuple[Delivery, str]],
+        tips: dict[str, dict[int, str]],
+        run: int,
+        repeats: Sequence[tuple[str, int, str, int, str]] = (),
     ) -> None:
         """Record ``deliveries`` (each with the blob id of the copy parsed), written
         by ingest ``run``, and, in the same transaction, the ``tips`` they were
         walked to: a run killed before it commits leaves the store as it was, and
-        the next ingest walks the same mail again — nothing lost, nothing doubled."""
+        the next ingest walks the same mail again — nothing lost, nothing doubled.
+        ``repeats`` are blobs a list delivered again (list, epoch, commit, arrival,
+        blob id): kept apart, each once."""
         rows = delivery_table(deliveries, run)
+        again = redelivery_table(repeats, run)
 
         def work() -> None:
             db = self._db
@@ -703,6 +712,13 @@ class Store:
             db.register("rows", rows)
             db.execute("INSERT INTO delivery SELECT * FROM rows")
             db.unregister("rows")
+            if again.num_rows:  # found ahead of their window too: a run started again finds them again
+                db.register("again", again)
+                db.execute(
+                    "INSERT INTO redelivery SELECT * FROM again a WHERE NOT EXISTS (SELECT 1 FROM redelivery r"
+                    ' WHERE r.list = a.list AND r."commit" = a."commit" AND r.oid = a.oid)'
+                )
+                db.unregister("again")
             for name, epochs in tips.items():
                 for epoch, tip in epochs.items():
                     db.execute("INSERT OR REPLACE INTO ingested VALUES (?, ?, ?)", [name, epoch, tip])
@@ -717,7 +733,7 @@ class Store:
 
         def work() -> None:
             self._db.execute("BEGIN")
-            for table in ("delivery", "ingested"):
+            for table in ("delivery", "redelivery", "ingested"):
                 self._db.execute(f"DELETE FROM {table} WHERE list IN (SELECT unnest(?))", [names])  # noqa: S608
             self._db.execute("COMMIT")
 
@@ -848,11 +864,10 @@ class Store:
             dropped_messages = dropped_assemblies = 0
             db.execute("BEGIN")
             if keep is not None:
-                db.register("kept", pa.table({"k": pa.array(list(dict.fromkeys(keep)), pa.string())}))
+                kept = list(dict.fromkeys(keep))
                 before = int(self._one("SELECT count(*) FROM blob"))
                 for table in ("blob", *MAIL_TABLES):
-                    db.execute(f"DELETE FROM {table} WHERE oid NOT IN (SELECT k FROM kept)")  # noqa: S608
-                db.unregister("kept")
+                    db.execute(f"DELETE FROM {table} WHERE oid NOT IN (SELECT unnest(?::VARCHAR[]))", [kept])  # noqa: S608
                 dropped_messages = before - int(self._one("SELECT count(*) FROM blob"))
             if older_than is not None:
                 # an assembly kept keeps the ones it is stored as a difference from

@@ -4,55 +4,66 @@ A parsed mail becomes one row of ``mail`` and rows of ``mail_trailer`` (the
 trailers it carries), ``mail_file`` (its diffstat) and ``mail_address`` (its To and
 Cc); a delivery one row of ``delivery``; an assembled series rows of
 ``assembled_series``, ``assembled_patch`` and ``assembled_trailer`` — the columns of :func:`patchtrack.export.rows`, so a
-query over the store and a data frame of the records name things alike. The
+query over the store and a data frame of the records name things alike — and of
+``assembled_row`` and ``assembled_mail`` (what ``series()`` and ``report()`` decode). The
 schemas are the store's contract: :data:`SCHEMAS` creates the tables, and the
 views users query (:data:`patchtrack.store.VIEWS`) are built on them.
 """
 
 from __future__ import annotations
 
+import functools
+import marshal
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-
-import pyarrow as pa
 
 from ..archive import Delivery
 from ..export import rows
 from ..message import Message
 from ..series import Series
 from ._codec import plain
+from ._series_codec import encode_series, series_oids
 
-__all__ = ["VIEWS", "EXPORTS", "create_views", "own_copies_unparsed", "scope_of", "SCHEMAS", "MAIL_TABLES", "SERIES_TABLES", "mail_tables", "delivery_table", "series_tables", "create_sql"]
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-_S, _I, _B = pa.string(), pa.int32(), pa.bool_()
-_T = pa.timestamp("us", tz="UTC")
-_L = pa.list_(pa.string())
+__all__ = ["VIEWS", "EXPORTS", "create_views", "own_copies_unparsed", "scope_of", "SCHEMAS", "schema", "MAIL_TABLES", "SERIES_TABLES", "mail_tables", "blob_table", "delivery_table", "redelivery_table", "series_tables", "create_sql"]
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "mail": pa.schema([
+# the columns' SQL types; their Arrow types (schema()) are built when a table is
+# written: importing pyarrow (and numpy with it) was 40 % of a report command's imports
+_S, _I, _B, _BLOB, _T, _L = "VARCHAR", "INTEGER", "BOOLEAN", "BLOB", "TIMESTAMPTZ", "VARCHAR[]"
+
+SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mail": (
         ("oid", _S), ("msgid", _S), ("date", _T), ("kind", _S), ("subject", _S), ("title", _S),
         ("version", _I), ("index", _I), ("total", _I), ("rfc", _B), ("resend", _B), ("prefixes", _L),
         ("sender_name", _S), ("sender_email", _S), ("author_name", _S), ("author_email", _S),
         ("author_domain", _S), ("in_reply_to", _S), ("references", _L), ("list_id", _S), ("change_id", _S),
         ("base_commit", _S), ("patch_id", _S), ("files", _I), ("insertions", _I), ("deletions", _I),
         ("body_size", _I), ("problems", _L),
-    ]),
-    "mail_trailer": pa.schema([
+    ),
+    "mail_trailer": (
         ("oid", _S), ("pos", _I), ("key", _S), ("value", _S), ("name", _S), ("email", _S),
-    ]),
-    "mail_file": pa.schema([
+    ),
+    "mail_file": (
         ("oid", _S), ("path", _S), ("old_path", _S), ("added", _I), ("removed", _I), ("binary", _B), ("status", _S),
-    ]),
-    "mail_address": pa.schema([("oid", _S), ("field", _S), ("pos", _I), ("name", _S), ("email", _S)]),
+    ),
+    "mail_address": (("oid", _S), ("field", _S), ("pos", _I), ("name", _S), ("email", _S)),
     # oid: this list's copy; mail: the copy parsed (the oid of the mail's row)
     # run: the ingest that wrote it (1, 2, …)
-    "delivery": pa.schema([
+    "delivery": (
         ("list", _S), ("epoch", _I), ("commit", _S), ("arrived", _T), ("oid", _S), ("mail", _S), ("run", _I),
-    ]),
-    "assembled_series": pa.schema([
+    ),
+    # a blob a list delivered again, which ``delivery`` holds once (the walk's
+    # ``duplicates``): a window that holds only the later delivery has the mail in it
+    "redelivery": (
+        ("list", _S), ("epoch", _I), ("commit", _S), ("arrived", _T), ("oid", _S), ("run", _I),
+    ),
+    "assembled_series": (
         ("series_id", _S), ("title", _S), ("version", _I), ("rfc", _B), ("resend", _B), ("status", _S),
         ("author_name", _S), ("author_email", _S), ("author_domain", _S), ("sender_email", _S), ("msgid", _S),
         ("cover", _B), ("patches", _I), ("total", _I), ("complete", _B), ("missing", _I), ("first_date", _T),
@@ -60,31 +71,47 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("posted_reviewed_patches", _I), ("posted_reviews", _I), ("previous_id", _S), ("previous_version", _I),
         ("next_id", _S), ("next_version", _I), ("list_id", _S), ("change_id", _S), ("messages", _I),
         ("problems", _S), ("oid", _S), ("scope", _S),
-    ]),
-    "assembled_patch": pa.schema([
+    ),
+    "assembled_patch": (
         ("series_id", _S), ("series_title", _S), ("series_version", _I), ("status", _S), ("index", _I),
         ("total", _I), ("msgid", _S), ("subject", _S), ("date", _T), ("author_email", _S), ("insertions", _I),
         ("deletions", _I), ("reviews", _I), ("followups", _I), ("oid", _S), ("scope", _S),
-    ]),
-    "assembled_trailer": pa.schema([
+    ),
+    "assembled_trailer": (
         ("series_id", _S), ("index", _I), ("msgid", _S), ("key", _S), ("name", _S), ("email", _S), ("value", _S),
         ("via", _S), ("from_msgid", _S), ("date", _T), ("flagged", _B), ("scope", _S),
-    ]),
+    ),
+    # a series as series() and report() decode it (:mod:`._series_codec`, marshalled),
+    # and each mail it holds: a report finds the series its window touches by a join
+    # instead of loading the whole assembly (0.66 s at 250,000 mails, growing with them)
+    "assembled_row": (("series_id", _S), ("row", _BLOB), ("scope", _S)),
+    "assembled_mail": (("series_id", _S), ("mail", _S), ("scope", _S)),
 }
-"""Every table of parsed records in the store, with its columns."""
+"""Every table of parsed records in the store, with its columns (name, SQL type)."""
 
 MAIL_TABLES = ("mail", "mail_trailer", "mail_file", "mail_address")
-SERIES_TABLES = ("assembled_series", "assembled_patch", "assembled_trailer")
+SERIES_TABLES = ("assembled_series", "assembled_patch", "assembled_trailer", "assembled_row", "assembled_mail")
 
-_SQL_TYPES = {_S: "VARCHAR", _I: "INTEGER", _B: "BOOLEAN", _T: "TIMESTAMPTZ", _L: "VARCHAR[]"}
+
+
+@functools.cache
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of one of :data:`SCHEMAS`."""
+    import pyarrow as pa
+
+    types = {
+        _S: pa.string(), _I: pa.int32(), _B: pa.bool_(), _BLOB: pa.binary(), _T: pa.timestamp("us", tz="UTC"),
+        _L: pa.list_(pa.string()),
+    }
+    return pa.schema([(name, types[kind]) for name, kind in SCHEMAS[table]])
 
 
 def create_sql(table: str) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for one of :data:`SCHEMAS` (``mail`` keyed by
     blob id: a mail's columns are written once)."""
     columns = ", ".join(
-        f'"{f.name}" {_SQL_TYPES[f.type]}{" PRIMARY KEY" if table == "mail" and f.name == "oid" else ""}'
-        for f in SCHEMAS[table]
+        f'"{name}" {kind}{" PRIMARY KEY" if table == "mail" and name == "oid" else ""}'
+        for name, kind in SCHEMAS[table]
     )
     return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
 
@@ -128,35 +155,63 @@ def mail_tables(messages: Sequence[Message]) -> dict[str, pa.Table]:
     }
 
 
+def blob_table(oids: Sequence[str], encoded: Sequence[bytes]) -> pa.Table:
+    """The rows of the store's ``blob`` table: each mail's encoded record, keyed by
+    blob id, with its CRC-32."""
+    import pyarrow as pa
+
+    return pa.table(
+        {"oid": list(oids), "data": list(encoded), "crc": [zlib.crc32(d) for d in encoded]},
+        schema=pa.schema([("oid", pa.string()), ("data", pa.binary()), ("crc", pa.uint64())]),
+    )
+
+
 def delivery_table(deliveries: Iterable[tuple[Delivery, str]], run: int) -> pa.Table:
     """The rows of ``delivery``: each delivery with the blob id of the copy parsed,
     written by ingest ``run``."""
     return _table("delivery", [(d.list, d.epoch, d.commit, d.time, d.oid, mail, run) for d, mail in deliveries])
 
 
+def redelivery_table(repeats: Iterable[tuple[str, int, str, int, str]], run: int) -> pa.Table:
+    """The rows of ``redelivery``: (list, epoch, commit, arrival in seconds, blob
+    id), written by ingest ``run``."""
+    return _table("redelivery", [
+        (name, epoch, commit, datetime.fromtimestamp(when, timezone.utc), oid, run)
+        for name, epoch, commit, when, oid in repeats
+    ])
+
+
 def series_tables(series: Sequence[Series], scope: str) -> dict[str, pa.Table]:
     """The rows of :data:`SERIES_TABLES`: :func:`patchtrack.export.rows`' columns,
     with the blob id of the series' head (its cover, else its first patch) and of
-    each patch, and the ``scope`` (the lists assembled together) they belong to."""
+    each patch; each series encoded (``assembled_row``) and the blob ids of its mails
+    (``assembled_mail``); all with the ``scope`` (the lists assembled together)."""
     out: dict[str, pa.Table] = {}
-    for table, kind in zip(SERIES_TABLES, ("series", "patches", "trailers")):
+    for table, kind in zip(SERIES_TABLES, ("series", "patches", "trailers")):  # rows' columns
         found = rows(series, kind)
         if table == "assembled_series":
             found = [{**row, "oid": s.head.oid} for row, s in zip(found, series)]
         elif table == "assembled_patch":
             oids = (p.message.oid for s in series for p in s.patches)
             found = [{**row, "oid": oid} for row, oid in zip(found, oids)]
-        names = SCHEMAS[table].names[:-1]
+        names = [name for name, _ in SCHEMAS[table][:-1]]
         out[table] = _table(table, [
             (*(_utc(v) if isinstance(v, datetime) else v for v in (row[n] for n in names)), scope) for row in found
         ])
+    encoded = [encode_series(s) for s in series]
+    out["assembled_row"] = _table("assembled_row", [(s.id, marshal.dumps(row, 4), scope) for s, row in zip(series, encoded)])
+    out["assembled_mail"] = _table("assembled_mail", [
+        (s.id, oid, scope) for s, row in zip(series, encoded) for oid in series_oids(row)
+    ])
     return out
 
 
 def _table(name: str, data: list[tuple[Any, ...]]) -> pa.Table:
-    schema = SCHEMAS[name]
-    columns = list(zip(*data)) if data else [()] * len(schema)
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+    import pyarrow as pa
+
+    kinds = schema(name)
+    columns = list(zip(*data)) if data else [()] * len(kinds)
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, kinds)], schema=kinds)
 
 
 VIEWS: dict[str, str] = {

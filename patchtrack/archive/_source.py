@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import attrs
@@ -274,6 +274,30 @@ class Source:
             paths={v.number: v.path for v in views},
             cursor=after is not None,
         )
+
+    def chain_positions(self, epoch: int, tip: str, commits: Collection[str]) -> dict[str, int] | None:
+        """Each of ``commits`` with its distance from ``tip`` down the first parents
+        of epoch ``epoch`` (0: the tip itself), read back only as far as the oldest of
+        them: the reverse of the order a walk gives them in, which commit times cannot
+        give (half the commits of the corpora share their second with the one before).
+        ``None`` when one of them is not found there or the history cannot be read."""
+        wanted = {pygit2.Oid(hex=c) for c in commits}
+        found: dict[str, int] = {}
+        if not wanted:
+            return found
+        try:
+            walker = self._repo(epoch).walk(tip, pygit2.enums.SortMode.NONE)
+            walker.simplify_first_parent()
+            for n, commit in enumerate(walker):
+                if commit.id in wanted:
+                    found[str(commit.id)] = n
+                    if len(found) == len(wanted):
+                        return found
+        except GIT_ERRORS:
+            return None
+        except DamagedArchiveError:  # the epoch cannot be opened
+            return None
+        return None
 
     def grew_from(self, before: Mapping[int, str], tips: Mapping[int, str]) -> bool:
         """Whether the archive now is ``before`` with mail appended: every epoch

@@ -338,6 +338,7 @@ class Walk(Iterator[RawMessage]):
         self.notes: tuple[str, ...] = tuple(s.note for s in self.plan if s.note)
         self._counts = dict.fromkeys(attrs.fields_dict(WalkStats), 0)
         self._present: set[pygit2.Oid] | None = set() if dedupe else None
+        self._repeats: list[tuple[int, str, str, int]] = []
         self._unreadable: list[Unreadable] = []
         self._failed: set[tuple[str, str]] = set()  # (commit, oid) moved to unreadable when read
         self._paths: Mapping[int, str] = paths or {}
@@ -347,6 +348,14 @@ class Walk(Iterator[RawMessage]):
 
     def _path(self, epoch: int, repo: pygit2.Repository | None = None) -> str:
         return self._paths.get(epoch) or (repo.path.rstrip("/") if repo is not None else "?")
+
+    def repeats(self) -> list[tuple[int, str, str, int]]:
+        """The deliveries passed over since the last call as a blob the walk had
+        yielded already (counted in ``stats.duplicates``): epoch, commit, blob id,
+        arrival. A walk of a narrower window yields such a delivery when the first
+        one is outside it: a store keeps them to answer windows as a walk would."""
+        found, self._repeats = self._repeats, []
+        return found
 
     @property
     def stats(self) -> WalkStats:
@@ -472,6 +481,7 @@ class Walk(Iterator[RawMessage]):
                                     present.discard(oid)
                                 elif oid in present:
                                     counts["duplicates"] += 1
+                                    self._repeats.append((epoch, commit_id, str(oid), when))
                                     continue
                                 else:
                                     present.add(oid)
@@ -483,6 +493,7 @@ class Walk(Iterator[RawMessage]):
                             counts["removals"] += 1
                         elif present is not None and oid in present:
                             counts["duplicates"] += 1
+                            self._repeats.append((epoch, commit_id, str(oid), when))
                             continue
                         else:
                             if present is not None:
