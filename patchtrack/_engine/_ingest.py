@@ -340,21 +340,21 @@ def stored_selection(
     )
     if not state or state[0][0] != json.dumps(tips, sort_keys=True):
         return None
-    wanted = {"mail": sorted(chosen)}
+    touched = "SELECT m.series_id FROM assembled_mail m JOIN wanted w USING (mail) WHERE m.scope = ?"
+    if history:  # and every revision their links lead to, in one query (a chain went a link a time: 16 queries)
+        touched = f"""
+            WITH RECURSIVE chain(series_id) AS (
+                {touched}
+                UNION
+                SELECT link FROM chain JOIN assembled_series s USING (series_id),
+                    unnest([s.previous_id, s.next_id]) AS t(link)
+                WHERE s.scope = ? AND link IS NOT NULL)
+            SELECT series_id FROM chain"""
     rows: dict[str, tuple[Any, ...]] = {
-        sid: marshal.loads(data) for sid, data in _with(store, wanted, (
-            "SELECT r.series_id, r.row FROM assembled_row r WHERE r.scope = ? AND r.series_id IN"
-            " (SELECT m.series_id FROM assembled_mail m JOIN wanted w USING (mail) WHERE m.scope = ?)"
-        ), [scope, scope])
+        sid: marshal.loads(data) for sid, data in _with(store, {"mail": sorted(chosen)}, (
+            f"SELECT r.series_id, r.row FROM assembled_row r WHERE r.scope = ? AND r.series_id IN ({touched})"
+        ), [scope, scope, scope] if history else [scope, scope])
     }
-    todo = {sid for row in rows.values() for sid in series_links(row)[1:]} - rows.keys() if history else set()
-    while todo:  # a revision chain, a link at a time
-        ids = {"series_id": sorted(todo)}
-        more = {sid: marshal.loads(data) for sid, data in _with(store, ids, (
-            "SELECT r.series_id, r.row FROM assembled_row r JOIN wanted USING (series_id) WHERE r.scope = ?"
-        ), [scope])}
-        rows.update(more)
-        todo = {sid for row in more.values() for sid in series_links(row)[1:]} - rows.keys()
     mails = chosen.union(*(series_oids(row) for row in rows.values()))
     first = _with(store, {"mail": sorted(mails)}, _FIRST_DELIVERIES.format(
         where="WHERE mail IN (SELECT mail FROM wanted)", having="",
