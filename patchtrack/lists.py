@@ -459,7 +459,7 @@ class Archive:
         leftover = repeats() if client is None else []  # after the last window (or with none)
         if leftover:
             store.put_deliveries([], done, run, leftover)
-        joined = join_copies(store) if written else 0
+        joined = join_copies(store, run) if written else 0
         mails = distinct_mails(store, run) if written else 0
         for walk in walks.values():
             raise_damage(walk)

@@ -130,22 +130,28 @@ def deliveries_of(messages: Iterable[Message]) -> list[tuple[Delivery, str]]:
     return [(d, m.oid) for m in messages for d in m.deliveries]
 
 
-def join_copies(store: Store) -> int:
+def join_copies(store: Store, run: int) -> int:
     """Make the copies of one mail that arrived in different windows (or Dask
     partitions) one mail, by the rule :func:`patchtrack.lists.gather` follows: the
     k-th mail with a Message-ID on one list (in order of arrival) and the k-th on
     another are one (on one list, two mails with one Message-ID are two: a
     ``RESEND`` with the old id); the mail kept is the one delivered first (ties: by
-    list name). Returns the deliveries moved."""
+    list name). Returns the deliveries moved.
+
+    Only the Message-IDs ingest ``run`` delivered are looked at: every earlier
+    ingest joined its own, so only they can have copies to join (over every
+    delivery, a day of mail on the 250k mirror spent 0.9 s here)."""
     db = store._db  # noqa: SLF001 - the engine's own store
 
     def work() -> int:
         db.execute("BEGIN")
         rows = db.execute("""
-            WITH per AS (
+            WITH ids AS (
+                SELECT DISTINCT m.msgid FROM delivery d JOIN mail m ON m.oid = d.mail WHERE d.run = ?),
+            per AS (
                 SELECT d.mail, m.msgid, d.list, min(d.arrived) AS first
                 FROM delivery d JOIN mail m ON m.oid = d.mail
-                WHERE m.msgid <> '' GROUP BY d.mail, m.msgid, d.list),
+                WHERE m.msgid <> '' AND m.msgid IN (SELECT msgid FROM ids) GROUP BY d.mail, m.msgid, d.list),
             ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY msgid, list ORDER BY first, mail) AS k FROM per),
             groups AS (
@@ -156,7 +162,7 @@ def join_copies(store: Store) -> int:
             single AS (  -- a mail that would join two others is left as it is
                 SELECT mail, any_value(keep) AS keep FROM moves GROUP BY mail HAVING count(DISTINCT keep) = 1)
             UPDATE delivery SET mail = single.keep FROM single WHERE delivery.mail = single.mail
-            RETURNING 1""").fetchall()
+            RETURNING 1""", [run]).fetchall()
         db.execute("COMMIT")
         return len(rows)
 
