@@ -283,7 +283,7 @@ class Archive:
         archive; when that is more than the selected lists, the report says so
         (``Report.also_from``)."""
         sel = self.select(range, since=since, until=until, after=after, by=by, lists=lists)
-        messages, series, covered = self._assembled(sel, progress, history=True)
+        messages, series, covered = self._assembled(sel, progress, history=True, later=upstream is not None)
         return build_report(
             ", ".join(sel.lists),
             messages,
@@ -300,10 +300,12 @@ class Archive:
         )
 
     def _assembled(
-        self, sel: Selection, progress: Callable[[int], None] | None, *, history: bool
+        self, sel: Selection, progress: Callable[[int], None] | None, *, history: bool, later: bool = False
     ) -> tuple[list[Message], list[Series], Coverage]:
-        """The selection's messages, and the series (with ``history``: every series)
-        assembled from the whole archive, and the selection resolved.
+        """The selection's messages, and the series holding them assembled from the
+        whole archive (with ``history``, their earlier revisions too; with ``later``,
+        every revision linked to them: from a store, only those are read; without one,
+        every series is given), and the selection resolved.
 
         A message is in the selection when one of its deliveries is: on a selected
         list, within the range, cursor or arrival window (or, ``by="date"``, with
@@ -335,7 +337,7 @@ class Archive:
             ])
 
         if store is not None:
-            kept = self._from_store(store, inside, history=history)
+            kept = self._from_store(store, inside, history=history, later=later)
             if kept is not None:
                 found, everything = kept
                 messages = list(within_dates(found, sel.lo, sel.hi)) if sel.on_date else found
@@ -507,14 +509,14 @@ class Archive:
         return export_parquet(store, self.lists, directory)
 
     def _from_store(
-        self, store: Store, inside: set[tuple[str, str]], *, history: bool
+        self, store: Store, inside: set[tuple[str, str]], *, history: bool, later: bool
     ) -> tuple[list[Message], list[Series]] | None:
         """The mails of the deliveries ``inside`` (list, blob id), each once, and the
-        series holding them (with ``history``, every revision they link to), as the
+        series holding them (and their revisions: see :func:`stored_selection`), as the
         last ingest stored them (the caller ingests first: the state is this one);
         ``None`` when the store has none (a series of it lost)."""
         chosen = canonical(store, inside, self.lists)
-        kept = stored_selection(store, self.tips(), chosen, history=history)
+        kept = stored_selection(store, self.tips(), chosen, history=history, later=later)
         if kept is None:
             return None
         messages, series = kept
