@@ -37,6 +37,7 @@ from patchtrack import Archive, open_archive
 from patchtrack.builder import V2Writer, mail_meta
 from patchtrack.cli import main
 from patchtrack.export import rows
+from patchtrack.errors import RevisionError
 from patchtrack.store import Store, StoreError
 from stores import assert_same_views, snapshot
 
@@ -762,6 +763,16 @@ def test_a_blob_delivered_again_after_an_ingest_is_not_doubled(lists: Lists, tmp
     expected = memory.report(**window).to_dict()
     assert expected["counted_messages"] == 1
     assert archive.report(**window).to_dict() == expected == fresh.report(**window).to_dict()
+
+
+def test_a_bad_range_is_refused_before_any_ingest(lists: Lists, tmp_path: Path) -> None:
+    """A report of a range resolves it first: a typo costs no ingest of the archive."""
+    archive = lists.archive(Store(tmp_path / "s.duckdb"))
+    with pytest.raises(RevisionError, match="deadbeef"):
+        archive.report("deadbeef..")
+    assert archive.cache.ingested() == {}  # type: ignore[union-attr]
+    archive.ingest()
+    assert archive.cache.ingested()  # type: ignore[union-attr]
 
 
 def test_cli_sql_of_one_list_reads_that_list(lists: Lists, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
