@@ -332,16 +332,17 @@ def stored_selection(
     store: Store, tips: Mapping[str, Mapping[int, str]], chosen: set[str], *, history: bool, later: bool = False
 ) -> tuple[list[Message], list[Series]] | None:
     """The mails ``chosen`` (blob ids of the copies parsed) and the series holding
-    any of them (with ``history``, the earlier revisions their ``previous`` links lead
-    to: what a report's words read of a series' past, its first revision; with
-    ``later`` too, every revision their links lead to either way, as upstream
-    tracking reads them — a week of linux-pwm on the 250k mirror decoded 1,039 mails
-    the first way and 1,671 the second), as an ingest
-    of the lists of ``tips`` stored them at those tips; ``None`` when it did not (or
-    a mail of them is no longer stored). Only those series' rows and mails are read:
-    the cost follows the selection, not the archive. The mails in order of first
-    arrival, each as its first delivery gives it; the series in
-    :func:`~patchtrack.series.series_order`."""
+    any of them, as an ingest of the lists of ``tips`` stored them at those tips;
+    ``None`` when it did not (or a mail of them is no longer stored). Only those
+    series' rows and mails are read: the cost follows the selection, not the archive.
+    The mails in order of first arrival, each as its first delivery gives it; the
+    series in :func:`~patchtrack.series.series_order`.
+
+    With ``history``, also the earlier revisions their ``previous`` links lead to (what
+    a report's words read of a series' past: its first revision); with ``later`` too,
+    every revision their links lead to either way, as upstream tracking reads them (a
+    week of linux-pwm on the 250k mirror: 1,039 mails decoded the first way, 1,671 the
+    second)."""
     lists = sorted(tips)
     scope = scope_of(lists)
     state: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
