@@ -765,6 +765,21 @@ def test_a_blob_delivered_again_after_an_ingest_is_not_doubled(lists: Lists, tmp
     assert archive.report(**window).to_dict() == expected == fresh.report(**window).to_dict()
 
 
+def test_chain_positions_are_distances_from_the_tip_down_first_parents(lists: Lists) -> None:
+    """What orders a window's commits that share their second: git's own first-parent
+    order, counted from the tip; a commit not found there is no answer, not a guess."""
+    source = lists.archive().sources["alpha"]
+    (epoch, tip), = source.tips().items()
+    repo = lists.paths["alpha"] / "git" / f"{epoch}.git"
+    chain = subprocess.run(["git", "rev-list", "--first-parent", tip], cwd=repo, capture_output=True, text=True,
+                           check=True).stdout.split()
+    picked = {chain[0], chain[2], chain[-1]}
+    assert source.chain_positions(epoch, tip, picked) == {c: chain.index(c) for c in picked}
+    assert source.chain_positions(epoch, chain[1], {chain[0]}) is None  # newer than the tip asked: not below it
+    assert source.chain_positions(epoch, tip, {"0" * 40}) is None
+    assert source.chain_positions(epoch, tip, set()) == {}
+
+
 def test_a_bad_range_is_refused_before_any_ingest(lists: Lists, tmp_path: Path) -> None:
     """A report of a range resolves it first: a typo costs no ingest of the archive."""
     archive = lists.archive(Store(tmp_path / "s.duckdb"))
