@@ -446,14 +446,12 @@ class Archive:
         if client is not None:  # parsed on the cluster, merged here; one cursor at the end
             written = ingest_on(client, store, pairs, run, done, progress=progress, repeats=repeats)
         for whole in windows(pairs if client is None else iter(()), window):
-            part = delivered_before(store, whole) if cursor else whole
+            part, dropped = delivered_before(store, whole) if cursor else (whole, [])
             found = gather(
                 part, cache=store, executor=self.executor, workers=self.workers,
                 progress=None if progress is None else _offset(progress, written),
             )
             done = window_tips(whole, done)  # past the deliveries left out too
-            kept = {(name, str(ref[0]), ref[2]) for name, ref in part} if len(part) < len(whole) else None
-            dropped = [(n, r) for n, r in whole if (n, str(r[0]), r[2]) not in kept] if kept is not None else []
             store.put_deliveries(deliveries_of(found), done, run, repeats(dropped))
             written += len(part)
             if progress is not None:

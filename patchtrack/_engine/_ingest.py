@@ -36,7 +36,7 @@ from ._index import load as load_assembly
 from ._index import store as store_assembly
 from ._load import rebind
 from ._reassemble import assemble_stored, reassemble
-from ._series_codec import decode_series, series_links, series_oids
+from ._series_codec import decode_series, series_oids
 from ._store import Store, StoreError
 from ._tables import EXPORTS, create_views, own_copies_unparsed, scope_of
 
@@ -85,15 +85,23 @@ def window_tips(pairs: Iterable[tuple[str, Ref]], before: dict[str, dict[int, st
     return tips
 
 
-def delivered_before(store: Store, part: Sequence[tuple[str, Ref]]) -> list[tuple[str, Ref]]:
+def delivered_before(
+    store: Store, part: Sequence[tuple[str, Ref]]
+) -> tuple[list[tuple[str, Ref]], list[tuple[str, Ref]]]:
     """``part`` without the deliveries of a blob its list holds already (a walk
     counts a blob delivered again while present once: one that goes on from a
-    cursor does not know what came before it)."""
+    cursor does not know what came before it), and those deliveries."""
     wanted = {"list": [n for n, _ in part], "oid": [str(r[0]) for _, r in part]}
     held = {(n, o) for n, o in _with(store, wanted, (
         "SELECT DISTINCT d.list, d.oid FROM delivery d JOIN wanted w ON d.list = w.list AND d.oid = w.oid"
     ))}
-    return [(n, r) for n, r in part if (n, str(r[0])) not in held] if held else list(part)
+    if not held:
+        return list(part), []
+    kept: list[tuple[str, Ref]] = []
+    again: list[tuple[str, Ref]] = []
+    for n, r in part:
+        (again if (n, str(r[0])) in held else kept).append((n, r))
+    return kept, again
 
 
 def _with(
@@ -206,7 +214,7 @@ def store_series(
     the 281 s of assembling 250,000 mails again became what the day changes)."""
     lists = sorted(tips)
     scope = scope_of(lists)
-    key = f"series_state:{scope}"
+    key = _state_key(scope)
     state_json = json.dumps(tips, sort_keys=True)
     db = store._db  # noqa: SLF001 - the engine's own store
     stored: list[Any] = store._guarded(  # noqa: SLF001
@@ -231,13 +239,14 @@ def store_series(
         index, state = assembled(store, lists, window)
         if state is not None:  # kept to extend after new mail (see _extended)
             store_assembly(store, lists_key(tips), f"lists:{scope}", state_json, index, state)
-        store.put_series([], lists)  # this scope's rows go; the new ones are appended
+        store.put_series([], [], lists)  # this scope's rows go; the new ones are appended
         changed = list(range(len(index.rows)))
     for start in range(0, len(changed), SERIES_BATCH):
-        series = index.series(changed[start:start + SERIES_BATCH], store)
+        picks = changed[start:start + SERIES_BATCH]
+        series = index.series(picks, store)
         if series is None:
             raise StoreError(f"{store.path}: a mail of a series is no longer in the store: ingest again")
-        store.put_series(series, lists, append=True)
+        store.put_series(series, [index.rows[n] for n in picks], lists, append=True)
 
     def work() -> None:
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, state_json])
@@ -271,6 +280,11 @@ def _extended(
         return None
     grown = reassemble(stored.assembly, stored.state, [rebind(found[o], *where[o]) for o in where], where, store)
     return None if grown is None else (*grown, stored)
+
+
+def _state_key(scope: str) -> str:
+    """The ``meta`` key of the lists' tips (as JSON) whose series the store holds."""
+    return f"series_state:{scope}"
 
 
 SERIES_BATCH = 5_000
@@ -346,7 +360,7 @@ def stored_selection(
     lists = sorted(tips)
     scope = scope_of(lists)
     state: list[Any] = store._guarded(  # noqa: SLF001 - the engine's own store
-        lambda: store._db.execute("SELECT value FROM meta WHERE key = ?", [f"series_state:{scope}"]).fetchall(),  # noqa: SLF001
+        lambda: store._db.execute("SELECT value FROM meta WHERE key = ?", [_state_key(scope)]).fetchall(),  # noqa: SLF001
         "read", fallback=list,
     )
     if not state or state[0][0] != json.dumps(tips, sort_keys=True):

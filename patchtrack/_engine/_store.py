@@ -739,11 +739,14 @@ class Store:
 
         self._guarded(work, "write")
 
-    def put_series(self, series: Sequence[Series], lists: Sequence[str], *, append: bool = False) -> None:
+    def put_series(
+        self, series: Sequence[Series], rows: Sequence[tuple[Any, ...]], lists: Sequence[str], *, append: bool = False
+    ) -> None:
         """Replace the stored series of ``lists`` (assembled together) with these
-        (an ingest's whole assembly); with ``append``, add them."""
+        (an ingest's whole assembly), each with its row of the stored assembly
+        (:mod:`._series_codec`); with ``append``, add them."""
         scope = scope_of(lists)
-        tables = series_tables(series, scope)
+        tables = series_tables(series, rows, scope)
 
         def work() -> None:
             db = self._db

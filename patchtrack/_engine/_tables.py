@@ -26,7 +26,7 @@ from ..export import rows
 from ..message import Message
 from ..series import Series
 from ._codec import plain
-from ._series_codec import encode_series, series_oids
+from ._series_codec import series_oids
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -181,11 +181,12 @@ def redelivery_table(repeats: Iterable[tuple[str, int, str, int, str]], run: int
     ])
 
 
-def series_tables(series: Sequence[Series], scope: str) -> dict[str, pa.Table]:
+def series_tables(series: Sequence[Series], encoded: Sequence[tuple[Any, ...]], scope: str) -> dict[str, pa.Table]:
     """The rows of :data:`SERIES_TABLES`: :func:`patchtrack.export.rows`' columns,
     with the blob id of the series' head (its cover, else its first patch) and of
-    each patch; each series encoded (``assembled_row``) and the blob ids of its mails
-    (``assembled_mail``); all with the ``scope`` (the lists assembled together)."""
+    each patch; each series as ``encoded`` (its row of the stored assembly:
+    ``assembled_row``) and the blob ids of its mails (``assembled_mail``); all with the
+    ``scope`` (the lists assembled together)."""
     out: dict[str, pa.Table] = {}
     for table, kind in zip(SERIES_TABLES, ("series", "patches", "trailers")):  # rows' columns
         found = rows(series, kind)
@@ -198,7 +199,6 @@ def series_tables(series: Sequence[Series], scope: str) -> dict[str, pa.Table]:
         out[table] = _table(table, [
             (*(_utc(v) if isinstance(v, datetime) else v for v in (row[n] for n in names)), scope) for row in found
         ])
-    encoded = [encode_series(s) for s in series]
     out["assembled_row"] = _table("assembled_row", [(s.id, marshal.dumps(row, 4), scope) for s, row in zip(series, encoded)])
     out["assembled_mail"] = _table("assembled_mail", [
         (s.id, oid, scope) for s, row in zip(series, encoded) for oid in series_oids(row)
